@@ -1,0 +1,49 @@
+"""The `chipsim` command line.
+
+Each subcommand lives in its own module under `chipsim.commands` and exposes `add_parser(sub)`
+and `run(args) -> int`. This file only wires them together and turns user errors into one line
+on stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from chipsim import __version__
+from chipsim.errors import ChipsimError
+
+# Subcommands in the order `chipsim --help` lists them.
+COMMANDS = ("info",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chipsim",
+        description="Emulate analog in-memory-computing chips: map a network, "
+        "measure its accuracy, latency, throughput and energy.",
+    )
+    parser.add_argument("--version", action="version", version=f"chipsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = importlib.import_module(f"chipsim.commands.{name}")
+        cmd = module.add_parser(sub)
+        cmd.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except ChipsimError as err:
+        print(f"chipsim: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("chipsim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
