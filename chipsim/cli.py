@@ -15,7 +15,7 @@ from chipsim import __version__
 from chipsim.errors import ChipsimError
 
 # Subcommands in the order `chipsim --help` lists them.
-COMMANDS = ("info",)
+COMMANDS = ("info", "map", "accuracy")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("chipsim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`chipsim ... | head`): not an error of ours or the user's.
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

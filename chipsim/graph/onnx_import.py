@@ -1,0 +1,650 @@
+"""Reading ONNX files into chipsim's IR.
+
+ONNX tensors carry the batch dimension somewhere (first for images, second for an LSTM's
+sequence). The importer tracks, for every activation, which axis is the batch, and hands the IR
+shapes without it. Initializers and `Constant` nodes become weights; small constant subgraphs
+(the Shape -> Gather -> Concat arithmetic PyTorch emits for `x.view(x.size(0), -1)`) are
+evaluated here with numpy, the batch size standing in as a marker when it is dynamic.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from chipsim.errors import GraphError
+from chipsim.graph.ir import Graph, Node
+from chipsim.graph.ops import OpError, Shape
+
+# Stands in for a dynamic batch size inside folded shape arithmetic.
+BATCH = -(2**40)
+_B = "B"  # the batch axis in a full-shape list
+
+
+@dataclass
+class _Act:
+    name: str   # IR tensor name
+    batch: int  # batch axis in the ONNX tensor
+
+
+def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
+    out = {}
+    for a in node.attribute:
+        v = onnx.helper.get_attribute_value(a)
+        if isinstance(v, bytes):
+            v = v.decode("utf-8", "replace")
+        elif isinstance(v, list):
+            v = [x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in v]
+        elif isinstance(v, onnx.TensorProto):
+            v = numpy_helper.to_array(v)
+        out[a.name] = v
+    return out
+
+
+def _fail(msg: str) -> None:
+    raise OpError(msg)
+
+
+class _Importer:
+    def __init__(self, model: onnx.ModelProto, path: Path) -> None:
+        self.file = path.name
+        self.g = Graph(model.graph.name or path.stem, self.file)
+        self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+        self.consts: dict[str, np.ndarray] = {}
+        self.acts: dict[str, _Act] = {}
+        self.batch_size: int | None = None
+        self.model = model
+
+    # -- tensors --------------------------------------------------------------------------
+    def full(self, t: str) -> list:
+        """The ONNX shape of activation `t` with the batch axis as the marker "B"."""
+        a = self.acts[t]
+        s: list = list(self.g.shapes[a.name])
+        s.insert(a.batch, _B)
+        return s
+
+    def act(self, t: str) -> _Act:
+        if t not in self.acts:
+            _fail(f"input {t!r} must be an activation, not a constant"
+                  if t in self.consts else f"input tensor {t!r} is not defined before this node")
+        return self.acts[t]
+
+    def const(self, t: str, what: str) -> np.ndarray:
+        if t not in self.consts:
+            _fail(f"{what} ({t!r}) must be a constant (initializer or Constant node)")
+        return self.consts[t]
+
+    def opt_const(self, node: onnx.NodeProto, i: int, what: str) -> np.ndarray | None:
+        if len(node.input) > i and node.input[i]:
+            return self.const(node.input[i], what)
+        return None
+
+    def emit(self, name: str, origin: str, op: str, inputs: list[str], outputs: list[str],
+             batches: list[int], attrs: dict | None = None, weights: dict | None = None) -> None:
+        node = Node(name, op, [self.act(t).name for t in inputs], list(outputs), attrs or {},
+                    {k: np.asarray(v, dtype=np.float32) for k, v in (weights or {}).items()})
+        self.g.add_node(node, origin)
+        for t, b in zip(outputs, batches):
+            self.acts[t] = _Act(t, b)
+
+    # -- the walk -------------------------------------------------------------------------
+    def run(self) -> Graph:
+        graph = self.model.graph
+        for init in graph.initializer:
+            self.consts[init.name] = numpy_helper.to_array(init)
+        self._inputs(graph)
+        names: set[str] = set()
+        for i, node in enumerate(graph.node):
+            name = node.name or f"{node.op_type}_{i}"
+            if name in names:
+                name = f"{name}_{i}"
+            names.add(name)
+            origin = f'node "{name}" ({node.op_type})'
+            try:
+                if node.domain not in ("", "ai.onnx"):
+                    _fail(f"operator domain {node.domain!r} is not supported")
+                self._node(node, name, origin)
+            except OpError as err:
+                raise GraphError(f"{self.file}: {origin}: {err}") from None
+            except GraphError:
+                raise
+            except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError,
+                    OverflowError, AttributeError) as err:
+                raise GraphError(f"{self.file}: {origin}: cannot import: {err}") from None
+        outs = []
+        for o in graph.output:
+            if o.name not in self.acts:
+                raise GraphError(f"{self.file}: graph output {o.name!r} is "
+                                 + ("a constant" if o.name in self.consts else "never produced"))
+            outs.append(self.acts[o.name].name)
+        self.g.set_outputs(outs)
+        for o in graph.output:
+            self.g.batch_axes[self.acts[o.name].name] = self.acts[o.name].batch
+        return self.g
+
+    def _inputs(self, graph: onnx.GraphProto) -> None:
+        for vi in graph.input:
+            if vi.name in self.consts:
+                continue
+            tt = vi.type.tensor_type
+            if not vi.type.HasField("tensor_type") or not tt.HasField("shape"):
+                raise GraphError(f"{self.file}: graph input {vi.name!r} has no tensor shape")
+            dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
+            dynamic = [i for i, d in enumerate(dims) if d is None or d <= 0]
+            if not dims or len(dynamic) > 1:
+                raise GraphError(f"{self.file}: graph input {vi.name!r}: expected exactly one "
+                                 f"batch dimension, got shape {dims}")
+            if dynamic:
+                batch = dynamic[0]
+            else:
+                lstm0 = any(n.op_type == "LSTM" and n.input and n.input[0] == vi.name
+                            and _attrs(n).get("layout", 0) == 0 for n in graph.node)
+                batch = 1 if lstm0 and len(dims) > 1 else 0
+                self.batch_size = self.batch_size or dims[batch]
+            kind = tt.elem_type
+            if kind in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE):
+                dtype = "float"
+            elif kind in (onnx.TensorProto.INT64, onnx.TensorProto.INT32):
+                dtype = "int"
+            else:
+                raise GraphError(f"{self.file}: graph input {vi.name!r}: element type "
+                                 f"{onnx.TensorProto.DataType.Name(kind)} unsupported; "
+                                 "supported: float, int64/int32 indices")
+            shape = tuple(d for i, d in enumerate(dims) if i != batch)
+            self.g.add_input(vi.name, shape, dtype, batch)
+            self.acts[vi.name] = _Act(vi.name, batch)
+
+    def _node(self, node: onnx.NodeProto, name: str, origin: str) -> None:
+        op, a = node.op_type, _attrs(node)
+        ins = list(node.input)
+        if op == "Constant":
+            self._constant(node, a)
+            return
+        if op in ("Identity", "Dropout"):
+            if len(node.output) > 1 and node.output[1]:
+                _fail("the Dropout mask output is unsupported")
+            src = ins[0]
+            if src in self.consts:
+                self.consts[node.output[0]] = self.consts[src]
+            else:
+                self.acts[node.output[0]] = self.act(src)
+            return
+        if op == "Shape" and ins and ins[0] in self.acts:
+            s = [self.batch_size or BATCH if d == _B else d for d in self.full(ins[0])]
+            self.consts[node.output[0]] = np.array(s, dtype=np.int64)[a.get("start", 0):a.get("end")]
+            return
+        present = [t for t in ins if t]
+        if present and all(t in self.consts for t in present) and op in _FOLD:
+            vals = [self.consts[t] if t else None for t in ins]
+            self.consts[node.output[0]] = np.asarray(_FOLD[op](self, vals, a))
+            return
+        handler = _HANDLERS.get(op)
+        if handler is None:
+            _fail(f"unsupported op; supported: {', '.join(sorted(SUPPORTED_ONNX_OPS))}")
+        handler(self, node, name, origin, a)
+
+    def _constant(self, node: onnx.NodeProto, a: dict) -> None:
+        for key in ("value", "value_float", "value_floats", "value_int", "value_ints"):
+            if key in a:
+                self.consts[node.output[0]] = np.asarray(a[key])
+                return
+        _fail("Constant without a supported value attribute (value, value_float(s), value_int(s))")
+
+
+# -- constant folding ---------------------------------------------------------------------
+def _axes(imp: _Importer, vals: list, a: dict) -> list[int] | None:
+    if len(vals) > 1 and vals[1] is not None:
+        return [int(v) for v in np.ravel(vals[1])]
+    return [int(v) for v in a["axes"]] if "axes" in a else None
+
+
+def _unsqueeze(x: np.ndarray, axes: list[int]) -> np.ndarray:
+    rank = x.ndim + len(axes)
+    for ax in sorted(ax % rank for ax in axes):
+        x = np.expand_dims(x, ax)
+    return x
+
+
+def _reshape_target(shape: tuple, target: np.ndarray) -> list[int]:
+    t = [int(v) for v in np.ravel(target)]
+    return [shape[i] if v == 0 else v for i, v in enumerate(t)]
+
+
+def _slice(x: np.ndarray, vals: list) -> np.ndarray:
+    starts, ends = np.ravel(vals[1]), np.ravel(vals[2])
+    axes = np.ravel(vals[3]) if len(vals) > 3 and vals[3] is not None else range(len(starts))
+    steps = np.ravel(vals[4]) if len(vals) > 4 and vals[4] is not None else [1] * len(starts)
+    index = [slice(None)] * x.ndim
+    for s, e, ax, st in zip(starts, ends, axes, steps):
+        index[int(ax)] = slice(int(max(min(s, 2**62), -2**62)), int(max(min(e, 2**62), -2**62)),
+                               int(st))
+    return x[tuple(index)]
+
+
+def _dims(shape: np.ndarray) -> list[int]:
+    """A folded shape as dims; a dynamic batch becomes 1, as the value is the same per sample."""
+    return [1 if int(d) == BATCH else int(d) for d in np.ravel(shape)]
+
+
+def _int_div(x, y):
+    if np.issubdtype(np.asarray(x).dtype, np.integer):
+        return np.trunc(np.asarray(x) / np.asarray(y)).astype(np.asarray(x).dtype)
+    return np.asarray(x) / np.asarray(y)
+
+
+_FOLD: dict[str, Callable[[_Importer, list, dict], Any]] = {
+    "Gather": lambda i, v, a: np.take(v[0], v[1], axis=int(a.get("axis", 0))),
+    "Unsqueeze": lambda i, v, a: _unsqueeze(v[0], _axes(i, v, a)),
+    "Squeeze": lambda i, v, a: np.squeeze(v[0], axis=tuple(_axes(i, v, a) or ()) or None),
+    "Concat": lambda i, v, a: np.concatenate([np.atleast_1d(x) for x in v], axis=int(a["axis"])),
+    "Reshape": lambda i, v, a: v[0].reshape(_reshape_target(v[0].shape, v[1])),
+    "Cast": lambda i, v, a: v[0].astype(onnx.helper.tensor_dtype_to_np_dtype(int(a["to"]))),
+    "Slice": lambda i, v, a: _slice(v[0], v),
+    "Add": lambda i, v, a: v[0] + v[1],
+    "Sub": lambda i, v, a: v[0] - v[1],
+    "Mul": lambda i, v, a: v[0] * v[1],
+    "Div": lambda i, v, a: _int_div(v[0], v[1]),
+    "Transpose": lambda i, v, a: np.transpose(v[0], a.get("perm")),
+    "ConstantOfShape": lambda i, v, a: np.full(_dims(v[0]),
+                                               np.ravel(a.get("value", np.zeros(1, np.float32)))[0]),
+    "Expand": lambda i, v, a: np.broadcast_to(v[0], np.broadcast_shapes(v[0].shape, _dims(v[1]))),
+    "Range": lambda i, v, a: np.arange(v[0].item(), v[1].item(), v[2].item()),
+    "Flatten": lambda i, v, a: v[0].reshape(int(np.prod(v[0].shape[:a.get("axis", 1)])), -1),
+}
+
+
+# -- operations on activations ------------------------------------------------------------
+def _pads(imp: _Importer, x: Shape, a: dict, kernel: list[int], strides: list[int],
+          dil: list[int]) -> list[int]:
+    """Explicit (top, left, bottom, right) pads, resolving ONNX auto_pad."""
+    mode = a.get("auto_pad", "NOTSET")
+    if mode in ("NOTSET", ""):
+        pads = [int(p) for p in a.get("pads", [0, 0, 0, 0])]
+        if len(pads) != 4:
+            _fail(f"pads must have 4 values for a 2-D window, got {pads}")
+        return pads
+    if mode == "VALID":
+        return [0, 0, 0, 0]
+    if mode not in ("SAME_UPPER", "SAME_LOWER"):
+        _fail(f"auto_pad {mode!r} unsupported; supported: NOTSET, VALID, SAME_UPPER, SAME_LOWER")
+    begin, end = [], []
+    for size, k, s, d in zip(x[1:], kernel, strides, dil):
+        out = -(-size // s)
+        total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
+        small = total // 2
+        begin.append(small if mode == "SAME_UPPER" else total - small)
+        end.append(total - begin[-1])
+    return begin + end
+
+
+def _image(imp: _Importer, t: str) -> Shape:
+    a = imp.act(t)
+    shape = imp.g.shapes[a.name]
+    if a.batch != 0 or len(shape) != 3:
+        _fail(f"expects a 2-D image (N, C, H, W) with the batch first; got shape {imp.full(t)} "
+              "(only 2-D convolution and pooling are supported)")
+    return shape
+
+
+def _two(a: dict, key: str, default: int) -> list[int]:
+    v = [int(x) for x in a.get(key, [default, default])]
+    if len(v) != 2:
+        _fail(f"attribute {key} must have 2 values for a 2-D window, got {v}")
+    return v
+
+
+def _conv(imp, node, name, origin, a):
+    x = _image(imp, node.input[0])
+    w = imp.const(node.input[1], "the weight W")
+    if w.ndim != 4:
+        _fail(f"weight of shape {w.shape}: only 2-D convolution is supported")
+    k = _two(a, "kernel_shape", 0) if "kernel_shape" in a else list(w.shape[2:])
+    strides, dil = _two(a, "strides", 1), _two(a, "dilations", 1)
+    attrs = {"out_channels": int(w.shape[0]), "kernel_shape": k, "strides": strides,
+             "pads": _pads(imp, x, a, k, strides, dil), "dilations": dil,
+             "group": int(a.get("group", 1))}
+    weights = {"W": w}
+    b = imp.opt_const(node, 2, "the bias B")
+    if b is not None:
+        weights["b"] = b
+    imp.emit(name, origin, "conv2d", [node.input[0]], [node.output[0]], [0], attrs, weights)
+
+
+def _gemm(imp, node, name, origin, a):
+    x = imp.act(node.input[0])
+    if len(imp.full(node.input[0])) != 2 or x.batch != 0 or a.get("transA", 0):
+        _fail(f"input A must be (N, K) with the batch first and transA=0; got {imp.full(node.input[0])}")
+    w = imp.const(node.input[1], "the weight B")
+    if w.ndim != 2:
+        _fail(f"weight B must be 2-D, got {w.shape}")
+    w = (w.T if a.get("transB", 0) else w) * float(a.get("alpha", 1.0))
+    weights = {"W": w}
+    c = imp.opt_const(node, 2, "the bias C")
+    if c is not None:
+        c = np.broadcast_to(c * float(a.get("beta", 1.0)),
+                            (w.shape[1],) if c.ndim <= 1 else (1, w.shape[1]))
+        weights["b"] = np.asarray(c).reshape(w.shape[1])
+    imp.emit(name, origin, "dense", [node.input[0]], [node.output[0]], [0],
+             {"units": int(w.shape[1])}, weights)
+
+
+def _matmul(imp, node, name, origin, a):
+    x, y = node.input[0], node.input[1]
+    if x in imp.consts:
+        _fail("only activation x constant-matrix products are supported (A is a constant)")
+    if y not in imp.consts:
+        _fail("only activation x constant-matrix products are supported (B is an activation)")
+    w = imp.consts[y]
+    full = imp.full(x)
+    if w.ndim != 2 or full[-1] == _B or len(full) < 2:
+        _fail(f"needs a 2-D constant B and an input whose last axis is features; got A "
+              f"{full}, B {w.shape}")
+    imp.emit(name, origin, "dense", [x], [node.output[0]], [imp.act(x).batch],
+             {"units": int(w.shape[1])}, {"W": w})
+
+
+def _batchnorm(imp, node, name, origin, a):
+    x = imp.act(node.input[0])
+    if x.batch != 0:
+        _fail(f"expects the batch first; got shape {imp.full(node.input[0])}")
+    if a.get("training_mode", 0) or len([o for o in node.output if o]) > 1:
+        _fail("training mode (extra outputs) is unsupported; export the model in eval mode")
+    w = {k: imp.const(t, k) for k, t in zip(("scale", "bias", "mean", "var"), node.input[1:5])}
+    if len(w) != 4:
+        _fail("needs scale, bias, mean and var")
+    imp.emit(name, origin, "batchnorm", [node.input[0]], [node.output[0]], [0],
+             {"epsilon": float(a.get("epsilon", 1e-5))}, w)
+
+
+def _unary(op: str, keep: tuple[str, ...] = ()):
+    def handler(imp, node, name, origin, a):
+        x = imp.act(node.input[0])
+        attrs = {k: float(a[k]) for k in keep if k in a}
+        if op == "leaky_relu":
+            attrs.setdefault("alpha", 0.01)
+        if op == "gelu":
+            attrs = {"approximate": a.get("approximate", "none")}
+        if op == "clip":
+            lo, hi = imp.opt_const(node, 1, "min"), imp.opt_const(node, 2, "max")
+            attrs = {"min": float(lo) if lo is not None else float(a.get("min", -math.inf)),
+                     "max": float(hi) if hi is not None else float(a.get("max", math.inf))}
+        imp.emit(name, origin, op, [node.input[0]], [node.output[0]], [x.batch], attrs)
+    return handler
+
+
+def _per_sample_const(imp: _Importer, t: str, c: np.ndarray) -> np.ndarray:
+    full = imp.full(t)
+    b = full.index(_B)
+    if c.ndim == len(full):
+        if c.shape[b] != 1:
+            _fail(f"constant {c.shape} varies along the batch axis of {full}")
+        return np.squeeze(c, axis=b)
+    if c.ndim > len(full) - b - 1:
+        _fail(f"constant {c.shape} would broadcast across the batch axis of {full}")
+    return c
+
+
+def _binary(kind: str):
+    def handler(imp, node, name, origin, a):
+        x, y = node.input[0], node.input[1]
+        op = "add" if kind in ("Add", "Sub") else "mul"
+        if x in imp.consts or y in imp.consts:
+            if x in imp.consts and kind in ("Sub", "Div"):
+                _fail("a constant minus / divided by an activation is unsupported")
+            t, c = (y, imp.consts[x]) if x in imp.consts else (x, imp.consts[y])
+            c = _per_sample_const(imp, t, np.asarray(c, dtype=np.float64))
+            c = -c if kind == "Sub" else (1.0 / c if kind == "Div" else c)
+            imp.emit(name, origin, op, [t], [node.output[0]], [imp.act(t).batch], {}, {"const": c})
+            return
+        if kind in ("Sub", "Div"):
+            _fail("only an activation minus / divided by a constant is supported")
+        if len(imp.full(x)) != len(imp.full(y)) or imp.act(x).batch != imp.act(y).batch:
+            _fail(f"inputs {imp.full(x)} and {imp.full(y)} must have the same rank and batch axis")
+        imp.emit(name, origin, op, [x, y], [node.output[0]], [imp.act(x).batch])
+    return handler
+
+
+def _sample_axis(imp: _Importer, t: str, axis: int) -> int:
+    full = imp.full(t)
+    if not -len(full) <= axis < len(full):
+        _fail(f"axis {axis} out of range for {full}")
+    axis %= len(full)
+    b = full.index(_B)
+    if axis == b:
+        _fail(f"cannot operate along the batch axis of {full}")
+    return axis - (axis > b)
+
+
+def _concat(imp, node, name, origin, a):
+    ins = [t for t in node.input if t]
+    batches = {imp.act(t).batch for t in ins}
+    if len(batches) != 1:
+        _fail("inputs must share the batch axis")
+    axis = _sample_axis(imp, ins[0], int(a["axis"]))
+    imp.emit(name, origin, "concat", ins, [node.output[0]], [batches.pop()], {"axis": axis})
+
+
+def _softmax(imp, node, name, origin, a):
+    t = node.input[0]
+    rank = len(imp.full(t))
+    axis = int(a.get("axis", -1 if imp.opset >= 13 else 1)) % rank
+    if imp.opset < 13 and axis != rank - 1:
+        _fail(f"opset {imp.opset} softmax over axes {axis}.. (flattened) is unsupported; "
+              "only the last axis")
+    imp.emit(name, origin, "softmax", [t], [node.output[0]], [imp.act(t).batch],
+             {"axis": _sample_axis(imp, t, axis)})
+
+
+def _pool(op: str):
+    def handler(imp, node, name, origin, a):
+        if len(node.output) > 1 and node.output[1]:
+            _fail("the Indices output is unsupported")
+        x = _image(imp, node.input[0])
+        k = _two(a, "kernel_shape", 0)
+        strides = _two(a, "strides", 1)
+        dil = _two(a, "dilations", 1) if op == "maxpool" else [1, 1]
+        attrs = {"kernel_shape": k, "strides": strides, "pads": _pads(imp, x, a, k, strides, dil),
+                 "ceil_mode": int(a.get("ceil_mode", 0))}
+        if op == "maxpool":
+            attrs["dilations"] = dil
+        else:
+            attrs["count_include_pad"] = int(a.get("count_include_pad", 0))
+        imp.emit(name, origin, op, [node.input[0]], [node.output[0]], [0], attrs)
+    return handler
+
+
+def _global_avgpool(imp, node, name, origin, a):
+    _image(imp, node.input[0])
+    imp.emit(name, origin, "global_avgpool", [node.input[0]], [node.output[0]], [0])
+
+
+def _restructure(imp: _Importer, name: str, origin: str, t: str, out: str, new_full: list) -> None:
+    """Emit a reshape to `new_full` (a full shape with the batch marker)."""
+    b = new_full.index(_B)
+    shape = [int(d) for d in new_full if d != _B]
+    if tuple(shape) == imp.g.shapes[imp.act(t).name] and b == imp.act(t).batch:
+        imp.acts[out] = imp.act(t)
+        return
+    imp.emit(name, origin, "reshape", [t], [out], [b], {"shape": shape})
+
+
+def _reshape(imp, node, name, origin, a):
+    t = node.input[0]
+    full = imp.full(t)
+    if node.op_type == "Flatten":
+        axis = int(a.get("axis", 1)) % (len(full) + 1) if len(full) else 1
+        if full.index(_B) >= axis or (full.index(_B) != 0):
+            _fail(f"flattening {full} at axis {axis} would mix the batch with features")
+        rest = [d for d in full if d != _B]
+        _restructure(imp, name, origin, t, node.output[0],
+                     [_B] + ([math.prod(rest[:axis - 1])] if axis > 1 else [])
+                     + [math.prod(rest[axis - 1:])])
+        return
+    target = [int(v) for v in np.ravel(imp.const(node.input[1], "the target shape"))]
+    if full.index(_B) != 0 or not target:
+        _fail(f"reshape of {full} to {target}: only with the batch first")
+    if a.get("allowzero", 0) and 0 in target:
+        _fail("allowzero=1 with a zero in the target shape is unsupported")
+    lead = target[0]
+    if lead not in (BATCH, 0, -1) and lead != imp.batch_size:
+        _fail(f"reshape of {full} to {target} would move the batch dimension")
+    sample = list(imp.g.shapes[imp.act(t).name])
+    rest = [sample[i - 1] if v == 0 else v for i, v in enumerate(target) if i > 0]
+    if lead == -1 and -1 in rest:
+        _fail(f"reshape target {target} has two unknown dimensions")
+    if rest.count(-1) == 1:
+        known = math.prod(v for v in rest if v != -1)
+        if known <= 0 or math.prod(sample) % known:
+            _fail(f"cannot reshape {full} to {target}")
+        rest[rest.index(-1)] = math.prod(sample) // known
+    if any(v < 1 for v in rest) or math.prod(rest) != math.prod(sample):
+        _fail(f"cannot reshape {full} to {target}")
+    _restructure(imp, name, origin, t, node.output[0], [_B] + rest)
+
+
+def _squeeze(imp, node, name, origin, a):
+    t = node.input[0]
+    full = imp.full(t)
+    axes = _axes(imp, [None] + [imp.consts.get(x) for x in node.input[1:]], a)
+    if axes is None:
+        axes = [i for i, d in enumerate(full) if d == 1]
+    axes = [ax % len(full) for ax in axes]
+    if any(full[ax] != 1 for ax in axes):
+        _fail(f"can only squeeze axes of size 1; shape {full}, axes {axes}")
+    _restructure(imp, name, origin, t, node.output[0],
+                 [d for i, d in enumerate(full) if i not in axes])
+
+
+def _unsqueeze_act(imp, node, name, origin, a):
+    t = node.input[0]
+    full = imp.full(t)
+    axes = _axes(imp, [None] + [imp.consts.get(x) for x in node.input[1:]], a)
+    if axes is None:
+        _fail("needs axes")
+    rank = len(full) + len(axes)
+    for ax in sorted(ax % rank for ax in axes):
+        full.insert(ax, 1)
+    _restructure(imp, name, origin, t, node.output[0], full)
+
+
+def _transpose(imp, node, name, origin, a):
+    t = node.input[0]
+    full = imp.full(t)
+    perm = [int(p) for p in a.get("perm", range(len(full) - 1, -1, -1))]
+    if sorted(perm) != list(range(len(full))):
+        _fail(f"perm {perm} is not a permutation of {len(full)} axes")
+    b = full.index(_B)
+    sample_perm = [p - (p > b) for p in perm if p != b]
+    imp.emit(name, origin, "transpose", [t], [node.output[0]], [perm.index(b)],
+             {"perm": sample_perm})
+
+
+def _gather(imp, node, name, origin, a):
+    data, idx = node.input[0], node.input[1]
+    axis = int(a.get("axis", 0))
+    if data in imp.consts:
+        table = imp.consts[data]
+        if table.ndim != 2 or axis != 0:
+            _fail(f"a lookup needs a 2-D table gathered on axis 0; got {table.shape}, axis {axis}")
+        if imp.g.input_dtypes.get(imp.act(idx).name, "int") != "int":
+            _fail("lookup indices must be integers")
+        imp.emit(name, origin, "embedding", [idx], [node.output[0]], [imp.act(idx).batch],
+                 {"vocab": int(table.shape[0]), "dim": int(table.shape[1])}, {"table": table})
+        return
+    indices = imp.const(idx, "the indices")
+    full = imp.full(data)
+    ax = _sample_axis(imp, data, axis)
+    b = full.index(_B)
+    axis %= len(full)
+    out_b = b - 1 + indices.ndim if axis < b else b
+    imp.emit(name, origin, "take", [data], [node.output[0]], [out_b],
+             {"axis": ax, "indices": np.asarray(indices).astype(int).tolist()})
+
+
+def _zero_or_absent(imp: _Importer, node: onnx.NodeProto, i: int, what: str) -> None:
+    if len(node.input) > i and node.input[i]:
+        if node.input[i] not in imp.consts or np.any(imp.consts[node.input[i]]):
+            _fail(f"{what} is unsupported (only absent or all-zero)")
+
+
+def _lstm(imp, node, name, origin, a):
+    direction = a.get("direction", "forward")
+    if direction != "forward":
+        _fail(f"direction {direction!r} unsupported; supported: forward")
+    acts = a.get("activations")
+    if acts and [s.lower() for s in acts] != ["sigmoid", "tanh", "tanh"]:
+        _fail(f"activations {acts} unsupported; supported: Sigmoid, Tanh, Tanh")
+    if "clip" in a or a.get("input_forget", 0):
+        _fail("cell clip and input_forget are unsupported")
+    layout = int(a.get("layout", 0))
+    x = node.input[0]
+    full = imp.full(x)
+    want = 1 if layout == 0 else 0
+    if len(full) != 3 or full.index(_B) != want:
+        _fail(f"input {full} must be 3-D with the batch at axis {want} (layout={layout}); "
+              "export with a dynamic batch dimension")
+    w = imp.const(node.input[1], "W")
+    r = imp.const(node.input[2], "R")
+    h = int(a.get("hidden_size", r.shape[-1]))
+    weights = {"W": w[0] if w.ndim == 3 else w, "R": r[0] if r.ndim == 3 else r}
+    bias = imp.opt_const(node, 3, "B")
+    if bias is not None:
+        weights["B"] = bias[0] if bias.ndim == 2 else bias
+    seq = imp.opt_const(node, 4, "sequence_lens") if len(node.input) > 4 and node.input[4] else None
+    if seq is not None and np.any(seq != imp.g.shapes[imp.act(x).name][0]):
+        _fail("variable sequence_lens is unsupported")
+    _zero_or_absent(imp, node, 5, "initial_h")
+    _zero_or_absent(imp, node, 6, "initial_c")
+    _zero_or_absent(imp, node, 7, "peephole weights P")
+    outs = list(node.output) + [""] * (3 - len(node.output))
+    states = bool(outs[1] or outs[2])
+    ir_outs = [f"{name}/Y"] + ([f"{name}/Y_h", f"{name}/Y_c"] if states else [])
+    imp.emit(name, origin, "lstm", [x], ir_outs, [0] * len(ir_outs),
+             {"hidden_size": h, "state_outputs": int(states)}, weights)
+    seq_b, state_b = (2, 1) if layout == 0 else (0, 0)
+    if outs[0]:
+        imp.emit(f"{name}/Y_dirs", origin, "reshape", [ir_outs[0]], [outs[0]], [seq_b],
+                 {"shape": [full[0] if layout == 0 else full[1], 1, h]})
+    for o, ir in zip(outs[1:], ir_outs[1:]):
+        if o:
+            imp.emit(f"{ir}_dirs", origin, "reshape", [ir], [o], [state_b], {"shape": [1, h]})
+
+
+_HANDLERS: dict[str, Callable] = {
+    "Conv": _conv, "Gemm": _gemm, "MatMul": _matmul, "BatchNormalization": _batchnorm,
+    "Relu": _unary("relu"), "Sigmoid": _unary("sigmoid"), "Tanh": _unary("tanh"),
+    "LeakyRelu": _unary("leaky_relu", ("alpha",)), "Clip": _unary("clip"),
+    "Gelu": _unary("gelu"), "Softmax": _softmax,
+    "Add": _binary("Add"), "Sub": _binary("Sub"), "Mul": _binary("Mul"), "Div": _binary("Div"),
+    "Concat": _concat, "MaxPool": _pool("maxpool"), "AveragePool": _pool("avgpool"),
+    "GlobalAveragePool": _global_avgpool, "Flatten": _reshape, "Reshape": _reshape,
+    "Squeeze": _squeeze, "Unsqueeze": _unsqueeze_act, "Transpose": _transpose,
+    "Gather": _gather, "LSTM": _lstm,
+}
+SUPPORTED_ONNX_OPS = sorted(set(_HANDLERS) | set(_FOLD) | {"Constant", "Identity", "Dropout",
+                                                           "Shape"})
+
+
+def load_onnx(path: str | Path) -> Graph:
+    """Read, check and shape-infer an ONNX file, then convert it to the IR."""
+    path = Path(path)
+    try:
+        model = onnx.load(str(path))
+    except FileNotFoundError:
+        raise GraphError(f"{path}: no such file") from None
+    except Exception as err:  # protobuf decode errors have no common base class
+        raise GraphError(f"{path.name}: not a readable ONNX file ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0] if str(err) else ''})") from None
+    try:
+        onnx.checker.check_model(model)
+        model = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+    except Exception as err:  # onnx raises ValidationError, InferenceError, RuntimeError, ...
+        first = next((ln for ln in str(err).splitlines() if ln.strip()), type(err).__name__)
+        raise GraphError(f"{path.name}: invalid ONNX model: {first}") from None
+    return _Importer(model, path).run()

@@ -1,0 +1,288 @@
+"""The operations of chipsim's IR: what each one needs and what shape it makes.
+
+An IR operation works on one input sample at a time: every tensor shape here leaves out the
+batch dimension, which an executor puts in front (`(batch, *shape)`). Each op has a short
+checker that reads its attributes and weights, validates them and returns the output shapes;
+the importers call it for every node, so a graph that loads is a graph whose shapes agree.
+
+Conventions (the same for every importer):
+- conv2d: input (C, H, W); weight `W` (C_out, C_in / group, kH, kW); `pads` (top, left,
+  bottom, right); `strides`, `dilations` (h, w).
+- dense: input (..., K); weight `W` (K, N) applied to the last axis; bias `b` (N,).
+- batchnorm: channel axis 0 of the sample; weights `scale`, `bias`, `mean`, `var`.
+- lstm: input (T, D); weights in ONNX layout and gate order i, o, f, c: `W` (4H, D),
+  `R` (4H, H), `B` (8H,) = input biases then recurrent biases; outputs Y (T, H) and optionally
+  Y_h (H,), Y_c (H,).
+- embedding: integer input of any shape s, weight `table` (V, D); output s + (D,).
+- add, mul: two inputs (numpy broadcasting) or one input and a constant weight `const`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+Shape = tuple[int, ...]
+
+
+class OpError(ValueError):
+    """An op whose attributes, weights or input shapes do not fit; importers add file and node."""
+
+
+def _need(cond: bool, msg: str) -> None:
+    if not cond:
+        raise OpError(msg)
+
+
+def _ints(attrs: dict, key: str, n: int, default: int) -> list[int]:
+    value = attrs.get(key)
+    if value is None:
+        return [default] * n
+    _need(isinstance(value, (list, tuple)) and len(value) == n
+          and all(isinstance(v, (int, np.integer)) for v in value),
+          f"attribute {key} must be a list of {n} integers, got {value!r}")
+    return [int(v) for v in value]
+
+
+def _weight(weights: dict, key: str, ndim: int) -> np.ndarray:
+    _need(key in weights, f"missing weight {key!r}")
+    w = weights[key]
+    _need(isinstance(w, np.ndarray) and w.ndim == ndim,
+          f"weight {key!r} must have {ndim} dimensions, got shape {getattr(w, 'shape', None)}")
+    _need(bool(np.all(np.isfinite(w))), f"weight {key!r} contains NaN or infinity")
+    return w
+
+
+def _spatial(size: int, k: int, s: int, d: int, pb: int, pe: int, ceil: bool = False) -> int:
+    _need(s >= 1 and d >= 1 and k >= 1 and pb >= 0 and pe >= 0,
+          "kernel, strides and dilations must be positive and pads non-negative")
+    span = (k - 1) * d + 1
+    room = size + pb + pe - span
+    _need(room >= 0, f"window of {span} does not fit input of {size} with pads ({pb}, {pe})")
+    out = (-(-room // s) if ceil else room // s) + 1
+    if ceil and (out - 1) * s >= size + pb:  # last window would start inside the end padding
+        out -= 1
+    return out
+
+
+def _conv2d(attrs, weights, shapes):
+    (x,) = shapes
+    _need(len(x) == 3, f"input must be (C, H, W), got {x}")
+    w = _weight(weights, "W", 4)
+    group = int(attrs.get("group", 1))
+    cout, cin_g, kh, kw = w.shape
+    _need(group >= 1 and x[0] == cin_g * group and cout % group == 0,
+          f"weight {w.shape} with group={group} does not fit {x[0]} input channels")
+    _need(list(attrs.get("kernel_shape", [kh, kw])) == [kh, kw],
+          f"kernel_shape {attrs.get('kernel_shape')} disagrees with weight {w.shape}")
+    strides = _ints(attrs, "strides", 2, 1)
+    dil = _ints(attrs, "dilations", 2, 1)
+    pads = _ints(attrs, "pads", 4, 0)
+    if "b" in weights:
+        _need(_weight(weights, "b", 1).shape == (cout,), f"bias must have shape ({cout},)")
+    h = _spatial(x[1], kh, strides[0], dil[0], pads[0], pads[2])
+    wd = _spatial(x[2], kw, strides[1], dil[1], pads[1], pads[3])
+    return [(cout, h, wd)]
+
+
+def _dense(attrs, weights, shapes):
+    (x,) = shapes
+    w = _weight(weights, "W", 2)
+    _need(len(x) >= 1 and x[-1] == w.shape[0],
+          f"input {x} does not fit weight {w.shape} (rows = inputs)")
+    if "b" in weights:
+        _need(_weight(weights, "b", 1).shape == (w.shape[1],), f"bias must have shape ({w.shape[1]},)")
+    return [tuple(x[:-1]) + (w.shape[1],)]
+
+
+def _batchnorm(attrs, weights, shapes):
+    (x,) = shapes
+    _need(len(x) >= 1, "input must have a channel axis")
+    for key in ("scale", "bias", "mean", "var"):
+        _need(_weight(weights, key, 1).shape == (x[0],),
+              f"weight {key!r} must have one value per channel ({x[0]})")
+    _need(bool(np.all(weights["var"] + float(attrs.get("epsilon", 1e-5)) > 0)),
+          "var + epsilon must be positive")
+    return [tuple(x)]
+
+
+def _same(attrs, weights, shapes):
+    (x,) = shapes
+    return [tuple(x)]
+
+
+def _softmax(attrs, weights, shapes):
+    (x,) = shapes
+    axis = int(attrs.get("axis", -1))
+    _need(-len(x) <= axis < len(x), f"axis {axis} out of range for shape {x}")
+    return [tuple(x)]
+
+
+def _clip(attrs, weights, shapes):
+    lo, hi = attrs.get("min", -math.inf), attrs.get("max", math.inf)
+    _need(float(lo) <= float(hi), f"min {lo} is above max {hi}")
+    return [tuple(shapes[0])]
+
+
+def _broadcast(a: Shape, b: Shape) -> Shape:
+    try:
+        return tuple(int(v) for v in np.broadcast_shapes(tuple(a), tuple(b)))
+    except ValueError:
+        raise OpError(f"shapes {a} and {b} do not broadcast") from None
+
+
+def _binary(attrs, weights, shapes):
+    if "const" in weights:
+        _need(len(shapes) == 1, "an op with a constant operand takes one input")
+        c = weights["const"]
+        _need(isinstance(c, np.ndarray), "constant operand must be an array")
+        out = _broadcast(shapes[0], c.shape)
+        _need(out == tuple(shapes[0]), f"constant {c.shape} would change the shape {shapes[0]}")
+        return [out]
+    _need(len(shapes) == 2, f"takes two inputs, got {len(shapes)}")
+    return [_broadcast(shapes[0], shapes[1])]
+
+
+def _concat(attrs, weights, shapes):
+    _need(len(shapes) >= 1, "needs at least one input")
+    rank = len(shapes[0])
+    axis = int(attrs.get("axis", 0))
+    _need(-rank <= axis < rank, f"axis {axis} out of range for shape {shapes[0]}")
+    axis %= rank
+    for s in shapes:
+        _need(len(s) == rank and all(a == b for i, (a, b) in enumerate(zip(s, shapes[0])) if i != axis),
+              f"inputs {shapes} differ outside axis {axis}")
+    out = list(shapes[0])
+    out[axis] = sum(s[axis] for s in shapes)
+    return [tuple(out)]
+
+
+def _pool(attrs, weights, shapes, dilated: bool):
+    (x,) = shapes
+    _need(len(x) == 3, f"input must be (C, H, W), got {x}")
+    k = _ints(attrs, "kernel_shape", 2, 0)
+    strides = _ints(attrs, "strides", 2, 1)
+    dil = _ints(attrs, "dilations", 2, 1) if dilated else [1, 1]
+    pads = _ints(attrs, "pads", 4, 0)
+    ceil = bool(attrs.get("ceil_mode", 0))
+    h = _spatial(x[1], k[0], strides[0], dil[0], pads[0], pads[2], ceil)
+    w = _spatial(x[2], k[1], strides[1], dil[1], pads[1], pads[3], ceil)
+    return [(x[0], h, w)]
+
+
+def _global_avgpool(attrs, weights, shapes):
+    (x,) = shapes
+    _need(len(x) >= 2, f"input must be (C, spatial...), got {x}")
+    return [(x[0],) + (1,) * (len(x) - 1)]
+
+
+def _reshape(attrs, weights, shapes):
+    (x,) = shapes
+    target = tuple(int(v) for v in attrs.get("shape", ()))
+    _need(all(v >= 1 for v in target) and math.prod(target) == math.prod(x),
+          f"cannot reshape {x} to {target}")
+    return [target]
+
+
+def _transpose(attrs, weights, shapes):
+    (x,) = shapes
+    perm = [int(p) for p in attrs.get("perm", range(len(x) - 1, -1, -1))]
+    _need(sorted(perm) == list(range(len(x))), f"perm {perm} is not a permutation of {len(x)} axes")
+    return [tuple(x[p] for p in perm)]
+
+
+def _take(attrs, weights, shapes):
+    (x,) = shapes
+    axis = int(attrs.get("axis", 0))
+    idx = np.asarray(attrs.get("indices"))
+    _need(0 <= axis < len(x), f"axis {axis} out of range for shape {x}")
+    _need(idx.size > 0 and bool(np.all((idx >= -x[axis]) & (idx < x[axis]))),
+          f"indices {idx.tolist()} out of range for axis of {x[axis]}")
+    return [tuple(x[:axis]) + idx.shape + tuple(x[axis + 1:])]
+
+
+def _lstm(attrs, weights, shapes):
+    (x,) = shapes
+    _need(len(x) == 2, f"input must be (T, D), got {x}")
+    h = int(attrs.get("hidden_size", 0))
+    w, r = _weight(weights, "W", 2), _weight(weights, "R", 2)
+    _need(h >= 1 and w.shape == (4 * h, x[1]) and r.shape == (4 * h, h),
+          f"W {w.shape} / R {r.shape} do not fit hidden_size {h} and input size {x[1]}")
+    if "B" in weights:
+        _need(_weight(weights, "B", 1).shape == (8 * h,), f"B must have shape ({8 * h},)")
+    outs = [(x[0], h)]
+    if int(attrs.get("state_outputs", 0)):
+        outs += [(h,), (h,)]
+    return outs
+
+
+def _embedding(attrs, weights, shapes):
+    (x,) = shapes
+    t = _weight(weights, "table", 2)
+    return [tuple(x) + (t.shape[1],)]
+
+
+ShapeFn = Callable[[dict, dict, list[Shape]], list[Shape]]
+
+# op name -> its checker, which returns the output shapes
+OPS: dict[str, ShapeFn] = {
+    "conv2d": _conv2d,
+    "dense": _dense,
+    "lstm": _lstm,
+    "batchnorm": _batchnorm,
+    "relu": _same,
+    "sigmoid": _same,
+    "tanh": _same,
+    "leaky_relu": _same,
+    "clip": _clip,
+    "gelu": _same,
+    "softmax": _softmax,
+    "add": _binary,
+    "mul": _binary,
+    "concat": _concat,
+    "maxpool": lambda a, w, s: _pool(a, w, s, dilated=True),
+    "avgpool": lambda a, w, s: _pool(a, w, s, dilated=False),
+    "global_avgpool": _global_avgpool,
+    "reshape": _reshape,
+    "transpose": _transpose,
+    "take": _take,
+    "embedding": _embedding,
+}
+
+# Ops whose weights live in crossbars; everything else runs on digital units.
+MATRIX_OPS = ("conv2d", "dense", "lstm")
+
+
+def infer_shapes(op: str, attrs: dict[str, Any], weights: dict[str, np.ndarray],
+                 in_shapes: list[Shape]) -> list[Shape]:
+    """Validate one operation and return its output shapes (batch excluded)."""
+    _need(op in OPS, f"unsupported op; supported: {', '.join(sorted(OPS))}")
+    arity = {"concat": None, "add": None, "mul": None}.get(op, 1)
+    if arity is not None:
+        _need(len(in_shapes) == arity, f"takes {arity} input(s), got {len(in_shapes)}")
+    return [tuple(int(d) for d in s) for s in OPS[op](attrs, weights, list(in_shapes))]
+
+
+def digital_ops(op: str, attrs: dict[str, Any], in_shapes: list[Shape],
+                out_shapes: list[Shape]) -> dict[str, int]:
+    """Digital work of one operation per inference, counted in the units the timing model charges.
+
+    Element-wise ops count output elements; pooling counts input values read (output elements x
+    window); an LSTM counts cell updates (time steps x hidden units: gates, state and output);
+    an embedding counts values looked up. Reshape, transpose and take only move data: none.
+    """
+    out = math.prod(out_shapes[0]) if out_shapes else 0
+    if op in ("conv2d", "dense", "reshape", "transpose", "take"):
+        return {}
+    if op == "lstm":
+        t, h = out_shapes[0]
+        return {"lstm_cell": t * h}
+    if op in ("maxpool", "avgpool"):
+        return {op: out * math.prod(attrs["kernel_shape"])}
+    if op == "global_avgpool":
+        return {op: math.prod(in_shapes[0])}
+    if op == "concat":
+        return {}
+    return {op: out}

@@ -1,0 +1,108 @@
+"""The mapping file: a Mapping as YAML that people read and edit by hand.
+
+One line per placement, in tile-id order, so a diff shows exactly which block moved. Reading
+checks the file in two steps: its shape (pydantic: field names and types), then its meaning
+against the chip and the graph (`chipsim.mapping.validate`). Errors name the file and entry.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationError
+
+from chipsim.errors import MappingError
+from chipsim.mapping.mapping import Mapping, Placement
+from chipsim.mapping.tiling import Block, LayerLike
+from chipsim.mapping.validate import check_mapping
+
+HEADER = """\
+# chipsim mapping file: which block of which layer sits on which core.
+# Each placement (its position in the list is its tile id):
+#   layer       name of the weight layer in the graph
+#   rows, cols  [start, stop) ranges of the layer's weight matrix held by this block (stop excluded)
+#   replica     which copy of the layer (0 .. replication - 1)
+#   core        core id (0 .. cores - 1)
+#   row_offset, col_offset  top-left crossbar cell of the block on that core
+# Every copy of every layer must be covered exactly once; blocks sharing a core must use
+# disjoint crossbar rows and disjoint columns. Optional per-placement `calibration:` is kept.
+"""
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    layer: StrictStr
+    rows: tuple[StrictInt, StrictInt]
+    cols: tuple[StrictInt, StrictInt]
+    replica: StrictInt = 0
+    core: StrictInt
+    row_offset: StrictInt = 0
+    col_offset: StrictInt = 0
+    calibration: dict[str, Any] | None = None
+
+
+class _File(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    chip: StrictStr
+    strategy: StrictStr
+    graph: StrictStr
+    replication: dict[StrictStr, StrictInt] = {}
+    placements: list[_Entry]
+
+
+def write_mapping(mapping: Mapping, path: Path) -> None:
+    head = {"chip": mapping.chip, "strategy": mapping.strategy, "graph": mapping.graph,
+            "replication": dict(mapping.replication)}
+    lines = [HEADER, yaml.safe_dump(head, sort_keys=False, width=1000).rstrip(), "placements:"]
+    for tile_id, p in enumerate(mapping.placements):
+        b = p.block
+        entry: dict[str, Any] = {"layer": b.layer, "rows": [b.row_start, b.row_stop],
+                                 "cols": [b.col_start, b.col_stop], "replica": p.replica, "core": p.core,
+                                 "row_offset": p.row_offset, "col_offset": p.col_offset}
+        if p.calibration is not None:
+            entry["calibration"] = p.calibration
+        flow = yaml.safe_dump(entry, sort_keys=False, default_flow_style=True, width=10**6).strip()
+        lines.append(f"- {flow}  # tile {tile_id}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def read_mapping(path: Path, chip: Any, layers: Sequence[LayerLike]) -> Mapping:
+    where = path.name
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as err:
+        raise MappingError(f"{path}: cannot read mapping file ({err.strerror})") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" line {mark.line + 1}" if mark else ""
+        raise MappingError(f"{where}:{at} not valid YAML ({getattr(err, 'problem', err)})") from None
+    if not isinstance(raw, dict):
+        raise MappingError(f"{where}: expected a mapping with chip, strategy, graph and placements")
+    try:
+        doc = _File.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise MappingError(f"{where}: {_loc(first['loc'])}: {first['msg']}") from None
+    if doc.chip != chip.name:
+        raise MappingError(f"{where}: chip: mapping was made for chip {doc.chip!r}, not {chip.name!r}")
+    replication = {layer.name: 1 for layer in layers}
+    replication.update(doc.replication)
+    mapping = Mapping(
+        chip=doc.chip, strategy=doc.strategy, graph=doc.graph, replication=replication,
+        placements=tuple(
+            Placement(Block(e.layer, e.rows[0], e.rows[1], e.cols[0], e.cols[1]), e.replica, e.core,
+                      e.row_offset, e.col_offset, e.calibration)
+            for e in doc.placements),
+    )
+    check_mapping(mapping, chip, layers, where)
+    return mapping
+
+
+def _loc(loc: tuple) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text

@@ -1,0 +1,62 @@
+"""What every placement strategy shares: one verb, `place(layers, chip) -> Mapping`.
+
+A strategy decides two things: how many copies of each layer to make (replication) and where
+each block of each copy goes (core and crossbar corner). The helpers here do the bookkeeping
+so each strategy module holds only its own idea.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Sequence
+
+from chipsim.errors import MappingError
+from chipsim.mapping.mapping import Mapping, Placement
+from chipsim.mapping.tiling import LayerLike, tile
+from chipsim.mapping.traffic import Unit
+
+STRATEGIES: dict[str, "Strategy"] = {}
+
+
+class Strategy:
+    """Base of the strategies; subclasses set `name` and implement `place`."""
+
+    name: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        STRATEGIES[cls.name] = cls()
+
+    def place(self, layers: Sequence[LayerLike], chip: Any, *, graph: str = "network") -> Mapping:
+        raise NotImplementedError
+
+
+def units_of(layers: Sequence[LayerLike], chip: Any, replication: dict[str, int] | None = None) -> list[Unit]:
+    """Every (block, replica) to place, in dataflow order: layer, then copy, then block."""
+    if not layers:
+        raise MappingError("graph has no weight layers to map")
+    replication = replication or {}
+    return [(block, replica)
+            for layer in layers
+            for replica in range(replication.get(layer.name, 1))
+            for block in tile(layer, chip.cores.rows, chip.cores.cols)]
+
+
+def require_cores(needed: int, chip: Any, graph: str, why: str) -> None:
+    """MappingError when `needed` cores exceed the chip's."""
+    if needed > chip.cores.count:
+        raise MappingError(f"{graph} does not fit chip {chip.name}: it needs {needed} cores ({why}), "
+                           f"the chip has {chip.cores.count}")
+
+
+def build(strategy: str, layers: Sequence[LayerLike], chip: Any, graph: str, units: Sequence[Unit],
+          cores: Sequence[int], offsets: Sequence[tuple[int, int]] | None = None,
+          replication: dict[str, int] | None = None) -> Mapping:
+    """Assemble a Mapping from units and where they went (one per core unless offsets are given)."""
+    replication = replication or {}
+    offsets = offsets or [(0, 0)] * len(units)
+    return Mapping(
+        chip=chip.name, strategy=strategy, graph=graph,
+        replication={layer.name: replication.get(layer.name, 1) for layer in layers},
+        placements=tuple(Placement(block, replica, int(core), row, col)
+                         for (block, replica), core, (row, col) in zip(units, cores, offsets)),
+    )
