@@ -267,14 +267,15 @@ def test_metrics_by_hand_on_the_tiny_chip(tmp_path):
     assert one.mvm_ns == pytest.approx(7.0) and four.mvm_ns == pytest.approx(28.0)
     assert one.peak_tops == pytest.approx(4 * 16 / 7.0 / 1000)  # 4 cores x 2 x 4 x 2 ops
     g_mean = math.sqrt(2 / math.pi) / 3 * 0.5 * 10.0  # Gaussian |w|, one polarity of two on
-    array = 16 * g_mean * 6.0 * 0.01  # 16 devices, each read once for the full window
+    # inputs uniform over the DAC range: mean pulse 1.5 of 3 steps, i.e. 3 ns of the 6 ns window
+    array = 16 * g_mean * 3.0 * 0.01  # 16 devices, each read once for the mean pulse
     assert one.adc_pj == pytest.approx(2.0) and four.adc_pj == pytest.approx(8.0)
-    assert one.dac_pj == pytest.approx(4 * 3 * 0.1) and four.dac_pj == pytest.approx(2 * 4 * 3 * 0.1)
+    assert one.dac_pj == pytest.approx(4 * 1.5 * 0.1) and four.dac_pj == pytest.approx(2 * 4 * 1.5 * 0.1)
     assert one.array_pj == pytest.approx(array) and four.array_pj == pytest.approx(array)
-    assert one.mvm_energy_pj == pytest.approx(2.0 + 1.2 + array)
-    assert one.tops_per_w == pytest.approx(16 / (2.0 + 1.2 + array))
+    assert one.mvm_energy_pj == pytest.approx(2.0 + 0.6 + array)
+    assert one.tops_per_w == pytest.approx(16 / (2.0 + 0.6 + array))
     # whole chip: 2 LDPU ops x 0.5 pJ, 2 outputs x 4 bits x 0.25 pJ, (4 x 1 + 2) mW x 7 ns / 4 cores
-    assert one.whole_chip_mvm_energy_pj == pytest.approx(2.0 + 1.2 + array + 1.0 + 2.0 + 10.5)
+    assert one.whole_chip_mvm_energy_pj == pytest.approx(2.0 + 0.6 + array + 1.0 + 2.0 + 10.5)
     assert set(chip_metrics(chip)) == {"one", "four"}
 
 

@@ -12,14 +12,15 @@ Per read mode (one MVM = all `rows x cols` weights used, every core busy):
     peak_tops   = cores * 2 * rows * cols / mvm_ns / 1000         (a multiply-add is 2 ops)
 
     adc_pj      = len(phases) * cols * adc_conversion_pj
-    dac_pj      = row_drives * rows * max_code * dac_step_row_pj
-    array_pj    = device_reads * rows * cols * devices_per_cell_polarity * g_mean_us * window_ns
-                  * array_read_pj_per_us_ns
+    dac_pj      = row_drives * rows * mean_code * dac_step_row_pj
+    array_pj    = device_reads * rows * cols * devices_per_cell_polarity * g_mean_us
+                  * mean_code * step_ns * array_read_pj_per_us_ns
     mvm_energy_pj = adc_pj + dac_pj + array_pj                    (the paper's scope)
     tops_per_w  = 2 * rows * cols / mvm_energy_pj                 (ops per pJ = TOPS/W)
 
-Data assumption (state it wherever these figures are quoted): full-scale inputs, each row's sign
-positive or negative with equal odds; weights Gaussian, clipped at 3 sigma and mapped so that
+Data assumption (state it wherever these figures are quoted): inputs uniform over the DAC range,
+so a row's pulse lasts half the window on average (mean_code = max_code / 2; the MVM still takes
+the whole fixed window), each row's sign positive or negative with equal odds; weights Gaussian, clipped at 3 sigma and mapped so that
 max|w| is a polarity's full conductance; so a polarity's mean conductance is E|w|/max|w| =
 sqrt(2/pi)/3 of its maximum, carried by one polarity of a differential cell (the other is off).
 `row_drives` counts the phases that drive a row of a given sign; `device_reads` the phases that
@@ -36,6 +37,9 @@ from chipsim.arch.schema import Chip, ReadMode
 
 #: Mean |w| / max|w| of Gaussian weights clipped at 3 sigma (see the module docstring).
 GAUSSIAN_MEAN_ABS_FRACTION = math.sqrt(2 / math.pi) / 3
+
+#: Mean |input code| / max code of inputs uniform over the DAC range (see the module docstring).
+MEAN_CODE_FRACTION = 0.5
 
 #: LDPU operations per MVM output in the whole-chip figure: one fused scale-and-offset.
 LDPU_OPS_PER_OUTPUT = 1
@@ -96,10 +100,11 @@ def mode_metrics(chip: Chip, mode_name: str) -> ModeMetrics:
 
     polarities = ("positive", "negative") if cores.unit_cell.polarity == "differential" else ("positive",)
     adc_pj = n_phases * cores.cols * energy.adc_conversion_pj
-    dac_pj = row_drives(mode) * cores.rows * cores.dac.max_code * energy.dac_step_row_pj
+    mean_code = MEAN_CODE_FRACTION * cores.dac.max_code
+    dac_pj = row_drives(mode) * cores.rows * mean_code * energy.dac_step_row_pj
     devices = cores.rows * cores.cols * cores.unit_cell.devices_per_polarity * len(polarities)
     array_pj = (device_reads(mode, polarities) * devices * mean_device_conductance_us(chip)
-                * window_ns * energy.array_read_pj_per_us_ns)
+                * mean_code * cores.dac.step_ns * energy.array_read_pj_per_us_ns)
     mvm_pj = adc_pj + dac_pj + array_pj
 
     static_mw = energy.static_core_mw * cores.count + energy.static_rest_mw

@@ -77,7 +77,7 @@ def render(chip: Chip, s: dict[str, Any]) -> str:
                      f"  {_num(m['mvm_energy_pj'] / 1e3, 8.2)} nJ  {_num(m['tops_per_w'], 6.2)}"
                      f"  ({_num(m['whole_chip_tops_per_w'], 0.2)} TOPS/W whole chip)")
     lines += [
-        "  (* default; energy per core MVM at full-scale inputs, Gaussian weights)",
+        "  (* default; energy per core MVM, inputs uniform over the DAC range, Gaussian weights)",
         f"  network          {shape}, {net['link_width_bits']}-bit links, {net['hop_latency_cycles']} "
         f"cycle(s)/hop, {net['routing']} routing, diameter {net['diameter_hops']} hops",
         f"  global units     {s['global_units']['count']} ({', '.join(s['global_units']['ops'])})",

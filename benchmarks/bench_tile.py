@@ -1,0 +1,84 @@
+"""Throughput of the crossbar tile against plain float32 numpy matmul of the same shapes.
+
+Every non-ideality is on: 8-bit DAC and ADC, PCM programming noise, drift to 1 hour with read
+noise and global drift compensation, output noise. Matrices larger than one 256 x 256 crossbar
+are split over tiles (`TiledMatrix`) with partial sums added digitally. Both sides run in this
+process on the same inputs, interleaved, and the best of several repeats counts, so the ratio
+holds on a busy machine better than either figure alone.
+
+    python benchmarks/bench_tile.py          # table
+    python benchmarks/bench_tile.py --json   # one JSON list of rows on stdout
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+from chipsim.tile import TileConfig, TiledMatrix
+
+SHAPES = ((256, 256), (512, 512), (2048, 2048))
+BATCHES = (1, 64, 1024)
+BUDGET_S = 1.5  # wall time per (shape, batch) case, both sides together
+
+
+def _best_of(fn_a, fn_b, budget_s: float) -> tuple[float, float]:
+    """Best seconds per call of two functions, measured alternately within a time budget."""
+    best_a = best_b = float("inf")
+    start, rounds = time.perf_counter(), 0
+    while rounds < 3 or (time.perf_counter() - start < budget_s and rounds < 2000):
+        t0 = time.perf_counter()
+        fn_a()
+        t1 = time.perf_counter()
+        fn_b()
+        t2 = time.perf_counter()
+        best_a, best_b = min(best_a, t1 - t0), min(best_b, t2 - t1)
+        rounds += 1
+    return best_a, best_b
+
+
+def run() -> list[dict]:
+    rs = np.random.default_rng(0)
+    config = TileConfig()  # 256 x 256, every non-ideality on
+    rows_out = []
+    for rows, cols in SHAPES:
+        w = rs.normal(0, 0.05, (rows, cols)).astype(np.float32)
+        matrix = TiledMatrix(config, w, seed=1)
+        matrix.drift(3600.0)
+        for batch in BATCHES:
+            x = rs.uniform(-1, 1, (batch, rows)).astype(np.float32)
+            matrix.forward(x)  # warm-up: JIT compilation, caches
+            x @ w
+            t_tile, t_numpy = _best_of(lambda: matrix.forward(x), lambda: x @ w, BUDGET_S)
+            row = {"rows": rows, "cols": cols, "batch": batch,
+                   "vectors_per_s": batch / t_tile, "numpy_vectors_per_s": batch / t_numpy,
+                   "ratio": t_numpy / t_tile}
+            print(f"  {rows}x{cols} batch {batch}: ratio {row['ratio']:.2f}", file=sys.stderr)
+            rows_out.append(row)
+    return rows_out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON list of rows on stdout and nothing else there")
+    args = parser.parse_args(argv)
+    rows = run()
+    if args.json:
+        json.dump(rows, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0
+    print(f"{'weights':>11} {'batch':>6} {'tile vec/s':>12} {'numpy vec/s':>12} {'ratio':>6}")
+    for r in rows:
+        print(f"{r['rows']:>5}x{r['cols']:<5} {r['batch']:>6} {r['vectors_per_s']:>12,.0f} "
+              f"{r['numpy_vectors_per_s']:>12,.0f} {r['ratio']:>6.2f}")
+    print("targets: ratio >= 0.6 at batch 64 and 1024, >= 0.3 at batch 1")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

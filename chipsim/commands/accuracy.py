@@ -1,0 +1,94 @@
+"""`chipsim accuracy`: test accuracy and logit error of a mapped network over drift time."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from chipsim.commands.common import add_chip_option, add_json_option, print_json
+from chipsim.errors import ChipsimError, MappingError
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "accuracy",
+        help="accuracy and logit error of a mapped network vs float, over drift time",
+        description="Run a network on the analog chip as mapped, on a real test set, at several "
+        "times after programming and several seeds, with and without global drift "
+        "compensation; report accuracy and relative logit error against the float network. "
+        "Writes accuracy.csv (a row per finished cell) and accuracy.png into --out.",
+    )
+    p.add_argument("model", metavar="MODEL", help="graph file (.onnx, .yaml, .json)")
+    add_chip_option(p)
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--mapping", metavar="FILE", help="mapping file (from `chipsim map`)")
+    where.add_argument("--strategy", metavar="NAME", default=None,
+                       help="place the network with this strategy instead of reading a mapping "
+                       "file (default when neither is given: sequential)")
+    p.add_argument("--data", required=True, metavar="NAME", help="test data set (digits, mnist)")
+    p.add_argument("--times", default="1s,1h,1d,1y", metavar="LIST",
+                   help="times after programming, comma-separated, units s/m/h/d/y "
+                   "(default 1s,1h,1d,1y)")
+    p.add_argument("--seeds", type=int, default=5, metavar="N",
+                   help="independently programmed chips per cell (default 5)")
+    p.add_argument("--gdc", choices=("on", "off", "both"), default="both",
+                   help="global drift compensation (default both)")
+    p.add_argument("--batch", type=int, default=256, metavar="N", help="images per batch (default 256)")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="use the first N test images")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="output folder (default reports/accuracy-<model>/)")
+    add_json_option(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from chipsim.arch import load_chip
+    from chipsim.datasets import load_dataset
+    from chipsim.functional.executor import check_inputs
+    from chipsim.functional.result import CsvLog
+    from chipsim.functional.study import accuracy_study
+    from chipsim.functional.times import parse_times
+    from chipsim.graph import load_graph, lower
+    from chipsim.mapping import STRATEGIES, Mapping
+
+    times = parse_times(args.times)
+    for name, value, least in (("--seeds", args.seeds, 1), ("--batch", args.batch, 1),
+                               ("--limit", args.limit, 1)):
+        if value is not None and value < least:
+            raise ChipsimError(f"{name}: expected a positive integer, got {value}")
+    chip = load_chip(args.chip)
+    graph = load_graph(args.model)
+    layers = lower(graph)
+    if args.mapping:
+        mapping = Mapping.from_yaml(args.mapping, chip, layers)
+    else:
+        strategy = args.strategy or "sequential"
+        if strategy not in STRATEGIES:
+            raise MappingError(f"unknown strategy {strategy!r}; strategies: {', '.join(STRATEGIES)}")
+        mapping = STRATEGIES[strategy].place(layers, chip)
+    x, y = load_dataset(args.data, "test")
+    if args.limit is not None:
+        x, y = x[:args.limit], y[:args.limit]
+    x = check_inputs(graph, x, name=f"data set {args.data!r}")  # before any file is written
+
+    model = Path(args.model).stem
+    out = Path(args.out) if args.out else Path("reports") / f"accuracy-{model}"
+    log = CsvLog(out / "accuracy.csv")
+    quiet = args.json
+    if not quiet:
+        print(f"{model}: {len(y)} {args.data} test images, {len(mapping.placements)} tiles "
+              f"({mapping.strategy} mapping), seeds {args.seeds}, writing {out}/", file=sys.stderr)
+    result = accuracy_study(
+        graph, layers, mapping, chip, x, y, times=times, seeds=args.seeds,
+        gdc={"on": (True,), "off": (False,), "both": (True, False)}[args.gdc],
+        batch=args.batch, progress=not quiet and sys.stderr.isatty(),
+        names=(model, chip.name, args.data), on_row=log.append,
+    )
+    result.plot(out / "accuracy.png")
+    if args.json:
+        print_json(result.to_json())
+    else:
+        print(result.table())
+        print(f"wrote {log.path} and {out / 'accuracy.png'}")
+    return 0

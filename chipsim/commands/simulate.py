@@ -1,0 +1,143 @@
+"""`chipsim simulate`: stream inputs through the cycle-level chip model of a mapped network."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from chipsim.commands.common import add_chip_option, add_json_option, print_json
+from chipsim.errors import ChipsimError, DataError, MappingError
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "simulate",
+        help="latency, throughput and energy of a mapped network on the cycle-level chip model",
+        description="Stream inputs through the event model of the chip (cores, converters, "
+        "digital units, network) running the mapped network on real data; report latency of "
+        "the first input, steady-state throughput, energy per inference and TOPS/W, and check "
+        "the outputs against the functional path bit for bit. Writes figures.json, "
+        "figures.csv, inputs.csv (a row per finished input, as they finish) and trace.json "
+        "(Chrome trace-event format: open it in https://ui.perfetto.dev) into --out.",
+    )
+    p.add_argument("model", metavar="MODEL", help="graph file (.onnx, .yaml, .json)")
+    add_chip_option(p)
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--mapping", metavar="FILE", help="mapping file (from `chipsim map`)")
+    where.add_argument("--strategy", metavar="NAME", default=None,
+                       help="place the network with this strategy (default when neither is "
+                       "given: balanced)")
+    p.add_argument("--inputs", type=int, default=64, metavar="N",
+                   help="inputs to stream through the chip (default 64)")
+    p.add_argument("--data", metavar="NAME", default=None,
+                   help="take the inputs from this data set's test split (digits, mnist); "
+                   "default: synthetic inputs drawn from the seed")
+    p.add_argument("--seed", type=int, default=0, metavar="N",
+                   help="seed of the programmed tiles and synthetic inputs (default 0)")
+    p.add_argument("--read-mode", default=None, metavar="NAME",
+                   help="read mode of the chip (default: the description's default)")
+    p.add_argument("--trace-inputs", type=int, default=2, metavar="N",
+                   help="inputs recorded in the trace (default 2)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="output folder (default reports/simulate-<model>/)")
+    add_json_option(p)
+    return p
+
+
+def synthetic_inputs(graph, count: int, seed: int) -> np.ndarray:
+    """Deterministic inputs from the seed: uniform [0, 1) values, or tokens of the embedding."""
+    (name, shape), = graph.inputs.items()
+    rng = np.random.default_rng([seed, 0x5EED])
+    if graph.input_dtypes.get(name) == "int":
+        vocab = min((n.weights["table"].shape[0] for n in graph.nodes if n.op == "embedding"),
+                    default=2)
+        return rng.integers(0, vocab, size=(count,) + tuple(shape), dtype=np.int64)
+    return rng.random((count,) + tuple(shape), dtype=np.float32)
+
+
+def run(args: argparse.Namespace) -> int:
+    from chipsim.arch import load_chip
+    from chipsim.graph import load_graph, lower
+    from chipsim.mapping import STRATEGIES, Mapping
+    from chipsim.timing.simulate import Simulation
+
+    if args.inputs < 1:
+        raise ChipsimError(f"--inputs: expected a positive integer, got {args.inputs}")
+    if args.seed < 0:
+        raise ChipsimError(f"--seed: expected a non-negative integer, got {args.seed}")
+    chip = load_chip(args.chip)
+    graph = load_graph(args.model)
+    if len(graph.inputs) != 1:
+        raise DataError(f"{args.model}: the model has {len(graph.inputs)} inputs; "
+                        "simulate streams single-input models")
+    layers = lower(graph)
+    if args.mapping:
+        mapping = Mapping.from_yaml(args.mapping, chip, layers)
+    else:
+        strategy = args.strategy or "balanced"
+        if strategy not in STRATEGIES:
+            raise MappingError(f"unknown strategy {strategy!r}; strategies: {', '.join(STRATEGIES)}")
+        mapping = STRATEGIES[strategy].place(layers, chip)
+    if args.data:
+        from chipsim.datasets import load_dataset
+
+        x, _ = load_dataset(args.data, "test")
+        if len(x) < args.inputs:
+            raise DataError(f"--data {args.data}: the test split has {len(x)} inputs, "
+                            f"fewer than --inputs {args.inputs}")
+        x, source = x[:args.inputs], f"the first {args.inputs} {args.data} test inputs"
+        from chipsim.functional.executor import check_inputs
+
+        x = check_inputs(graph, x, f"--data {args.data}")
+    else:
+        x = synthetic_inputs(graph, args.inputs, args.seed)
+        source = f"{args.inputs} synthetic inputs (uniform, seed {args.seed})"
+
+    model = Path(args.model).stem
+    out = Path(args.out) if args.out else Path("reports") / f"simulate-{model}"
+    out.mkdir(parents=True, exist_ok=True)
+    sim = Simulation(graph, layers, chip, mapping, read_mode=args.read_mode, seed=args.seed,
+                     model=model)
+    log = open(out / "inputs.csv", "w", newline="")
+    writer = csv.writer(log)
+    writer.writerow(["input", "start_ns", "finish_ns", "latency_ns"])
+    ns = 1.0 / chip.clock_ghz
+
+    def on_finish(n: int, start: int, end: int) -> None:
+        writer.writerow([n, start * ns, end * ns, (end - start) * ns])
+        log.flush()
+
+    if not args.json:
+        print(f"{model} on {chip.name} ({sim.params.read_mode}, {mapping.strategy} mapping, "
+              f"{mapping.cores_used} cores): streaming {source}", file=sys.stderr)
+    try:
+        result, trace, outputs = sim.run(x, trace_inputs=args.trace_inputs, on_finish=on_finish)
+    finally:
+        log.close()
+    result.outputs_match_functional = bool(np.array_equal(outputs, sim.functional(x)))
+    result.notes.append(f"inputs: {source}")
+    result.extra.update({"strategy": mapping.strategy, "data": args.data or "synthetic",
+                         "seed": args.seed})
+    result.write(out)
+    trace.write(out / "trace.json")
+
+    if args.json:
+        print_json(result.to_json())
+        return 0
+    print(f"inputs:                  {source}")
+    print(f"first-input latency:     {result.first_latency_ns / 1e3:.2f} us")
+    print(f"throughput:              {result.inferences_per_s:,.0f} inferences/s "
+          f"(bound by {result.bottleneck['kind']} {result.bottleneck['name']})")
+    print(f"energy per inference:    {result.energy_per_inference_pj / 1e6:.3f} uJ "
+          f"(arrays+DACs+ADCs {result.paper_energy_per_inference_pj / 1e6:.3f} uJ)")
+    print(f"TOPS:                    {result.tops:.2f}")
+    print(f"TOPS/W:                  {result.tops_per_w:.2f} as the chip paper counts "
+          f"(arrays, DACs, ADCs); {result.whole_chip_tops_per_w:.2f} whole chip")
+    print(f"cores used:              {result.cores_used}; simulated MVMs {result.simulated_mvms:,}")
+    print(f"outputs match functional path: {result.outputs_match_functional}")
+    print(f"wrote {out}/figures.json, figures.csv, inputs.csv, trace.json")
+    return 0

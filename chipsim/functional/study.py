@@ -1,0 +1,64 @@
+"""The accuracy study: what does running a network on the analog chip cost in accuracy?
+
+For each time after programming (drift makes the conductances fade), each seed (an
+independently programmed chip: programming noise, drift exponents and read noise all differ)
+and with global drift compensation on and off, the mapped network classifies the test images;
+we record its accuracy and how far its logits are from the float network's (relative L2 error
+per image, then the mean over images). Each (time, GDC) cell becomes one row with the mean and
+std over seeds, handed to `on_row` the moment it is finished, so a long study can save as it
+goes.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Callable, Sequence
+
+import numpy as np
+
+from chipsim.functional.analog import AnalogNetwork, AnalogOptions
+from chipsim.functional.executor import FloatBackend, run_network
+from chipsim.functional.result import AccuracyResult, AccuracyRow
+from chipsim.functional.times import format_time
+
+
+def relative_logit_error(analog: np.ndarray, reference: np.ndarray) -> float:
+    """Mean over inputs of ||y_analog - y_float|| / ||y_float|| (norms over each input's logits)."""
+    a = analog.reshape(analog.shape[0], -1).astype(np.float64)
+    f = reference.reshape(reference.shape[0], -1).astype(np.float64)
+    norm = np.linalg.norm(f, axis=1)
+    return float(np.mean(np.linalg.norm(a - f, axis=1) / np.where(norm > 0, norm, 1.0)))
+
+
+def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of inputs whose largest logit is the label."""
+    return float(np.mean(logits.reshape(logits.shape[0], -1).argmax(axis=1) == labels))
+
+
+def accuracy_study(
+    graph, layers, mapping, chip, x: np.ndarray, y: np.ndarray, *,
+    times: Sequence[float], seeds: int | Sequence[int] = 5, gdc: Sequence[bool] = (True, False),
+    options: AnalogOptions | None = None, batch: int = 256, progress: bool = False,
+    names: tuple[str, str, str] = ("model", "chip", "data"),
+    on_row: Callable[[AccuracyRow], None] | None = None,
+) -> AccuracyResult:
+    """Run the study; `names` are (model, chip, data) as the result should show them."""
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    options = options or AnalogOptions()
+    reference = run_network(graph, FloatBackend(layers), x, batch=batch)
+    result = AccuracyResult(*names, float_accuracy=accuracy(reference, y), images=int(len(y)))
+    for t in times:
+        scores: dict[bool, list[tuple[float, float]]] = {g: [] for g in gdc}
+        for seed in seed_list:
+            net = AnalogNetwork(graph, layers, mapping, chip, seed=seed, options=options)
+            net.drift(t)
+            for g in gdc:
+                logits = net.run(x, batch=batch, gdc=g, progress=progress,
+                                 desc=f"t={format_time(t)} seed={seed} gdc={'on' if g else 'off'}")
+                scores[g].append((accuracy(logits, y), relative_logit_error(logits, reference)))
+        for g in gdc:
+            row = AccuracyRow.from_seeds(t, g, [s[0] for s in scores[g]], [s[1] for s in scores[g]])
+            result.rows.append(row)
+            if on_row is not None:
+                on_row(row)
+    return result

@@ -1,0 +1,172 @@
+"""Numba kernels of a crossbar tile's periphery: input converter (DAC) and output chain (ADC).
+
+The MVM between them is one float32 GEMM of small integers (DAC codes times conductances on an
+integer grid), exact in any summation order; these kernels do everything per element around it.
+Each output row is a pure function of its own input row and its global input number, so any
+split of the batch, over calls or over threads, gives the same bits. The kernels release the
+GIL and take a row range, so a caller can spread a batch over a pool of threads that sleep
+while idle (OpenMP workers spin, and fight BLAS's threads for the cores between calls).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from chipsim.kernels.rng import bits_float32, float32_bits, normal_pair, pair_bits, row_key
+
+_F = np.float32
+
+# Layout of the `params` vector handed to the kernels (float64), and of `flags` (int64).
+P_RANGE, P_DAC_MAX, P_ANALOG_SCALE, P_NOISE_STD, P_STEP, P_ADC_MAX, P_CLIP = range(7)
+F_MAX_ABS, F_DAC_QUANT, F_ADC_QUANT = range(3)
+
+
+_ABS_BITS = np.uint32(0x7FFFFFFF)
+_INF_BITS = np.uint32(0x7F800000)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _dac_row(x: np.ndarray, out: np.ndarray, fixed_range: np.float32, max_abs: bool,
+             max_code: np.float32, quantize: bool) -> np.float32:
+    """Codes of one input vector into `out`; returns the range r it was scaled by, or NaN if x
+    holds a NaN or an infinity."""
+    # the largest |x| as the largest bit pattern of |x| (monotonic for floats >= 0): an integer
+    # max that vectorises; NaN and infinity have the largest patterns of all
+    top = np.uint32(0)
+    for i in range(x.shape[0]):
+        top = max(top, float32_bits(x[i]) & _ABS_BITS)
+    if top >= _INF_BITS:
+        return _F(np.nan)
+    r = fixed_range
+    if max_abs:
+        r = bits_float32(top) if top > np.uint32(0) else _F(1.0)
+    inv = max_code / r
+    for i in range(x.shape[0]):
+        v = min(max(x[i] * inv, -max_code), max_code)
+        out[i] = np.rint(v) if quantize else v
+    return r
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def dac(x: np.ndarray, fixed_range: float, max_abs: bool, max_code: float, quantize: bool,
+        codes: np.ndarray, ranges: np.ndarray, k0: int, k1: int) -> None:
+    """Signed input codes of rows k0..k1-1 into `codes` (float32, within +-max_code), and each
+    vector's range r into `ranges` (NaN for a vector holding a NaN or an infinity).
+
+    x / r is clipped to [-1, 1] and scaled to max_code; `quantize` rounds to integers.
+    r is the vector's max |x| (`max_abs`) or `fixed_range` (a calibrated per-tile range).
+    """
+    for k in range(k0, k1):
+        ranges[k] = _dac_row(x[k], codes[k], _F(fixed_range), max_abs, _F(max_code), quantize)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _adc_one(a: np.float32, z: np.float32, analog_scale: np.float32, noise_std: np.float32,
+             step: np.float32, inv_step: np.float32, max_code: np.float32, quantize: bool,
+             clip: np.float32) -> np.float32:
+    """One conversion: analog value plus output noise, then the ADC (normalized units)."""
+    y = a * analog_scale + noise_std * z
+    if quantize:
+        return min(max(np.rint(y * inv_step), -max_code), max_code) * step
+    return min(max(y, -clip), clip)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _convert_phase(a: np.ndarray, row: np.uint64, dst: np.ndarray, analog_scale: np.float32,
+                   noise_std: np.float32, step: np.float32, max_code: np.float32,
+                   quantize: bool, clip: np.float32) -> None:
+    """Add the ADC results of one phase's analog sums `a` to dst.
+
+    Columns 2m and 2m+1 share one Box-Muller pair of the phase's stream (key `row`).
+    """
+    cols = a.shape[0]
+    inv_step = _F(1.0) / step
+    for m in range(cols // 2):
+        z0, z1 = normal_pair(pair_bits(row, 2 * m))
+        dst[2 * m] += _adc_one(a[2 * m], z0, analog_scale, noise_std, step, inv_step,
+                               max_code, quantize, clip)
+        dst[2 * m + 1] += _adc_one(a[2 * m + 1], z1, analog_scale, noise_std, step,
+                                   inv_step, max_code, quantize, clip)
+    if cols % 2:
+        z0, z1 = normal_pair(pair_bits(row, cols - 1))
+        dst[cols - 1] += _adc_one(a[cols - 1], z0, analog_scale, noise_std, step, inv_step,
+                                  max_code, quantize, clip)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _adc_row(acc: np.ndarray, k: int, tmp: np.ndarray, out: np.ndarray, add: bool,
+             keys: np.ndarray, index: int, params: np.ndarray, quantize: bool, r: np.float32,
+             col_factor: np.ndarray, col_offset: np.ndarray) -> None:
+    """Output row k: each phase converted on its own, phases added, then the affine correction.
+
+    out[j] = (out[j] if add else 0) + (sum of phases) * r * col_factor[j] + col_offset[j].
+    """
+    analog_scale, noise_std = _F(params[P_ANALOG_SCALE]), _F(params[P_NOISE_STD])
+    step, max_code, clip = _F(params[P_STEP]), _F(params[P_ADC_MAX]), _F(params[P_CLIP])
+    for j in range(tmp.shape[0]):
+        tmp[j] = _F(0.0)
+    for p in range(acc.shape[0]):
+        _convert_phase(acc[p, k], row_key(keys[p], index), tmp, analog_scale, noise_std,
+                       step, max_code, quantize, clip)
+    if add:
+        for j in range(tmp.shape[0]):
+            out[j] += tmp[j] * (r * col_factor[j]) + col_offset[j]
+    else:
+        for j in range(tmp.shape[0]):
+            out[j] = tmp[j] * (r * col_factor[j]) + col_offset[j]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def adc(acc, keys, first_index, indices, params, flags, ranges, col_factor, col_offset, out, add,
+        k0, k1):
+    """Outputs in weight units of rows k0..k1-1 from the analog sums `acc` (phases, batch,
+    cols), into `out`.
+
+    Per phase p: y = acc[p] * analog_scale (normalized units) + noise_std * N(keys[p], input
+    number, column), then the ADC (round to `step`, saturate at adc_max steps (inf: never); or,
+    unquantized, only clip at +-clip). Phases are added, then y * ranges[k] * col_factor[j] +
+    col_offset[j] is written to out[k, j] (added to it with `add`). Row k is input number
+    indices[k], or first_index + k where `indices` is empty.
+    """
+    tmp = np.empty(acc.shape[2], dtype=np.float32)
+    for k in range(k0, k1):
+        index = indices[k] if indices.shape[0] else first_index + k
+        _adc_row(acc, k, tmp, out[k], add, keys, index, params,
+                 flags[F_ADC_QUANT] != 0, ranges[k], col_factor, col_offset)
+
+
+@njit(cache=True, error_model="numpy")
+def forward_small(x, grids, phase_inputs, keys, first_index, indices, params, flags,
+                  col_factor, col_offset, out, add) -> int:
+    """DAC, MVM and output chain in one call, vector by vector, for small batches.
+
+    The MVM of integer codes and the integer conductance grid is exact, so this loop gives the
+    same bits as the BLAS GEMM of the batched path. Returns the first row holding a NaN or an
+    infinity (nothing is written from it on), or -1.
+    """
+    batch, rows = x.shape
+    phases, cols = grids.shape[0], grids.shape[2]
+    codes = np.empty(rows, dtype=np.float32)
+    acc = np.empty((phases, 1, cols), dtype=np.float32)
+    tmp = np.empty(cols, dtype=np.float32)
+    for k in range(batch):
+        r = _dac_row(x[k], codes, _F(params[P_RANGE]), flags[F_MAX_ABS] != 0,
+                     _F(params[P_DAC_MAX]), True)
+        if np.isnan(r):
+            return k
+        for p in range(phases):
+            a = acc[p, 0]
+            for j in range(cols):
+                a[j] = _F(0.0)
+            sign = phase_inputs[p]  # 0: all inputs, 1: positive ones, -1: negative ones
+            for i in range(rows):
+                c = codes[i]
+                if c != _F(0.0) and (sign == 0 or (c > _F(0.0)) == (sign > 0)):
+                    g = grids[p, i]
+                    for j in range(cols):
+                        a[j] += c * g[j]
+        index = indices[k] if indices.shape[0] else first_index + k
+        _adc_row(acc, 0, tmp, out[k], add, keys, index, params,
+                 flags[F_ADC_QUANT] != 0, r, col_factor, col_offset)
+    return -1

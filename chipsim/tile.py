@@ -1,0 +1,422 @@
+"""A crossbar tile: one array of PCM unit cells with its converters and digital correction.
+
+A tile holds one weight matrix W (rows x cols) as conductances. An input vector x enters through
+the DAC (each value becomes a signed pulse-width code within the tile's input range), the array
+multiplies it by the conductances in one step (currents add along each column), the column's
+result picks up noise, the ADC turns it into a code (saturating at its full scale), and a small
+digital unit scales the code back to weight units: y ~= x @ W. Think of a water-meter reading:
+the meter is coarse and a little noisy, and the bill is the reading times a known price.
+
+Units: "normalized" means inputs scaled to |x| <= 1 by the input range and weights scaled to
+|w| <= 1 by the column scale, so one full-scale input through one full-scale weight gives 1.
+The ADC full scale (`out_bound`) and the output noise are given in these units.
+
+The array's read-out resolution: at each drift() the effective conductance differences are
+stored on an integer grid of at most (2^24 - 1) / (max DAC code x rows) levels (516 for 256 rows
+and 8-bit inputs, about 0.05 uS for 25 uS devices, far below the PCM noise). DAC codes are small
+integers too, so the float32 GEMM of the two is exact in any summation order: a batch of one and
+a batch of 1,000 give the same bits, whatever BLAS kernel runs. Small batches therefore run
+through one fused Numba kernel (DAC, MVM loop, ADC), large ones through a BLAS GEMM between two
+kernels spread over threads, with identical results. With DAC quantization off (`ideal`) the
+GEMM runs in float64 instead (equal to float32 round-off, not bit for bit across batch sizes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from chipsim.device import pcm
+from chipsim.errors import DataError, DescriptionError
+from chipsim.kernels import rng
+from chipsim.kernels import tile as kernels
+from chipsim.kernels.threads import run_rows
+
+_EXACT = 2**24 - 1  # largest integer up to which every float32 integer sum is exact
+_PARALLEL_BATCH = 32  # from this batch size on: BLAS GEMM, kernels spread over threads
+_GDC_VECTORS = 64  # reference vectors read for global drift compensation
+_MIN_LEVELS = 32  # coarsest read-out grid accepted (levels per max |conductance difference|)
+
+
+@dataclass(frozen=True)
+class TileConfig:
+    """The periphery and device settings of one crossbar tile, and which non-idealities are on."""
+
+    rows: int = 256
+    cols: int = 256
+    dac_bits: int = 8  # signed: codes -(2^(b-1)-1) .. 2^(b-1)-1 (pcm-noise.md setting: 8 bit)
+    adc_bits: int = 8  # signed, over [-out_bound, out_bound] (pcm-noise.md setting: 8 bit)
+    input_range: Literal["max_abs", "calibrated"] = "max_abs"  # each vector's max |x|, or the tile's
+    out_bound: float = 12.0  # ADC full scale, normalized units (IBM RPU convention: 12)
+    output_noise_std: float = 0.06  # normalized units (pcm-noise.md reference setting)
+    device: pcm.PCMParams = field(default_factory=pcm.PCMParams)
+    devices_per_polarity: int = 1  # parallel devices per polarity whose conductances add
+    weight_scaling: Literal["tile", "column"] = "column"  # one max |W| per tile, or per column
+    gdc: bool = True  # global drift compensation
+    # read phases: (input signs, weight polarity) per modulation cycle, each converted by the ADC
+    # on its own and added digitally; one phase ("both", "both") reads everything at once
+    phases: tuple[tuple[str, str], ...] = (("both", "both"),)
+    programming_noise: bool = True
+    drift: bool = True
+    read_noise: bool = True
+    dac_quantization: bool = True
+    adc_quantization: bool = True
+    output_noise: bool = True
+    adc_saturation: bool = True  # clip at +-out_bound
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("rows", self.rows >= 1), ("cols", self.cols >= 1),
+            ("dac_bits", 2 <= self.dac_bits <= 16), ("adc_bits", 2 <= self.adc_bits <= 24),
+            ("input_range", self.input_range in ("max_abs", "calibrated")),
+            ("out_bound", self.out_bound > 0), ("output_noise_std", self.output_noise_std >= 0),
+            ("devices_per_polarity", self.devices_per_polarity >= 1),
+            ("weight_scaling", self.weight_scaling in ("tile", "column")),
+        ]
+        sides = ("positive", "negative", "both")
+        checks.append(("phases", len(self.phases) >= 1 and all(
+            len(ph) == 2 and ph[0] in sides and ph[1] in sides for ph in self.phases)))
+        for name, ok in checks:
+            if not ok:
+                raise ValueError(f"TileConfig.{name}: invalid value {getattr(self, name)!r}")
+        levels = _EXACT // (self.dac_max_code * self.rows)
+        if levels < _MIN_LEVELS:
+            raise ValueError(f"TileConfig: {self.rows} rows x {self.dac_bits}-bit inputs leave "
+                             f"{levels} conductance levels for exact float32 sums "
+                             f"(at least {_MIN_LEVELS} needed): use fewer rows per tile")
+
+    @classmethod
+    def ideal(cls, rows: int = 256, cols: int = 256, **kwargs: Any) -> TileConfig:
+        """A tile without noise, drift or quantization: forward(x) == x @ W to float32 round-off."""
+        off = dict(programming_noise=False, drift=False, read_noise=False, dac_quantization=False,
+                   adc_quantization=False, output_noise=False, adc_saturation=False, gdc=False)
+        return cls(rows=rows, cols=cols, **{**off, **kwargs})
+
+    def replace(self, **changes: Any) -> TileConfig:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_chip(cls, chip: Any, read_mode: str | None = None, **overrides: Any) -> TileConfig:
+        """The tile of one core of `chip` (a `chipsim.arch.Chip`) in `read_mode` (default: the
+        chip's own). Settings the description does not hold (weight scaling, switches) keep
+        their defaults unless given in `overrides`."""
+        cores = chip.cores
+        mode = chip.default_read_mode if read_mode is None else read_mode
+        if mode not in chip.read_modes:
+            raise DescriptionError(f"{chip.name}: read_modes: no read mode {mode!r} "
+                                   f"(the chip has {', '.join(chip.read_modes)})")
+        if cores.unit_cell.polarity != "differential":
+            raise DescriptionError(f"{chip.name}: cores.unit_cell.polarity: the tile models "
+                                   f"differential cells only, got {cores.unit_cell.polarity!r}")
+        if not cores.dac.signed:
+            raise DescriptionError(f"{chip.name}: cores.dac.signed: the tile models signed "
+                                   f"inputs only, got false")
+        dev, coef = cores.device, cores.device.coefficients
+        given = {name: tuple(getattr(coef, name)) for name in
+                 ("prog_noise", "drift_nu_mean", "drift_nu_std", "read_noise")
+                 if getattr(coef, name) is not None}
+        device = pcm.PCMParams(g_max=dev.g_max_us, t0=dev.t0_s, t_read=dev.t_read_s, **given)
+        settings = dict(
+            rows=cores.rows, cols=cores.cols, dac_bits=cores.dac.bits, adc_bits=cores.adc.bits,
+            input_range=cores.dac.input_range, out_bound=cores.adc.full_scale,
+            output_noise_std=cores.adc.noise_std, device=device,
+            devices_per_polarity=cores.unit_cell.devices_per_polarity,
+            phases=tuple((ph.inputs, ph.weights) for ph in chip.read_modes[mode].phases),
+        )
+        return cls(**{**settings, **overrides})
+
+    @property
+    def dac_max_code(self) -> int:
+        return 2 ** (self.dac_bits - 1) - 1
+
+    @property
+    def adc_max_code(self) -> int:
+        return 2 ** (self.adc_bits - 1) - 1
+
+    @property
+    def g_cell_max(self) -> float:
+        """Largest conductance of one polarity of a cell (uS): its devices add."""
+        return self.devices_per_polarity * self.device.g_max
+
+
+class Tile:
+    """One crossbar holding `weights` (rows x cols): program(), drift(t), forward(x)."""
+
+    def __init__(self, config: TileConfig, weights: np.ndarray, tile_id: int = 0, seed: int = 0):
+        w = np.asarray(weights, dtype=np.float32)
+        if w.shape != (config.rows, config.cols):
+            raise DataError(f"tile {tile_id}: weights of shape {w.shape}, "
+                            f"expected ({config.rows}, {config.cols})")
+        if not np.all(np.isfinite(w)):
+            raise DataError(f"tile {tile_id}: weights contain NaN or infinity")
+        if tile_id < 0 or seed < 0:
+            raise ValueError(f"tile_id and seed must be >= 0, got {tile_id} and {seed}")
+        self.config, self.weights, self.tile_id, self.seed = config, w, tile_id, seed
+        max_abs = np.abs(w).max(axis=0) if config.weight_scaling == "column" else \
+            np.full(config.cols, np.abs(w).max(), dtype=np.float32)
+        #: weight units per unit of normalized conductance, per column; calibration may change
+        #: it, and the next program() writes the weights with it
+        self.column_scale = np.where(max_abs > 0, max_abs, 1.0).astype(np.float64)
+        key = rng.key(seed, tile_id, rng.OUTPUT_NOISE)  # phase p draws from its own stream
+        self._keys_out = np.array([rng.subkey(key, p) for p in range(len(config.phases))],
+                                  dtype=np.uint64)
+        sign = {"both": 0, "positive": 1, "negative": -1}
+        self._phase_inputs = np.array([sign[i] for i, _ in config.phases], dtype=np.int64)
+        self._flags = np.array([config.input_range == "max_abs", config.dac_quantization,
+                                config.adc_quantization], dtype=np.int64)
+        self._params = np.zeros(7, dtype=np.float64)
+        self.column_offset = np.zeros(config.cols, dtype=np.float32)
+        self.input_range = 1.0
+        self.program()
+
+    @property
+    def input_range(self) -> float:
+        """Full-scale |x| of the DAC when config.input_range == "calibrated"."""
+        return self._input_range
+
+    @input_range.setter
+    def input_range(self, value: float) -> None:
+        if not (np.isfinite(value) and value > 0):
+            raise DataError(f"tile {self.tile_id}: input_range must be > 0, got {value}")
+        self._input_range = float(value)
+        self._params[kernels.P_RANGE] = value
+
+    @property
+    def column_offset(self) -> np.ndarray:
+        """Added to each column's output in weight units (digital offset correction)."""
+        return self._column_offset
+
+    @column_offset.setter
+    def column_offset(self, value: np.ndarray) -> None:
+        offset = np.array(value, dtype=np.float32).reshape(-1)
+        if offset.shape != (self.config.cols,) or not np.isfinite(offset).all():
+            raise DataError(f"tile {self.tile_id}: column_offset needs {self.config.cols} "
+                            f"finite values")
+        offset.flags.writeable = False  # set it whole, so the kernels see every change
+        self._column_offset = offset
+
+    # ---------------------------------------------------------------------- device physics
+    def program(self) -> None:
+        """Write the weights as conductances (with programming noise) and read them at t = 0."""
+        c, p = self.config, self.config.device
+        n = c.devices_per_polarity
+        self._programmed_scale = np.array(self.column_scale, dtype=np.float64)
+        w_norm = self.weights / self._programmed_scale[None, :]
+        g_plus, g_minus = pcm.differential_targets(w_norm, c.g_cell_max)
+        # device targets, shape (2 polarities, n devices, rows, cols)
+        target = np.stack([pcm.split_targets(g_plus, n), pcm.split_targets(g_minus, n)])
+        if c.programming_noise:
+            g_prog = pcm.program(target, self._device_normals(rng.PROGRAMMING), p)
+        else:
+            g_prog = target
+        self._g_prog = g_prog
+        self._nu = pcm.drift_exponents(target, self._device_normals(rng.DRIFT_NU), p)
+        self._settle(0.0)
+        self._gdc_baseline = self._gdc_readout()
+        self.set_gdc_factor(1.0)
+
+    def drift(self, t_seconds: float) -> None:
+        """Let the conductances drift to `t_seconds` after programming and read them there."""
+        if not (np.isfinite(t_seconds) and t_seconds >= 0):
+            raise DataError(f"tile {self.tile_id}: drift time must be >= 0 s, got {t_seconds}")
+        self._settle(float(t_seconds))
+        if self.config.gdc:
+            now = self._gdc_readout()
+            self.set_gdc_factor(self._gdc_baseline / now if now > 0 else 1.0)
+
+    def set_gdc_factor(self, factor: float) -> None:
+        """Scale this tile's outputs by `factor` (drift() sets it when GDC is on; 1.0: none)."""
+        self.gdc_factor = factor
+        self._col_factor = (self._programmed_scale * factor).astype(np.float32)
+
+    def _device_normals(self, purpose: int, key: np.uint64 | None = None) -> np.ndarray:
+        """One normal per device: index = crossbar row, element = (polarity, device, column)."""
+        c = self.config
+        n = c.devices_per_polarity
+        key = rng.key(self.seed, self.tile_id, purpose) if key is None else key
+        z = rng.normals(key, c.rows, 2 * n * c.cols).astype(np.float64)
+        return z.reshape(c.rows, 2, n, c.cols).transpose(1, 2, 0, 3)
+
+    def _settle(self, t: float) -> None:
+        """Effective conductances at time t, and their integer grid for the exact GEMM."""
+        c, p = self.config, self.config.device
+        g = pcm.drifted(self._g_prog, self._nu, t, p) if c.drift else self._g_prog
+        if c.read_noise:  # one draw per device and time: its own stream for each t
+            key = rng.subkey(rng.key(self.seed, self.tile_id, rng.READ_NOISE),
+                             int(np.float64(t).view(np.int64)))
+            g = pcm.read(self._g_prog, g, self._device_normals(rng.READ_NOISE, key), t, p)
+        self.time = t
+        g_pos, g_neg = g[0].sum(axis=0), g[1].sum(axis=0)  # uS, (rows, cols): devices add
+        self.conductance_difference = g_pos - g_neg
+        weights = {"both": self.conductance_difference, "positive": g_pos, "negative": -g_neg}
+        per_phase = np.stack([weights[w] for _, w in c.phases])
+        levels = _EXACT // (c.dac_max_code * c.rows)
+        g_abs_max = float(np.abs(per_phase).max())
+        g_unit = g_abs_max / levels if g_abs_max > 0 else 1.0
+        self._grids = np.rint(per_phase / g_unit).astype(np.float32)  # (phases, rows, cols)
+        self._g_norm64 = per_phase / c.g_cell_max  # for the float (DAC off) path
+        prm = self._params
+        prm[kernels.P_DAC_MAX] = c.dac_max_code
+        prm[kernels.P_ANALOG_SCALE] = g_unit / (c.dac_max_code * c.g_cell_max) \
+            if c.dac_quantization else 1.0 / c.dac_max_code
+        prm[kernels.P_NOISE_STD] = c.output_noise_std if c.output_noise else 0.0
+        prm[kernels.P_STEP] = c.out_bound / c.adc_max_code
+        prm[kernels.P_ADC_MAX] = c.adc_max_code if c.adc_saturation else np.inf
+        prm[kernels.P_CLIP] = c.out_bound if c.adc_saturation else np.inf
+
+    def _gdc_readout(self) -> float:
+        """Mean |output| of fixed reference vectors through the array (noise-free read-out)."""
+        u = rng.uniform_table(self.seed, self.tile_id, rng.GDC_REFERENCE, _GDC_VECTORS,
+                              self.config.rows)
+        x = 2.0 * u.astype(np.float64) - 1.0
+        return float(np.abs(x @ self.conductance_difference).mean())
+
+    # ---------------------------------------------------------------------- periphery
+    def forward(self, x: np.ndarray, first_index: int = 0, out: np.ndarray | None = None,
+                add: bool = False, indices: np.ndarray | None = None) -> np.ndarray:
+        """y ~= x @ W for x of shape (batch, rows) or (rows,); input k is number first_index + k
+        (or indices[k] where given: global input numbers in any order).
+
+        With `out` (batch, cols), results are written there (added to it with `add`).
+        """
+        c = self.config
+        x = np.asarray(x, dtype=np.float32)
+        single = x.ndim == 1
+        if single:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[1] != c.rows:
+            raise DataError(f"tile {self.tile_id}: input of shape {x.shape}, "
+                            f"expected (batch, {c.rows}) or ({c.rows},)")
+        numbers = _NO_INDICES if indices is None else _input_numbers(indices, x.shape[0])
+        if out is None:
+            out = np.empty((x.shape[0], c.cols), dtype=np.float32)
+        if c.dac_quantization and x.shape[0] < _PARALLEL_BATCH:
+            bad = kernels.forward_small(np.ascontiguousarray(x), self._grids, self._phase_inputs,
+                                        self._keys_out, first_index, numbers, self._params,
+                                        self._flags, self._col_factor, self._column_offset, out,
+                                        add)
+            if bad >= 0:
+                self._refuse(int(numbers[bad]) if numbers.size else first_index + bad)
+        else:
+            self.convert(*self.dac(x, first_index), first_index, out, add, indices)
+        return out[0] if single else out
+
+    def _refuse(self, index: int) -> None:
+        raise DataError(f"tile {self.tile_id}: input {index} contains NaN or infinity")
+
+    def dac_settings(self) -> tuple:
+        """What the DAC's codes depend on besides the input: tiles that agree share codes."""
+        c = self.config
+        return (c.rows, c.input_range, self._input_range, c.dac_bits, c.dac_quantization)
+
+    def dac(self, x: np.ndarray, first_index: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Input codes (batch, rows) and each vector's range, for x of shape (batch, rows)."""
+        c = self.config
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        codes = np.empty(x.shape, dtype=np.float32)
+        ranges = np.empty(x.shape[0], dtype=np.float32)
+        run_rows(kernels.dac, x.shape[0], x, self._input_range, c.input_range == "max_abs",
+                 float(c.dac_max_code), c.dac_quantization, codes, ranges)
+        bad = np.flatnonzero(np.isnan(ranges))
+        if bad.size:
+            self._refuse(first_index + int(bad[0]))
+        return codes, ranges
+
+    def convert(self, codes: np.ndarray, ranges: np.ndarray, first_index: int = 0,
+                out: np.ndarray | None = None, add: bool = False,
+                indices: np.ndarray | None = None) -> np.ndarray:
+        """The array, output noise, ADC and digital correction for codes from `dac`."""
+        numbers = _NO_INDICES if indices is None else _input_numbers(indices, codes.shape[0])
+        c = self.config
+        acc = np.empty((len(c.phases), codes.shape[0], c.cols), dtype=np.float32)
+        for p, sign in enumerate(self._phase_inputs):
+            part = codes if sign == 0 else \
+                np.maximum(codes, 0) if sign > 0 else np.minimum(codes, 0)
+            if c.dac_quantization:  # integer codes x integer grid: exact in float32
+                np.matmul(part, self._grids[p], out=acc[p])
+            else:
+                acc[p] = part.astype(np.float64) @ self._g_norm64[p]
+        if out is None:
+            out = np.empty((codes.shape[0], c.cols), dtype=np.float32)
+        run_rows(kernels.adc, codes.shape[0], acc, self._keys_out, first_index, numbers,
+                 self._params, self._flags, ranges, self._col_factor, self._column_offset, out, add)
+        return out
+
+
+_NO_INDICES = np.empty(0, dtype=np.int64)
+
+
+def _input_numbers(indices: np.ndarray, batch: int) -> np.ndarray:
+    numbers = np.ascontiguousarray(indices, dtype=np.int64).reshape(-1)
+    if numbers.shape != (batch,) or (batch and numbers.min() < 0):
+        raise DataError(f"indices: expected {batch} input numbers >= 0, got shape {numbers.shape}")
+    return numbers
+
+
+class TiledMatrix:
+    """A matrix larger than one crossbar, split over tiles; partial sums are added digitally.
+
+    Block (i, j) covers rows i*R .. and columns j*C .. (R x C the crossbar size, edge blocks
+    smaller) and is tile number first_tile_id + i * (column blocks) + j. Partial sums of one
+    column block are added in row-block order, so the result is deterministic. Tiles of one row
+    block with the same DAC settings share one conversion of their input slice.
+    """
+
+    def __init__(self, config: TileConfig, weights: np.ndarray, first_tile_id: int = 0,
+                 seed: int = 0):
+        w = np.asarray(weights, dtype=np.float32)
+        if w.ndim != 2:
+            raise DataError(f"matrix of shape {w.shape}: expected 2 dimensions")
+        self.shape = w.shape
+        self.row_starts = list(range(0, w.shape[0], config.rows))
+        self.col_starts = list(range(0, w.shape[1], config.cols))
+        self.tiles: list[list[Tile]] = []
+        for i, r0 in enumerate(self.row_starts):
+            line = []
+            for j, c0 in enumerate(self.col_starts):
+                block = w[r0:r0 + config.rows, c0:c0 + config.cols]
+                cfg = config.replace(rows=block.shape[0], cols=block.shape[1])
+                tile_id = first_tile_id + i * len(self.col_starts) + j
+                line.append(Tile(cfg, block, tile_id, seed))
+            self.tiles.append(line)
+
+    def program(self) -> None:
+        for tile in self.all_tiles():
+            tile.program()
+
+    def drift(self, t_seconds: float) -> None:
+        for tile in self.all_tiles():
+            tile.drift(t_seconds)
+
+    def all_tiles(self) -> list[Tile]:
+        return [tile for line in self.tiles for tile in line]
+
+    def forward(self, x: np.ndarray, first_index: int = 0) -> np.ndarray:
+        """y ~= x @ W for x of shape (batch, R) or (R,)."""
+        x = np.asarray(x, dtype=np.float32)
+        single = x.ndim == 1
+        if single:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[1] != self.shape[0]:
+            raise DataError(f"input of shape {x.shape}, expected (batch, {self.shape[0]})")
+        # one contiguous buffer per column block (kernels run fastest on contiguous rows)
+        parts = [np.empty((x.shape[0], line.config.cols), dtype=np.float32)
+                 for line in self.tiles[0]]
+        small = x.shape[0] < _PARALLEL_BATCH
+        for i, r0 in enumerate(self.row_starts):  # row blocks in order: deterministic sums
+            x_block = np.ascontiguousarray(x[:, r0:r0 + self.tiles[i][0].config.rows])
+            shared: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+            for j, tile in enumerate(self.tiles[i]):
+                if small:  # the fused per-vector kernel
+                    tile.forward(x_block, first_index, parts[j], add=i > 0)
+                    continue
+                settings = tile.dac_settings()
+                if settings not in shared:  # tiles of one row block read the same input slice
+                    shared[settings] = tile.dac(x_block, first_index)
+                tile.convert(*shared[settings], first_index, parts[j], add=i > 0)
+        y = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+        return y[0] if single else y

@@ -1,0 +1,93 @@
+"""How a layer's MVMs split into chunks, and which chunks of its sources each one waits for.
+
+A conv layer does not need its whole input before it can start: output row r of a 3x3 conv
+needs only input rows up to r + 1. The timed model therefore streams feature maps a row at a
+time: a *chunk* of a conv layer is one output row (its W_out MVMs, in the row-major MVM order
+of docs/contracts.md), a chunk of an LSTM is one time step, and a dense layer is one chunk.
+
+Chunks may hold several rows (`job_mvms`) to keep the number of simulation events down.
+A chunk waits until enough chunks of every source layer have arrived. Between a source and this
+layer there may be digital ops (pooling, residual adds, flattening); the source's rows are
+matched to this layer's input rows in proportion (a 2x2 max-pool makes input row i out of
+source rows 2i and 2i + 1), and a dense layer waits for all of them. An LSTM's step t also
+waits for its own step t - 1 (the hidden state).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+
+@dataclass
+class LayerPlan:
+    """Chunks of one layer: MVM ranges, and per source the source chunks each chunk needs."""
+
+    name: str
+    mvms: int
+    bounds: list[int]  # chunk c covers MVMs bounds[c] .. bounds[c + 1] - 1
+    needs: dict[str, list[int]] = field(default_factory=dict)  # source -> chunks needed, per chunk
+    recurrent: bool = False  # chunk c waits for chunk c - 1 of this layer (LSTM state)
+    row_mvms: int = 1  # MVMs per output row (a conv's output width)
+
+    @property
+    def chunks(self) -> int:
+        return len(self.bounds) - 1
+
+
+def _conv_rows_needed(node: Any, in_height: int, out_row: int) -> int:
+    """Input rows (a prefix) that output row `out_row` of a conv reads."""
+    kh = int(node.weights["W"].shape[2])
+    stride = int(node.attrs.get("strides", (1, 1))[0])
+    dil = int(node.attrs.get("dilations", (1, 1))[0])
+    top = int(node.attrs.get("pads", (0, 0, 0, 0))[0])
+    last = out_row * stride - top + (kh - 1) * dil
+    return max(1, min(in_height, last + 1))
+
+
+def plan_layers(layers: Sequence[Any], graph: Any | None = None,
+                replication: dict[str, int] | None = None,
+                job_mvms: int = 16) -> dict[str, LayerPlan]:
+    """A plan per layer. Without the IR `graph`, every layer is one chunk (no row streaming).
+
+    A conv chunk takes as many output rows as give each replica's cores about `job_mvms` MVMs
+    per chunk (at least one row): finer chunks cost simulation events and change little, as a
+    core then works through a few rows' worth of buffered vectors at a time.
+    """
+    replication = replication or {}
+    plans: dict[str, LayerPlan] = {}
+    for layer in layers:
+        node = graph.node(layer.name) if graph is not None else None
+        if node is not None and layer.op == "conv":
+            h_out, w_out = graph.shapes[node.outputs[0]][1:3]
+            rows = max(1, math.ceil(job_mvms * replication.get(layer.name, 1) / w_out))
+            bounds = [min(r, h_out) * w_out for r in range(0, h_out + rows, rows)]
+            bounds = sorted(set(bounds))
+            row_mvms = w_out
+        elif layer.op == "lstm":
+            bounds, row_mvms = list(range(layer.mvms + 1)), 1
+        else:
+            bounds, row_mvms = [0, layer.mvms], layer.mvms
+        plans[layer.name] = LayerPlan(layer.name, layer.mvms, bounds,
+                                      recurrent=layer.op == "lstm", row_mvms=row_mvms)
+    for layer in layers:
+        plan = plans[layer.name]
+        node = graph.node(layer.name) if graph is not None else None
+        for source in dict.fromkeys(layer.sources):
+            if source not in plans:
+                continue
+            have = plans[source].chunks
+            needs = []
+            for c in range(plan.chunks):
+                if node is not None and layer.op == "conv":
+                    in_height = graph.shapes[node.inputs[0]][1]
+                    last_row = plan.bounds[c + 1] // plan.row_mvms - 1
+                    rows = _conv_rows_needed(node, in_height, last_row)
+                    needs.append(min(have, math.ceil(rows * have / in_height)))
+                elif layer.op == "lstm":
+                    needs.append(min(have, math.ceil((c + 1) * have / plan.chunks)))
+                else:
+                    needs.append(have)
+            plan.needs[source] = needs
+    return plans

@@ -1,0 +1,96 @@
+"""Digital units: each core's local unit (LDPU) and the chip's global units (GDPUs) with memory.
+
+The crossbar only multiplies. Everything else is digital work, done in two places:
+
+- the local digital processing unit next to each core's ADCs adds the partial sums of a layer
+  split over several cores, applies the affine correction (scale, bias, folded batch norm) and
+  element-wise activations, `lanes` values per cycle after a fixed latency;
+- global digital units, shared by all cores and reached over the network, do what needs values
+  from several places: pooling windows, residual adds, LSTM cells, softmax. Each reads its
+  operands from and writes its results to its memory (SRAM).
+
+Both are `Server`s: one job at a time, first come, first served. Which operation goes where is
+decided by `runs_on_core`: element-wise work that the LDPU supports stays on the core.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chipsim.timing.energy import EnergyLedger
+from chipsim.timing.params import TimingParams
+from chipsim.timing.server import Server
+from chipsim.timing.trace import Trace
+
+# The operation each IR digital op needs from a unit's instruction set (`Op` in the schema).
+UNIT_OP = {
+    "relu": "relu", "leaky_relu": "relu", "clip": "relu", "batchnorm": "affine", "affine": "affine",
+    "add": "add", "sub": "add", "mul": "multiply", "sigmoid": "sigmoid", "tanh": "tanh",
+    "maxpool": "max", "avgpool": "add", "global_avgpool": "add", "lstm_cell": "lut",
+    "softmax": "lut", "gelu": "lut", "embedding": "lut",
+}
+# Ops that combine values of several pixels or several layers: never local to one core.
+GATHERING = {"add", "sub", "mul", "maxpool", "avgpool", "global_avgpool", "lstm_cell", "softmax",
+             "concat", "embedding"}
+
+
+def runs_on_core(op: str, ldpu_ops: tuple[str, ...]) -> bool:
+    """Whether a digital op runs on the producing core's LDPU rather than on a global unit."""
+    return op not in GATHERING and UNIT_OP.get(op, "lut") in ldpu_ops
+
+
+class GlobalUnit:
+    """One global digital unit: reads operands from its SRAM, computes, writes results back."""
+
+    def __init__(self, index: int, attach_core: int, params: TimingParams,
+                 ledger: EnergyLedger, trace: Trace) -> None:
+        self.name = f"gdpu{index}"
+        self.attach_core = attach_core
+        self.params = params
+        self.ledger = ledger
+        self.trace = trace
+        self.server = Server(self.name)
+        self.ops = 0
+
+    def cycles(self, ops: int, bits_in: float, bits_out: float) -> int:
+        """Memory read, the operations at `lanes` per cycle, memory write."""
+        p = self.params
+        return (p.memory_cycles(int(bits_in)) + p.gdpu_cycles(ops)
+                + p.memory_cycles(int(bits_out)))
+
+    def run(self, now: int, layer: str, inference: int, ops: int, bits_in: float,
+            bits_out: float) -> int:
+        """Book the unit for one job arriving at `now`; returns the cycle its results are ready."""
+        start, end = self.server.book(now, self.cycles(ops, bits_in, bits_out))
+        p = self.params
+        self.ops += ops
+        self.ledger.charge("gdpu", layer, self.name, ops * p.gdpu_pj_per_op)
+        self.ledger.charge("sram", layer, self.name, (bits_in + bits_out) / 8 * p.sram_pj_per_byte)
+        self.trace.span("unit", self.name, layer, start, end - start, inference, ops=ops)
+        return end
+
+
+class LocalUnit:
+    """A core's LDPU: partial-sum adds, affine correction and activations, `lanes` per cycle."""
+
+    def __init__(self, core: int, params: TimingParams, ledger: EnergyLedger,
+                 trace: Trace) -> None:
+        self.core = core
+        self.params = params
+        self.ledger = ledger
+        self.trace = trace
+        self.server = Server(f"ldpu{core}")
+
+    def run(self, now: int, layer: str, inference: int, values: int, ops: int) -> int:
+        """Book `ops` operations on `values` results arriving at `now`; returns when done."""
+        start, end = self.server.book(now, self.params.ldpu_cycles(max(values, ops)))
+        self.ledger.charge("ldpu", layer, self.core, ops * self.params.ldpu_pj_per_op)
+        self.trace.span("unit", f"ldpu{self.core}", layer, start, end - start, inference, ops=ops)
+        return end
+
+
+def unit_report(units: list[Any], total_cycles: int) -> list[dict[str, Any]]:
+    """Busy cycles and utilization of each digital unit that did any work."""
+    return [{"unit": u.server.name, "jobs": u.server.jobs, "busy_cycles": u.server.busy_cycles,
+             "utilization": u.server.busy_cycles / max(1, total_cycles)}
+            for u in units if u.server.jobs]

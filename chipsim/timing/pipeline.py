@@ -1,0 +1,304 @@
+"""The mapped network as a pipeline on the chip: chunks fire when their inputs have arrived.
+
+Think of an assembly line where every station is a block of a layer on some core. An input
+(image, sequence) enters; each layer's work is cut into chunks (`chunks.py`: a conv layer's
+output row, an LSTM step); a chunk fires as soon as the chunks of its source layers that it
+reads have arrived, and its MVMs go to the cores holding the layer's blocks: MVM g on replica
+g % R, every block of that replica working on its slice of the vector. The blocks of one
+column that hold different rows send their partial sums over the network to the top block's
+core, whose local digital unit adds them, applies bias and element-wise activations; the
+finished outputs go on, through a global digital unit when the layer is followed by pooling, a
+residual add or an LSTM cell, to every core of each consumer layer. Several inputs are on the
+chip at once (`in_flight`), so layers of different inputs overlap; when one leaves, the next
+enters. Values are the functional path's own (`ActivityRecorder`), computed a group of inputs
+at a time because the kernels are batch-invariant; time and energy are accounted MVM by MVM.
+
+Host I/O is outside the model: an input is in the first layers' buffers when it enters and
+leaves when its last chunk is done.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import simpy
+
+from chipsim.timing.activity import ActivityRecorder
+from chipsim.timing.chunks import LayerPlan
+from chipsim.timing.core import Core, MvmJob
+from chipsim.timing.digital import GlobalUnit, LocalUnit, runs_on_core
+from chipsim.timing.energy import EnergyLedger
+from chipsim.timing.network import Network
+from chipsim.timing.params import TimingParams
+from chipsim.timing.trace import Trace
+
+
+class _Flight:
+    """One input on the chip: which chunks fired, which source chunks arrived."""
+
+    __slots__ = ("n", "start", "next", "arrived", "prefix", "sinks_left")
+
+    def __init__(self, n: int, start: int, sinks_left: int) -> None:
+        self.n, self.start, self.sinks_left = n, start, sinks_left
+        self.next: dict[str, int] = defaultdict(int)
+        self.arrived: dict[tuple[str, str], set[int]] = defaultdict(set)
+        self.prefix: dict[tuple[str, str], int] = defaultdict(int)
+
+
+class ChipModel:
+    """Cores, network and digital units of one chip running one mapped network."""
+
+    def __init__(self, params: TimingParams, layers: Sequence[Any], mapping: Any,
+                 plans: dict[str, LayerPlan], recorder: ActivityRecorder, network_graph: Any,
+                 positions: dict[int, tuple[int, int]], compute: Callable[[int, int], None],
+                 inputs: int, in_flight: int | None = None, group: int = 8,
+                 trace_inputs: int = 2, graph: Any | None = None,
+                 on_finish: Callable[[int, int, int], None] | None = None) -> None:
+        self.p = params
+        self.env = simpy.Environment()
+        self.ledger = EnergyLedger()
+        self.trace = Trace(params.clock_ghz, trace_inputs)
+        self.layers = {layer.name: layer for layer in layers}
+        self.plans, self.recorder, self.compute = plans, recorder, compute
+        self.on_finish = on_finish
+        self.inputs, self.group = inputs, group
+        self.in_flight = in_flight or len(layers) + 1
+        self.replicas = {name: mapping.replication.get(name, 1) for name in self.layers}
+        self.network = Network(network_graph, params.routing, params.pj_per_bit_hop, self.ledger,
+                               self.trace, positions)
+        core_ids = sorted({pl.core for pl in mapping.placements})
+        self.cores = {c: Core(self.env, c, params, self.ledger, self.trace) for c in core_ids}
+        self.ldpus = {c: LocalUnit(c, params, self.ledger, self.trace) for c in core_ids}
+        self.gdpus = [GlobalUnit(i, core, params, self.ledger, self.trace)
+                      for i, core in enumerate(params.gdpu_attach)]
+        # per layer: the placements (recorder order), their cores, and the top core of each
+        # (replica, column range), which adds that column's partial sums
+        self.core_of: dict[str, list[int]] = defaultdict(list)
+        self.head: dict[str, dict[tuple[int, int], int]] = defaultdict(dict)
+        self.parts: dict[str, dict[tuple[int, int], int]] = defaultdict(lambda: defaultdict(int))
+        for pl in mapping.placements:
+            b = pl.block
+            self.core_of[b.layer].append(pl.core)
+            self.parts[b.layer][(pl.replica, b.col_start)] += 1
+            if b.row_start == 0:
+                self.head[b.layer][(pl.replica, b.col_start)] = pl.core
+        self.col_start = {name: [mapping.placements[s.index].block.col_start for s in specs]
+                          for name, specs in recorder.blocks.items()}
+        self.consumers: dict[str, list[str]] = defaultdict(list)
+        for layer in layers:
+            for source in dict.fromkeys(layer.sources):
+                if source in self.layers:
+                    self.consumers[source].append(layer.name)
+            if plans[layer.name].recurrent:
+                self.consumers[layer.name].append(layer.name)
+        self.sinks = [n for n in self.layers if not [c for c in self.consumers[n] if c != n]]
+        self.local_ops, self.global_ops = {}, {}
+        for layer in layers:
+            ops = getattr(layer, "digital_ops", {}) or {}
+            local = {k: runs_on_core(k, params.ldpu_ops) for k in ops}
+            self.local_ops[layer.name] = sum(v for k, v in ops.items() if local[k])
+            self.global_ops[layer.name] = sum(v for k, v in ops.items() if not local[k])
+        self.unit_of = {name: self._nearest_unit(name) for name in self.layers}
+        self.readers = self._readers(mapping, graph)
+        self.flights: dict[int, _Flight] = {}
+        self.finished: dict[int, int] = {}  # input -> cycle its last chunk was done
+        self.started: dict[int, int] = {}
+        self.simulated_mvms = 0
+        self._next_input = 0
+
+    def _readers(self, mapping: Any, graph: Any | None) -> dict[tuple[str, str], list]:
+        """Per (source, consumer): each consumer core with the source columns its blocks read,
+        and the share of the source's values that reach the consumer after the digital ops
+        between them (a 2x2 pooling passes a quarter).
+
+        A consumer block of rows r0..r1 (of R) reads source columns r0 C / R .. r1 C / R, the
+        rule of the mapping's traffic model (exact for dense layers and channel-major im2col).
+        """
+        readers: dict[tuple[str, str], list] = {}
+        for consumer in self.layers.values():
+            for source in self.sources_of(consumer.name):
+                src = self.layers[source]
+                share = 1.0
+                if graph is not None:
+                    out = np.prod(graph.shapes[graph.node(source).outputs[0]])
+                    seen = np.prod(graph.shapes[graph.node(consumer.name).inputs[0]])
+                    share = float(min(1.0, seen / out))
+                per_core: dict[int, list[tuple[int, int]]] = defaultdict(list)
+                for pl in mapping.placements:
+                    b = pl.block
+                    if b.layer == consumer.name:
+                        lo = b.row_start * src.cols // consumer.rows
+                        hi = -(-b.row_stop * src.cols // consumer.rows)
+                        per_core[pl.core].append((lo, hi))
+                readers[(source, consumer.name)] = [(core, ranges, share)
+                                                    for core, ranges in sorted(per_core.items())]
+        return readers
+
+    def sources_of(self, name: str) -> list[str]:
+        """The layers whose outputs `name` reads (itself too for a recurrent layer)."""
+        return [s for s in self.layers if name in self.consumers[s]]
+
+    def _nearest_unit(self, name: str) -> GlobalUnit | None:
+        if not self.gdpus or not self.head[name]:
+            return None
+        core = min(self.head[name].values())
+        return min(self.gdpus, key=lambda u: (len(self.network.route(core, u.name)), u.name))
+
+    # -- time helpers ----------------------------------------------------------------------
+    def at(self, cycle: int, action: Callable[[], None]) -> None:
+        """Run `action` at `cycle` (now or later), with one event."""
+        ev = self.env.timeout(max(0, cycle - self.env.now))
+        ev.callbacks.append(lambda _ev: action())
+
+    # -- inputs entering and leaving ---------------------------------------------------------
+    def run(self) -> None:
+        for _ in range(min(self.in_flight, self.inputs)):
+            self._admit()
+        self.env.run()
+        missing = self.inputs - len(self.finished)
+        if missing:
+            raise RuntimeError(f"timed model stalled with {missing} inputs unfinished")
+
+    def _admit(self) -> None:
+        n = self._next_input
+        if n >= self.inputs:
+            return
+        self._next_input += 1
+        if n % self.group == 0:
+            self.compute(n, min(self.group, self.inputs - n))
+        flight = _Flight(n, self.env.now, sum(self.plans[s].chunks for s in self.sinks))
+        self.flights[n] = flight
+        self.started[n] = self.env.now
+        for name, plan in self.plans.items():
+            if not plan.needs:  # reads the network input
+                self._try_fire(flight, name)
+
+    def _finish(self, flight: _Flight) -> None:
+        self.finished[flight.n] = self.env.now
+        if self.on_finish is not None:
+            self.on_finish(flight.n, flight.start, self.env.now)
+        del self.flights[flight.n]
+        self.recorder.forget(flight.n)
+        self._admit()
+
+    # -- chunks --------------------------------------------------------------------------------
+    def _try_fire(self, flight: _Flight, name: str) -> None:
+        plan = self.plans[name]
+        while flight.next[name] < plan.chunks:
+            c = flight.next[name]
+            if any(flight.prefix[(name, s)] < need[c] for s, need in plan.needs.items()):
+                return
+            if plan.recurrent and flight.prefix[(name, name)] < c:
+                return
+            flight.next[name] = c + 1
+            self._fire(flight, name, c)
+
+    def _fire(self, flight: _Flight, name: str, c: int) -> None:
+        n, plan = flight.n, self.plans[name]
+        p0, p1 = plan.bounds[c], plan.bounds[c + 1]
+        replicas = self.replicas[name]
+        act = self.recorder.take(n, name)
+        base = n * plan.mvms
+        groups: dict[tuple[int, int], list] = {}
+        chunk = {"left": 0, "end": self.env.now, "heads": []}
+        for k, spec in enumerate(self.recorder.blocks[name]):
+            r0 = (spec.replica - base) % replicas
+            count = _count(p1, r0, replicas) - _count(p0, r0, replicas)
+            if count == 0:
+                continue
+            key = (spec.replica, self.col_start[name][k])
+            if key not in groups:
+                groups[key] = [self.parts[name][key], 0, count, spec.cols, key[1]]
+                chunk["left"] += 1
+            job = MvmJob(name, n, spec.cols, int(act.cycles[k, p1] - act.cycles[k, p0]), count,
+                         float(act.array_pj[k, p1] - act.array_pj[k, p0]),
+                         float(act.dac_pj[k, p1] - act.dac_pj[k, p0]),
+                         self._block_done(flight, name, c, key, groups, chunk))
+            self.simulated_mvms += count
+            self.cores[self.core_of[name][k]].inbox.put(job)
+
+    def _block_done(self, flight: _Flight, name: str, c: int, key: tuple[int, int],
+                    groups: dict, chunk: dict) -> Callable[[MvmJob, int, int], None]:
+        def done(job: MvmJob, core: int, t: int) -> None:
+            group = groups[key]
+            head = self.head[name][key]
+            bits = job.mvms * job.cols * self.p.partial_sum_bits
+            arrival = self.network.send(t, core, head, bits, name, flight.n)
+            group[0] -= 1
+            group[1] = max(group[1], arrival)
+            if group[0] == 0:
+                self.at(group[1], lambda: self._accumulate(flight, name, c, key, group, chunk))
+        return done
+
+    def _accumulate(self, flight: _Flight, name: str, c: int, key: tuple[int, int], group: list,
+                    chunk: dict) -> None:
+        """The top core's LDPU adds partial sums, bias and local ops of one column range."""
+        layer = self.layers[name]
+        _, _, count, cols, col_start = group
+        values = count * cols
+        parts = self.parts[name][key]
+        local = self.local_ops[name] * count * cols / (layer.mvms * layer.cols)
+        ops = values * parts + int(round(local))  # (parts - 1) adds + 1 affine per value
+        head = self.head[name][key]
+        end = self.ldpus[head].run(self.env.now, name, flight.n, values, ops)
+        chunk["heads"].append((head, count, col_start, col_start + cols))
+        chunk["end"] = max(chunk["end"], end)
+        chunk["left"] -= 1
+        if chunk["left"] == 0:
+            self.at(chunk["end"], lambda: self._chunk_done(flight, name, c, chunk["heads"]))
+
+    def _chunk_done(self, flight: _Flight, name: str, c: int, heads: list) -> None:
+        now, layer = self.env.now, self.layers[name]
+        unit = self.unit_of[name]
+        if self.global_ops[name] and unit is not None:
+            bits = self.p.activation_bits
+            arrive = max(self.network.send(now, h, unit.name, k * (c1 - c0) * bits, name, flight.n)
+                         for h, k, c0, c1 in heads)
+            plan = self.plans[name]
+            count = plan.bounds[c + 1] - plan.bounds[c]  # MVMs of the chunk, all replicas
+            ops = int(round(self.global_ops[name] * count / layer.mvms))
+            self.at(arrive, lambda: self._unit(flight, name, c, unit, count, ops))
+            return
+        self._deliver(flight, name, c, heads)
+
+    def _unit(self, flight: _Flight, name: str, c: int, unit: GlobalUnit, count: int,
+              ops: int) -> None:
+        bits = count * self.layers[name].cols * self.p.activation_bits
+        end = unit.run(self.env.now, name, flight.n, ops, bits, bits)
+        senders = [(unit.name, count, 0, self.layers[name].cols)]
+        self.at(end, lambda: self._deliver(flight, name, c, senders))
+
+    def _deliver(self, flight: _Flight, name: str, c: int, senders: list) -> None:
+        """Send a finished chunk to every core of each consumer; the sink's output leaves."""
+        now, bits = self.env.now, self.p.activation_bits
+        for consumer in self.consumers[name]:
+            arrive = now
+            for dst, ranges, share in self.readers[(name, consumer)]:
+                for src, count, c0, c1 in senders:
+                    cols = sum(max(0, min(c1, hi) - max(c0, lo)) for lo, hi in ranges)
+                    if cols:
+                        t = self.network.send(now, src, dst, count * cols * share * bits, name,
+                                              flight.n)
+                        arrive = max(arrive, t)
+            self.at(arrive, lambda consumer=consumer: self._arrived(flight, consumer, name, c))
+        if name in self.sinks:
+            flight.sinks_left -= 1
+            if flight.sinks_left == 0:
+                self._finish(flight)
+
+    def _arrived(self, flight: _Flight, consumer: str, source: str, c: int) -> None:
+        key = (consumer, source)
+        got = flight.arrived[key]
+        got.add(c)
+        while flight.prefix[key] in got:
+            got.discard(flight.prefix[key])
+            flight.prefix[key] += 1
+        if flight.n in self.flights:
+            self._try_fire(flight, consumer)
+
+
+def _count(x: int, r0: int, replicas: int) -> int:
+    """How many p in 0..x-1 have p % replicas == r0."""
+    return max(0, (x - r0 + replicas - 1) // replicas)

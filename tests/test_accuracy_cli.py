@@ -1,0 +1,56 @@
+"""`chipsim accuracy` end to end: text, --json, files written, user errors exit 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from chipsim.cli import main
+from chipsim.functional.result import read_csv
+
+ROOT = Path(__file__).resolve().parents[1]
+MLP = str(ROOT / "workloads/digits_mlp/mlp.onnx")
+
+
+def test_text_output_and_files(tmp_path, capsys):
+    out = tmp_path / "rep"
+    assert main(["accuracy", MLP, "--data", "digits", "--times", "1h", "--seeds", "2",
+                 "--limit", "50", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "float accuracy" in text and "1h" in text
+    rows = read_csv(out / "accuracy.csv")
+    assert [(r.time_s, r.gdc, r.seeds) for r in rows] == [(3600.0, True, 2), (3600.0, False, 2)]
+    assert (out / "accuracy.png").stat().st_size > 1000
+
+
+def test_json_is_the_only_stdout(tmp_path, capsys):
+    assert main(["accuracy", MLP, "--data", "digits", "--times", "0,1d", "--seeds", "1",
+                 "--gdc", "off", "--limit", "30", "--strategy", "packed", "--json",
+                 "--out", str(tmp_path)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["model"] == "mlp" and doc["chip"] == "hermes64" and doc["data"] == "digits"
+    assert [(r["time_s"], r["gdc"]) for r in doc["rows"]] == [(0.0, False), (86400.0, False)]
+    for r in doc["rows"]:
+        assert 0 <= r["accuracy_mean"] <= 1 and r["logit_error_mean"] > 0
+
+
+def _fails(args, capsys, *words):
+    assert main(["accuracy", MLP, *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("chipsim: error:")
+    for word in words:
+        assert word in err, err
+
+
+def test_user_errors_exit_2_with_one_line(tmp_path, capsys):
+    out = ["--out", str(tmp_path)]
+    _fails(["--data", "cifar", *out], capsys, "unknown data set 'cifar'")
+    _fails(["--data", "digits", "--times", "1h,2x", *out], capsys, "bad time '2x'")
+    _fails(["--data", "mnist", "--limit", "5", *out], capsys, "do not fit the model input")
+    _fails(["--data", "digits", "--strategy", "nope", *out], capsys, "unknown strategy 'nope'")
+    _fails(["--data", "digits", "--seeds", "0", *out], capsys, "--seeds")
+    cnn_map = tmp_path / "cnn.yaml"
+    assert main(["map", str(ROOT / "workloads/mnist_cnn/cnn.onnx"), "--strategy", "sequential",
+                 "-o", str(cnn_map)]) == 0
+    capsys.readouterr()
+    _fails(["--data", "digits", "--mapping", str(cnn_map), *out], capsys, "cnn.yaml")

@@ -1,0 +1,79 @@
+"""Counter-based randomness: honest statistics, and every draw a pure function of its address."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chipsim.kernels import rng
+
+
+@pytest.fixture(scope="module")
+def table() -> np.ndarray:
+    return rng.normal_table(seed=7, tile=3, purpose=rng.OUTPUT_NOISE, n_index=1000,
+                            n_element=1000).astype(np.float64)
+
+
+def test_normal_moments(table):
+    z = table.ravel()  # 1e6 draws: standard errors 0.001 (mean), 0.0007 (std), 0.0025, 0.005
+    m, s = z.mean(), z.std()
+    assert abs(m) < 0.005
+    assert abs(s - 1) < 0.004
+    assert abs(((z - m) ** 3).mean() / s**3) < 0.015
+    assert abs(((z - m) ** 4).mean() / s**4 - 3) < 0.03
+
+
+def test_normal_tails_match_gaussian(table):
+    z = np.abs(table.ravel())
+    for k, p in [(1, 0.31731), (2, 0.04550), (3, 0.00270)]:
+        assert abs((z > k).mean() - p) < 5 * np.sqrt(p / z.size) + 1e-4
+
+
+def test_neighbouring_counters_are_independent(table):
+    pairs = [
+        (table[:, 0::2], table[:, 1::2]),  # the two draws of one Box-Muller pair
+        (table[:, 1:-1:2], table[:, 2::2]),  # neighbours across pairs
+        (table[:-1], table[1:]),  # neighbouring input indices
+        (table ** 2 - 1, np.roll(table, 1, axis=1) ** 2 - 1),  # no variance coupling either
+    ]
+    for a, b in pairs:
+        assert abs(np.corrcoef(a.ravel(), b.ravel())[0, 1]) < 0.006
+
+
+def test_uniform_moments():
+    u = rng.uniform_table(1, 0, rng.PROGRAMMING, 500, 1000).astype(np.float64).ravel()
+    assert 0 < u.min() and u.max() < 1
+    assert abs(u.mean() - 0.5) < 0.002
+    assert abs(u.var() - 1 / 12) < 0.0005
+    counts = np.histogram(u, bins=20, range=(0, 1))[0]
+    assert np.all(np.abs(counts - u.size / 20) < 5 * np.sqrt(u.size / 20))
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**40), tile=st.integers(0, 10**6), purpose=st.integers(0, 9),
+       index=st.integers(0, 10**9), element=st.integers(0, 999))
+def test_scalar_draw_equals_table_entry(seed, tile, purpose, index, element):
+    row_n = rng.normal_table(seed, tile, purpose, 1, element + 1, first_index=index)[0]
+    row_u = rng.uniform_table(seed, tile, purpose, 1, element + 1, first_index=index)[0]
+    assert rng.normal(seed, tile, purpose, index, element) == row_n[element]
+    assert rng.uniform(seed, tile, purpose, index, element) == row_u[element]
+
+
+def test_draws_do_not_depend_on_how_the_table_is_cut():
+    whole = rng.normal_table(5, 2, rng.READ_NOISE, 40, 33)
+    parts = np.vstack([rng.normal_table(5, 2, rng.READ_NOISE, 13, 33, first_index=0),
+                       rng.normal_table(5, 2, rng.READ_NOISE, 27, 33, first_index=13)])
+    assert np.array_equal(whole, parts)
+    assert np.array_equal(whole[:, :32], rng.normal_table(5, 2, rng.READ_NOISE, 40, 32))
+
+
+def test_every_address_component_changes_the_draws():
+    base = rng.normal_table(1, 1, 1, 4, 64)
+    for other in (rng.normal_table(2, 1, 1, 4, 64), rng.normal_table(1, 2, 1, 4, 64),
+                  rng.normal_table(1, 1, 2, 4, 64), rng.normal_table(1, 1, 1, 4, 64, 1)):
+        assert np.mean(base == other) < 0.01
+
+
+def test_negative_address_is_refused():
+    with pytest.raises(ValueError, match="seed"):
+        rng.key(-1, 0, 0)

