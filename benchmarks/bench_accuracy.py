@@ -13,6 +13,12 @@ import argparse
 import json
 import sys
 import time
+
+# Thread counts are settled before numpy is imported (BLAS reads them once): both sides use the
+# same count, one by default; on a shared 2-core machine BLAS's threads otherwise mostly wait.
+from chipsim.kernels.threads import threads_from_argv  # noqa: E402  (imports no numpy)
+
+THREADS = threads_from_argv(sys.argv, default=1)
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--images", type=int, default=512)
     p.add_argument("--resnet-images", type=int, default=64)
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1,
+                   help="threads for BLAS and the tile kernels (default 1)")
     p.add_argument("--json", action="store_true", help="print one JSON list of rows on stdout")
     args = p.parse_args(argv)
     rows = []

@@ -17,6 +17,12 @@ import json
 import sys
 import time
 
+# Thread counts are settled before numpy is imported (BLAS reads them once): both sides use the
+# same count, one by default; on a shared 2-core machine BLAS's threads otherwise mostly wait.
+from chipsim.kernels.threads import threads_from_argv  # noqa: E402  (imports no numpy)
+
+THREADS = threads_from_argv(sys.argv, default=1)
+
 import numpy as np
 
 from chipsim.tile import TileConfig, TiledMatrix
@@ -64,6 +70,8 @@ def run() -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads for BLAS and the tile kernels (default 1)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON list of rows on stdout and nothing else there")
     args = parser.parse_args(argv)

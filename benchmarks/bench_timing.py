@@ -22,6 +22,12 @@ import sys
 import time
 from pathlib import Path
 
+# Thread counts are settled before numpy is imported (BLAS reads them once): both sides use the
+# same count, one by default; on a shared 2-core machine BLAS's threads otherwise mostly wait.
+from chipsim.kernels.threads import threads_from_argv  # noqa: E402  (imports no numpy)
+
+THREADS = threads_from_argv(sys.argv, default=1)
+
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "workloads" / "resnet9_cifar" / "resnet9.onnx"
 
@@ -71,6 +77,8 @@ def one_case(inputs: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads for BLAS and the tile kernels (default 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON list of rows")
     parser.add_argument("--inputs", default="16,256", help="comma-separated input counts")
     parser.add_argument("--case", type=int, default=None, help=argparse.SUPPRESS)
@@ -82,7 +90,8 @@ def main() -> int:
     for inputs in (int(v) for v in args.inputs.split(",")):
         if not args.json:
             print(f"streaming {inputs} inputs ...", file=sys.stderr)
-        out = subprocess.run([sys.executable, __file__, "--case", str(inputs)], check=True,
+        out = subprocess.run([sys.executable, __file__, "--case", str(inputs),
+                              "--threads", str(THREADS)], check=True,
                              capture_output=True, text=True)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     if args.json:

@@ -11,6 +11,10 @@ Units: "normalized" means inputs scaled to |x| <= 1 by the input range and weigh
 |w| <= 1 by the column scale, so one full-scale input through one full-scale weight gives 1.
 The ADC full scale (`out_bound`) and the output noise are given in these units.
 
+Read modes (one phase, four phases, ...) are timing and energy only: the chip's CCO ADC counters
+integrate over all phases of a read mode, so one MVM is one conversion of the full signed result
+(one GEMM with the conductance difference, one output-noise draw per output), whatever the mode.
+
 The array's read-out resolution: at each drift() the effective conductance differences are
 stored on an integer grid of at most (2^24 - 1) / (max DAC code x rows) levels (516 for 256 rows
 and 8-bit inputs, about 0.05 uS for 25 uS devices, far below the PCM noise). DAC codes are small
@@ -37,7 +41,6 @@ from chipsim.kernels.threads import run_rows
 
 _EXACT = 2**24 - 1  # largest integer up to which every float32 integer sum is exact
 _PARALLEL_BATCH = 32  # from this batch size on: BLAS GEMM, kernels spread over threads
-_GDC_VECTORS = 64  # reference vectors read for global drift compensation
 _MIN_LEVELS = 32  # coarsest read-out grid accepted (levels per max |conductance difference|)
 
 
@@ -56,9 +59,6 @@ class TileConfig:
     devices_per_polarity: int = 1  # parallel devices per polarity whose conductances add
     weight_scaling: Literal["tile", "column"] = "column"  # one max |W| per tile, or per column
     gdc: bool = True  # global drift compensation
-    # read phases: (input signs, weight polarity) per modulation cycle, each converted by the ADC
-    # on its own and added digitally; one phase ("both", "both") reads everything at once
-    phases: tuple[tuple[str, str], ...] = (("both", "both"),)
     programming_noise: bool = True
     drift: bool = True
     read_noise: bool = True
@@ -76,9 +76,6 @@ class TileConfig:
             ("devices_per_polarity", self.devices_per_polarity >= 1),
             ("weight_scaling", self.weight_scaling in ("tile", "column")),
         ]
-        sides = ("positive", "negative", "both")
-        checks.append(("phases", len(self.phases) >= 1 and all(
-            len(ph) == 2 and ph[0] in sides and ph[1] in sides for ph in self.phases)))
         for name, ok in checks:
             if not ok:
                 raise ValueError(f"TileConfig.{name}: invalid value {getattr(self, name)!r}")
@@ -100,15 +97,11 @@ class TileConfig:
         return dataclasses.replace(self, **changes)
 
     @classmethod
-    def from_chip(cls, chip: Any, read_mode: str | None = None, **overrides: Any) -> TileConfig:
-        """The tile of one core of `chip` (a `chipsim.arch.Chip`) in `read_mode` (default: the
-        chip's own). Settings the description does not hold (weight scaling, switches) keep
-        their defaults unless given in `overrides`."""
+    def from_chip(cls, chip: Any, **overrides: Any) -> TileConfig:
+        """The tile of one core of `chip` (a `chipsim.arch.Chip`). Settings the description does
+        not hold (the non-ideality switches) keep their defaults unless given in `overrides`.
+        The read mode does not enter: it sets only time and energy (see the module docstring)."""
         cores = chip.cores
-        mode = chip.default_read_mode if read_mode is None else read_mode
-        if mode not in chip.read_modes:
-            raise DescriptionError(f"{chip.name}: read_modes: no read mode {mode!r} "
-                                   f"(the chip has {', '.join(chip.read_modes)})")
         if cores.unit_cell.polarity != "differential":
             raise DescriptionError(f"{chip.name}: cores.unit_cell.polarity: the tile models "
                                    f"differential cells only, got {cores.unit_cell.polarity!r}")
@@ -125,7 +118,7 @@ class TileConfig:
             input_range=cores.dac.input_range, out_bound=cores.adc.full_scale,
             output_noise_std=cores.adc.noise_std, device=device,
             devices_per_polarity=cores.unit_cell.devices_per_polarity,
-            phases=tuple((ph.inputs, ph.weights) for ph in chip.read_modes[mode].phases),
+            weight_scaling=cores.unit_cell.weight_scale,
         )
         return cls(**{**settings, **overrides})
 
@@ -161,11 +154,7 @@ class Tile:
         #: weight units per unit of normalized conductance, per column; calibration may change
         #: it, and the next program() writes the weights with it
         self.column_scale = np.where(max_abs > 0, max_abs, 1.0).astype(np.float64)
-        key = rng.key(seed, tile_id, rng.OUTPUT_NOISE)  # phase p draws from its own stream
-        self._keys_out = np.array([rng.subkey(key, p) for p in range(len(config.phases))],
-                                  dtype=np.uint64)
-        sign = {"both": 0, "positive": 1, "negative": -1}
-        self._phase_inputs = np.array([sign[i] for i, _ in config.phases], dtype=np.int64)
+        self._key_out = rng.key(seed, tile_id, rng.OUTPUT_NOISE)
         self._flags = np.array([config.input_range == "max_abs", config.dac_quantization,
                                 config.adc_quantization], dtype=np.int64)
         self._params = np.zeros(7, dtype=np.float64)
@@ -251,14 +240,13 @@ class Tile:
             g = pcm.read(self._g_prog, g, self._device_normals(rng.READ_NOISE, key), t, p)
         self.time = t
         g_pos, g_neg = g[0].sum(axis=0), g[1].sum(axis=0)  # uS, (rows, cols): devices add
+        self._row_conductances = (g_pos.sum(axis=1), g_neg.sum(axis=1))
         self.conductance_difference = g_pos - g_neg
-        weights = {"both": self.conductance_difference, "positive": g_pos, "negative": -g_neg}
-        per_phase = np.stack([weights[w] for _, w in c.phases])
         levels = _EXACT // (c.dac_max_code * c.rows)
-        g_abs_max = float(np.abs(per_phase).max())
+        g_abs_max = float(np.abs(self.conductance_difference).max())
         g_unit = g_abs_max / levels if g_abs_max > 0 else 1.0
-        self._grids = np.rint(per_phase / g_unit).astype(np.float32)  # (phases, rows, cols)
-        self._g_norm64 = per_phase / c.g_cell_max  # for the float (DAC off) path
+        self._grid = np.rint(self.conductance_difference / g_unit).astype(np.float32)
+        self._g_norm64 = self.conductance_difference / c.g_cell_max  # the float (DAC off) path
         prm = self._params
         prm[kernels.P_DAC_MAX] = c.dac_max_code
         prm[kernels.P_ANALOG_SCALE] = g_unit / (c.dac_max_code * c.g_cell_max) \
@@ -268,12 +256,30 @@ class Tile:
         prm[kernels.P_ADC_MAX] = c.adc_max_code if c.adc_saturation else np.inf
         prm[kernels.P_CLIP] = c.out_bound if c.adc_saturation else np.inf
 
+    def row_conductances(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per crossbar row, the summed conductance (uS, float64) of all its G+ devices and of
+        all its G- devices, as the array reads them now (drift and read noise included)."""
+        return self._row_conductances
+
     def _gdc_readout(self) -> float:
-        """Mean |output| of fixed reference vectors through the array (noise-free read-out)."""
-        u = rng.uniform_table(self.seed, self.tile_id, rng.GDC_REFERENCE, _GDC_VECTORS,
-                              self.config.rows)
-        x = 2.0 * u.astype(np.float64) - 1.0
-        return float(np.abs(x @ self.conductance_difference).mean())
+        """Mean |output| of the tile's GDC read: each crossbar row driven alone at full scale.
+
+        The read goes through the converters (output noise, ADC) as on the chip, where nothing
+        else can read the array; its noise draws come from one fixed stream, so the factor is
+        exactly 1 when the conductances have not changed.
+        """
+        c = self.config
+        codes = np.eye(c.rows, dtype=np.float32) * np.float32(c.dac_max_code)
+        if c.dac_quantization:
+            acc = codes @ self._grid
+        else:
+            acc = (codes.astype(np.float64) @ self._g_norm64).astype(np.float32)
+        out = np.empty((c.rows, c.cols), dtype=np.float32)
+        kernels.adc(acc, rng.key(self.seed, self.tile_id, rng.GDC_REFERENCE), 0, _NO_INDICES,
+                    self._params, self._flags, np.ones(c.rows, np.float32),
+                    np.ones(c.cols, np.float32), np.zeros(c.cols, np.float32), out, False, 0,
+                    c.rows)
+        return float(np.abs(out.astype(np.float64)).mean())
 
     # ---------------------------------------------------------------------- periphery
     def forward(self, x: np.ndarray, first_index: int = 0, out: np.ndarray | None = None,
@@ -295,10 +301,9 @@ class Tile:
         if out is None:
             out = np.empty((x.shape[0], c.cols), dtype=np.float32)
         if c.dac_quantization and x.shape[0] < _PARALLEL_BATCH:
-            bad = kernels.forward_small(np.ascontiguousarray(x), self._grids, self._phase_inputs,
-                                        self._keys_out, first_index, numbers, self._params,
-                                        self._flags, self._col_factor, self._column_offset, out,
-                                        add)
+            bad = kernels.forward_small(np.ascontiguousarray(x), self._grid, self._key_out,
+                                        first_index, numbers, self._params, self._flags,
+                                        self._col_factor, self._column_offset, out, add)
             if bad >= 0:
                 self._refuse(int(numbers[bad]) if numbers.size else first_index + bad)
         else:
@@ -313,8 +318,10 @@ class Tile:
         c = self.config
         return (c.rows, c.input_range, self._input_range, c.dac_bits, c.dac_quantization)
 
-    def dac(self, x: np.ndarray, first_index: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Input codes (batch, rows) and each vector's range, for x of shape (batch, rows)."""
+    def dac(self, x: np.ndarray, first_index: int = 0,
+            indices: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Input codes (batch, rows) and each vector's range, for x of shape (batch, rows)
+        (input numbers as in `forward`; they name the input in an error)."""
         c = self.config
         x = np.ascontiguousarray(x, dtype=np.float32)
         codes = np.empty(x.shape, dtype=np.float32)
@@ -323,7 +330,8 @@ class Tile:
                  float(c.dac_max_code), c.dac_quantization, codes, ranges)
         bad = np.flatnonzero(np.isnan(ranges))
         if bad.size:
-            self._refuse(first_index + int(bad[0]))
+            k = int(bad[0])
+            self._refuse(first_index + k if indices is None else int(np.ravel(indices)[k]))
         return codes, ranges
 
     def convert(self, codes: np.ndarray, ranges: np.ndarray, first_index: int = 0,
@@ -332,17 +340,13 @@ class Tile:
         """The array, output noise, ADC and digital correction for codes from `dac`."""
         numbers = _NO_INDICES if indices is None else _input_numbers(indices, codes.shape[0])
         c = self.config
-        acc = np.empty((len(c.phases), codes.shape[0], c.cols), dtype=np.float32)
-        for p, sign in enumerate(self._phase_inputs):
-            part = codes if sign == 0 else \
-                np.maximum(codes, 0) if sign > 0 else np.minimum(codes, 0)
-            if c.dac_quantization:  # integer codes x integer grid: exact in float32
-                np.matmul(part, self._grids[p], out=acc[p])
-            else:
-                acc[p] = part.astype(np.float64) @ self._g_norm64[p]
+        if c.dac_quantization:  # integer codes x integer grid: exact in float32
+            acc = codes @ self._grid
+        else:
+            acc = (codes.astype(np.float64) @ self._g_norm64).astype(np.float32)
         if out is None:
             out = np.empty((codes.shape[0], c.cols), dtype=np.float32)
-        run_rows(kernels.adc, codes.shape[0], acc, self._keys_out, first_index, numbers,
+        run_rows(kernels.adc, codes.shape[0], acc, self._key_out, first_index, numbers,
                  self._params, self._flags, ranges, self._col_factor, self._column_offset, out, add)
         return out
 

@@ -77,3 +77,18 @@ def test_every_address_component_changes_the_draws():
 def test_negative_address_is_refused():
     with pytest.raises(ValueError, match="seed"):
         rng.key(-1, 0, 0)
+
+
+def test_normal_far_tails_match_gaussian():
+    """4 million draws: the counts beyond 3.5, 4 and 4.5 sigma within 5 Poisson sigmas."""
+    z = np.abs(rng.normal_table(seed=11, tile=0, purpose=rng.OUTPUT_NOISE, n_index=2000,
+                                n_element=2000))
+    for k, p in [(3.5, 4.6525e-4), (4.0, 6.3342e-5), (4.5, 6.7953e-6)]:
+        expected = p * z.size
+        assert abs(int((z > k).sum()) - expected) < 5 * np.sqrt(expected) + 1, k
+
+
+def test_normal_tails_reach_beyond_seven_sigma():
+    """The smallest radius uniform (all its 39 bits zero) gives |z| = sqrt(80 ln 2) = 7.45."""
+    z0, z1 = rng.normal_pair(np.uint64(0))
+    assert max(abs(z0), abs(z1)) == pytest.approx(np.sqrt(80 * np.log(2)), rel=1e-3)

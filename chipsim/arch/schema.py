@@ -54,6 +54,9 @@ class UnitCell(_Model):
     polarity: Literal["differential", "single"]  # differential: G+ and G- devices, w ~ G+ - G-
     devices_per_polarity: Annotated[Int, Field(ge=1, le=8)]
     combine: Literal["sum"]  # parallel devices of one polarity are read together: currents add
+    # weights -> conductances: one scale per tile (max |W| of the block at g_max) or per column
+    # (each column's max |W| at g_max); the local digital unit undoes the scale
+    weight_scale: Literal["tile", "column"] = "tile"
 
 
 class PcmCoefficients(_Model):

@@ -36,6 +36,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="global drift compensation (default both)")
     p.add_argument("--batch", type=int, default=256, metavar="N", help="images per batch (default 256)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="use the first N test images")
+    p.add_argument("--calibration-study", action="store_true",
+                   help="instead: compare per-vector input scaling, an uncalibrated fixed-range "
+                   "chip and input-range, column-range and both calibrations (chipsim "
+                   "calibrate, on the data set's calibration split), GDC on; writes "
+                   "calibration.csv")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="output folder (default reports/accuracy-<model>/)")
     add_json_option(p)
@@ -79,6 +84,18 @@ def run(args: argparse.Namespace) -> int:
     if not quiet:
         print(f"{model}: {len(y)} {args.data} test images, {len(mapping.placements)} tiles "
               f"({mapping.strategy} mapping), seeds {args.seeds}, writing {out}/", file=sys.stderr)
+    if args.calibration_study:
+        from chipsim.calibration.study import study_from_data
+
+        study = study_from_data(
+            graph, layers, mapping, chip, args.data, x, y, times=times, seeds=args.seeds,
+            batch=args.batch, csv_path=out / "calibration.csv", names=(model, chip.name, args.data),
+            log=None if quiet else lambda text: print(text, file=sys.stderr))
+        if args.json:
+            print_json(study.to_json())
+        else:
+            print(study.table())
+        return 0
     result = accuracy_study(
         graph, layers, mapping, chip, x, y, times=times, seeds=args.seeds,
         gdc={"on": (True,), "off": (False,), "both": (True, False)}[args.gdc],

@@ -44,6 +44,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="inputs recorded in the trace (default 2)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="output folder (default reports/simulate-<model>/)")
+    p.add_argument("--report", action="store_true",
+                   help="also write a report into --out: index.html and README.md with figures "
+                   "(energy, core utilization, network traffic, timeline, mapping), results.json "
+                   "and CSV tables; `chipsim report` adds the accuracy study")
     add_json_option(p)
     return p
 
@@ -124,6 +128,16 @@ def run(args: argparse.Namespace) -> int:
                          "seed": args.seed})
     result.write(out)
     trace.write(out / "trace.json")
+    if args.report:
+        from chipsim.mapping import summarize
+        from chipsim.report import write_run_report
+        from chipsim.report.measure import assemble
+
+        results = assemble(model=model, graph_file=str(args.model), chip=chip.name,
+                           strategy=mapping.strategy, seed=args.seed, inputs=source,
+                           mapping=summarize(mapping, layers, chip), timing=result.to_json(),
+                           accuracy=None)
+        write_run_report(results, out, chip=chip, mapping=mapping, trace=trace.to_json())
 
     if args.json:
         print_json(result.to_json())
@@ -139,5 +153,6 @@ def run(args: argparse.Namespace) -> int:
           f"(arrays, DACs, ADCs); {result.whole_chip_tops_per_w:.2f} whole chip")
     print(f"cores used:              {result.cores_used}; simulated MVMs {result.simulated_mvms:,}")
     print(f"outputs match functional path: {result.outputs_match_functional}")
-    print(f"wrote {out}/figures.json, figures.csv, inputs.csv, trace.json")
+    print(f"wrote {out}/figures.json, figures.csv, inputs.csv, trace.json"
+          + (", index.html, README.md and the report's figures" if args.report else ""))
     return 0

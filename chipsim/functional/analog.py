@@ -63,28 +63,11 @@ class AnalogOptions:
 
 def tile_config(chip: Any, options: AnalogOptions, rows: int, cols: int) -> TileConfig:
     """The tile settings of `chip` for a block of rows x cols, with `options` applied."""
-    if hasattr(TileConfig, "from_chip"):
-        base = TileConfig.from_chip(chip)
-    else:  # until the tile layer reads descriptions itself
-        base = _config_from_description(chip)
     changes = {name: getattr(options, name) for name in _SWITCHES}
     for name in ("input_range", "weight_scaling"):
         if getattr(options, name) is not None:
             changes[name] = getattr(options, name)
-    return base.replace(rows=rows, cols=cols, **changes)
-
-
-def _config_from_description(chip: Any) -> TileConfig:
-    from chipsim.device.pcm import PCMParams
-
-    cores = chip.cores
-    dev = cores.device
-    coeff = {k: v for k, v in dev.coefficients.model_dump().items() if v is not None}
-    params = PCMParams(g_max=dev.g_max_us, t0=dev.t0_s, t_read=dev.t_read_s, **coeff)
-    return TileConfig(dac_bits=cores.dac.bits, adc_bits=cores.adc.bits,
-                      input_range=cores.dac.input_range, out_bound=cores.adc.full_scale,
-                      output_noise_std=cores.adc.noise_std, device=params,
-                      devices_per_polarity=cores.unit_cell.devices_per_polarity)
+    return TileConfig.from_chip(chip, rows=rows, cols=cols, **changes)
 
 
 @dataclass
@@ -164,18 +147,19 @@ class AnalogNetwork:
         """Global drift compensation on or off, without reprogramming or re-reading the tiles."""
         self._gdc = bool(on)
         for tile, factor in zip(self.tiles, self._gdc_factors):
-            _set_gdc_factor(tile, factor if self._gdc else 1.0)
+            tile.set_gdc_factor(factor if self._gdc else 1.0)
 
     # ------------------------------------------------------------------ computing
     def layer_forward(self, name: str, x_rows: np.ndarray, mvm_indices: np.ndarray) -> np.ndarray:
         """MVMs `mvm_indices` (k,) of layer `name` on inputs x_rows (k, rows) -> (k, cols).
 
         Each MVM g goes to replica g % R; blocks' partial sums are added in float32 in ascending
-        row-block order, then the bias.
+        row-block order, then the bias. Blocks of one replica that read the same input rows
+        with the same DAC settings share one conversion of them, as the tiles' `dac` allows.
         """
         layer = self.layers[name]
         x_rows = np.asarray(x_rows, dtype=F32)
-        mvm_indices = np.asarray(mvm_indices, dtype=np.int64)
+        mvm_indices = np.ascontiguousarray(mvm_indices, dtype=np.int64)
         out = np.empty((x_rows.shape[0], layer.cols), dtype=F32)
         replicas = self._plan[name]
         for r, column_blocks in enumerate(replicas):
@@ -186,11 +170,15 @@ class AnalogNetwork:
                 if sel.size == 0:
                     continue
                 x, idx = x_rows[sel], mvm_indices[sel]
+            converted: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
             for cb in column_blocks:
-                acc = None
-                for part in cb.parts:
-                    y = _tile_forward(part.tile, x[:, part.row_start:part.row_stop], idx)
-                    acc = y if acc is None else acc + y
+                acc = np.empty((len(idx), cb.col_stop - cb.col_start), dtype=F32)
+                for n, part in enumerate(cb.parts):  # ascending row blocks: fixed sum order
+                    tile = part.tile
+                    key = (part.row_start, part.row_stop, tile.dac_settings())
+                    if key not in converted:
+                        converted[key] = tile.dac(x[:, part.row_start:part.row_stop], indices=idx)
+                    tile.convert(*converted[key], out=acc, add=n > 0, indices=idx)
                 out[sel, cb.col_start:cb.col_stop] = acc
         if layer.bias is not None:
             out += np.asarray(layer.bias, dtype=F32)
@@ -239,26 +227,3 @@ def apply_calibration(tile: Tile, calibration: dict, where: str) -> None:
                                f"the column's max |w| {floor[j]:g}: conductances would pass g_max")
         tile.column_scale = scale
         tile.program()
-
-
-def _tile_forward(tile: Tile, x: np.ndarray, indices: np.ndarray) -> np.ndarray:
-    """tile.forward with global input numbers `indices` (contiguous runs use first_index)."""
-    if indices.size == 0:
-        return np.empty((0, tile.config.cols), F32)
-    first = int(indices[0])
-    if indices.size == 1 or np.array_equal(indices, np.arange(first, first + indices.size)):
-        return tile.forward(x, first_index=first)
-    try:
-        return tile.forward(x, indices=indices)
-    except TypeError:  # a Tile without `indices`: one call per input, same numbers
-        return np.stack([tile.forward(x[k], first_index=int(g)) for k, g in enumerate(indices)])
-
-
-
-def _set_gdc_factor(tile: Tile, factor: float) -> None:
-    """Apply a drift-compensation factor to a tile's outputs (1.0: compensation off)."""
-    setter = getattr(tile, "set_gdc_factor", None) or getattr(tile, "_set_gdc", None)
-    if setter is not None:
-        setter(factor)
-    else:
-        tile.gdc_factor = factor

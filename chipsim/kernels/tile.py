@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from chipsim.kernels.rng import bits_float32, float32_bits, normal_pair, pair_bits, row_key
+from chipsim.kernels.rng import bits_float32, fill_normals, float32_bits, row_key
 
 _F = np.float32
 
@@ -62,83 +62,51 @@ def dac(x: np.ndarray, fixed_range: float, max_abs: bool, max_code: float, quant
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _adc_one(a: np.float32, z: np.float32, analog_scale: np.float32, noise_std: np.float32,
-             step: np.float32, inv_step: np.float32, max_code: np.float32, quantize: bool,
-             clip: np.float32) -> np.float32:
-    """One conversion: analog value plus output noise, then the ADC (normalized units)."""
-    y = a * analog_scale + noise_std * z
-    if quantize:
-        return min(max(np.rint(y * inv_step), -max_code), max_code) * step
-    return min(max(y, -clip), clip)
+def _adc_row(a: np.ndarray, key: np.uint64, index: int, params: np.ndarray, quantize: bool,
+             r: np.float32, col_factor: np.ndarray, col_offset: np.ndarray, out: np.ndarray,
+             add: bool, z: np.ndarray) -> None:
+    """One output vector from its analog sums `a`: output noise, ADC, affine correction.
 
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _convert_phase(a: np.ndarray, row: np.uint64, dst: np.ndarray, analog_scale: np.float32,
-                   noise_std: np.float32, step: np.float32, max_code: np.float32,
-                   quantize: bool, clip: np.float32) -> None:
-    """Add the ADC results of one phase's analog sums `a` to dst.
-
-    Columns 2m and 2m+1 share one Box-Muller pair of the phase's stream (key `row`).
-    """
-    cols = a.shape[0]
-    inv_step = _F(1.0) / step
-    for m in range(cols // 2):
-        z0, z1 = normal_pair(pair_bits(row, 2 * m))
-        dst[2 * m] += _adc_one(a[2 * m], z0, analog_scale, noise_std, step, inv_step,
-                               max_code, quantize, clip)
-        dst[2 * m + 1] += _adc_one(a[2 * m + 1], z1, analog_scale, noise_std, step,
-                                   inv_step, max_code, quantize, clip)
-    if cols % 2:
-        z0, z1 = normal_pair(pair_bits(row, cols - 1))
-        dst[cols - 1] += _adc_one(a[cols - 1], z0, analog_scale, noise_std, step, inv_step,
-                                  max_code, quantize, clip)
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _adc_row(acc: np.ndarray, k: int, tmp: np.ndarray, out: np.ndarray, add: bool,
-             keys: np.ndarray, index: int, params: np.ndarray, quantize: bool, r: np.float32,
-             col_factor: np.ndarray, col_offset: np.ndarray) -> None:
-    """Output row k: each phase converted on its own, phases added, then the affine correction.
-
-    out[j] = (out[j] if add else 0) + (sum of phases) * r * col_factor[j] + col_offset[j].
+    y = a * analog_scale + noise_std * N(key, index, column) (normalized units), then the ADC
+    (round to `step`, saturate at adc_max steps; unquantized: clip at +-clip), then
+    out[j] = (out[j] if add else 0) + y * r * col_factor[j] + col_offset[j]. `z` is scratch.
     """
     analog_scale, noise_std = _F(params[P_ANALOG_SCALE]), _F(params[P_NOISE_STD])
     step, max_code, clip = _F(params[P_STEP]), _F(params[P_ADC_MAX]), _F(params[P_CLIP])
-    for j in range(tmp.shape[0]):
-        tmp[j] = _F(0.0)
-    for p in range(acc.shape[0]):
-        _convert_phase(acc[p, k], row_key(keys[p], index), tmp, analog_scale, noise_std,
-                       step, max_code, quantize, clip)
-    if add:
-        for j in range(tmp.shape[0]):
-            out[j] += tmp[j] * (r * col_factor[j]) + col_offset[j]
+    inv_step = _F(1.0) / step
+    cols = a.shape[0]
+    if noise_std != _F(0.0):
+        fill_normals(z, row_key(key, index))  # its own loop, so both loops vectorise
     else:
-        for j in range(tmp.shape[0]):
-            out[j] = tmp[j] * (r * col_factor[j]) + col_offset[j]
+        z[:] = _F(0.0)
+    for j in range(cols):
+        y = a[j] * analog_scale + noise_std * z[j]
+        if quantize:
+            y = min(max(np.rint(y * inv_step), -max_code), max_code) * step
+        else:
+            y = min(max(y, -clip), clip)
+        v = y * (r * col_factor[j]) + col_offset[j]
+        out[j] = out[j] + v if add else v
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def adc(acc, keys, first_index, indices, params, flags, ranges, col_factor, col_offset, out, add,
+def adc(acc, key, first_index, indices, params, flags, ranges, col_factor, col_offset, out, add,
         k0, k1):
-    """Outputs in weight units of rows k0..k1-1 from the analog sums `acc` (phases, batch,
-    cols), into `out`.
-
-    Per phase p: y = acc[p] * analog_scale (normalized units) + noise_std * N(keys[p], input
-    number, column), then the ADC (round to `step`, saturate at adc_max steps (inf: never); or,
-    unquantized, only clip at +-clip). Phases are added, then y * ranges[k] * col_factor[j] +
-    col_offset[j] is written to out[k, j] (added to it with `add`). Row k is input number
-    indices[k], or first_index + k where `indices` is empty.
+    """Outputs in weight units of rows k0..k1-1 from the analog sums `acc` (batch, cols), into
+    `out` (added to it with `add`): see `_adc_row`. Row k is global input number indices[k], or
+    first_index + k where `indices` is empty.
     """
-    tmp = np.empty(acc.shape[2], dtype=np.float32)
+    z = np.empty(acc.shape[1], dtype=np.float32)
+    quantize = flags[F_ADC_QUANT] != 0
     for k in range(k0, k1):
         index = indices[k] if indices.shape[0] else first_index + k
-        _adc_row(acc, k, tmp, out[k], add, keys, index, params,
-                 flags[F_ADC_QUANT] != 0, ranges[k], col_factor, col_offset)
+        _adc_row(acc[k], key, index, params, quantize, ranges[k], col_factor, col_offset,
+                 out[k], add, z)
 
 
-@njit(cache=True, error_model="numpy")
-def forward_small(x, grids, phase_inputs, keys, first_index, indices, params, flags,
-                  col_factor, col_offset, out, add) -> int:
+@njit(cache=True, nogil=True, error_model="numpy")
+def forward_small(x, grid, key, first_index, indices, params, flags, col_factor, col_offset,
+                  out, add) -> int:
     """DAC, MVM and output chain in one call, vector by vector, for small batches.
 
     The MVM of integer codes and the integer conductance grid is exact, so this loop gives the
@@ -146,27 +114,23 @@ def forward_small(x, grids, phase_inputs, keys, first_index, indices, params, fl
     infinity (nothing is written from it on), or -1.
     """
     batch, rows = x.shape
-    phases, cols = grids.shape[0], grids.shape[2]
+    cols = grid.shape[1]
     codes = np.empty(rows, dtype=np.float32)
-    acc = np.empty((phases, 1, cols), dtype=np.float32)
-    tmp = np.empty(cols, dtype=np.float32)
+    a = np.empty(cols, dtype=np.float32)
+    z = np.empty(cols, dtype=np.float32)
+    quantize = flags[F_ADC_QUANT] != 0
     for k in range(batch):
         r = _dac_row(x[k], codes, _F(params[P_RANGE]), flags[F_MAX_ABS] != 0,
                      _F(params[P_DAC_MAX]), True)
         if np.isnan(r):
             return k
-        for p in range(phases):
-            a = acc[p, 0]
-            for j in range(cols):
-                a[j] = _F(0.0)
-            sign = phase_inputs[p]  # 0: all inputs, 1: positive ones, -1: negative ones
-            for i in range(rows):
-                c = codes[i]
-                if c != _F(0.0) and (sign == 0 or (c > _F(0.0)) == (sign > 0)):
-                    g = grids[p, i]
-                    for j in range(cols):
-                        a[j] += c * g[j]
+        a[:] = _F(0.0)
+        for i in range(rows):
+            c = codes[i]
+            if c != _F(0.0):
+                g = grid[i]
+                for j in range(cols):
+                    a[j] += c * g[j]
         index = indices[k] if indices.shape[0] else first_index + k
-        _adc_row(acc, 0, tmp, out[k], add, keys, index, params,
-                 flags[F_ADC_QUANT] != 0, r, col_factor, col_offset)
+        _adc_row(a, key, index, params, quantize, r, col_factor, col_offset, out[k], add, z)
     return -1

@@ -10,7 +10,8 @@ applies and keeps three numbers:
 - DAC energy: pJ per PWM step per driven row, summed over the rows each phase drives;
 - array energy: each conducting device dissipates V_read^2 G per ns, so one phase costs
   sum_i |code_i| x step_ns x (sum_j G_ij over the devices that phase reads) x the description's
-  pJ per (uS x ns). The conductances are the tile's programmed, drifted ones.
+  pJ per (uS x ns). The conductances are those the array reads at the tile's drift time
+  (programmed, drifted, with read noise): `Tile.row_conductances`.
 
 Records are kept per (inference, layer) as prefix sums over the layer's MVMs, so the model can
 ask "how many cycles do MVMs p0..p1 of this block take" with two lookups, and are dropped when
@@ -24,18 +25,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from chipsim.device import pcm
 from chipsim.timing.params import TimingParams
-
-
-def polarity_conductances(tile: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Row sums (uS) of the G+ and G- devices of a tile at its current drift time."""
-    c = tile.config
-    g = tile._g_prog  # (2 polarities, devices, rows, cols), as programmed
-    if c.drift and tile.time:
-        g = pcm.drifted(g, tile._nu, tile.time, c.device)
-    g = np.abs(g).sum(axis=(1, 3))  # (2, rows): every device of a row, every column
-    return g[0].astype(np.float64), g[1].astype(np.float64)
 
 
 @dataclass
@@ -72,7 +62,7 @@ class ActivityRecorder:
         self.replicas = {layer.name: mapping.replication.get(layer.name, 1) for layer in layers}
         self.blocks: dict[str, list[BlockSpec]] = {layer.name: [] for layer in layers}
         for i, pl in enumerate(mapping.placements):
-            gp, gn = (g.astype(np.float32) for g in polarity_conductances(tiles[i]))
+            gp, gn = (g.astype(np.float32) for g in tiles[i].row_conductances())
             b = pl.block
             self.blocks[b.layer].append(BlockSpec(i, pl.replica, b.row_start, b.row_stop,
                                                   b.col_stop - b.col_start, tiles[i], gp, gn))

@@ -33,9 +33,6 @@ class Simulation:
         self.seed, self.options, self.job_mvms = seed, options, job_mvms
         self.model = model or getattr(graph, "name", "")
         self.params = TimingParams.from_chip(chip, read_mode, link_width_scale)
-        if self.params.read_mode != chip.default_read_mode:  # the tiles read in this mode too
-            chip = chip.model_copy(update={"default_read_mode": self.params.read_mode})
-            self.chip = chip
         self.net = AnalogNetwork(graph, layers, mapping, chip, seed=seed, options=options)
         self.positions = {c: chip.core_position(c) for c in range(chip.cores.count)}
         self.plans = plan_layers(layers, graph, mapping.replication, job_mvms)

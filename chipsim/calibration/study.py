@@ -1,0 +1,172 @@
+"""The calibration study: how much accuracy does each calibration win back, and when?
+
+One network, one mapping, several ways to program it. The reference point of the published
+study (Lammie et al., ISCAS 2024) is a chip whose DAC range is fixed: without calibration every
+tile converts |x| <= 1 (r = 1, the inputs' own unit) and writes every column at g_max
+("uncalibrated"). Against it: input ranges only, column ranges only, and both. A chip that
+instead scales every input vector by its own max |x| (digital per-vector scaling, IBM's "noise
+management") needs no input range at all; it is shown as "per-vector" for comparison. Each is
+run on the test set at several times after programming, on several independently programmed
+chips (seeds), with global drift compensation on, next to the float network. The calibrations
+are computed once, on calibration data, and the same mappings serve every time and seed. Rows
+are handed to `on_row` as they finish, so a long study keeps what it finished.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from chipsim.calibration.calibrate import calibrate_mapping
+from chipsim.functional.analog import AnalogNetwork, AnalogOptions
+from chipsim.functional.executor import FloatBackend, run_network
+from chipsim.functional.study import accuracy, relative_logit_error
+from chipsim.functional.times import format_time
+
+#: variant -> (input rule, column rule) handed to calibrate_mapping; None: no calibration
+VARIANTS = {"per-vector": None, "uncalibrated": ("none", "none"), "input": ("best", "none"),
+            "column": ("none", "best"), "both": ("best", "best")}
+UNCALIBRATED_RANGE = 1.0  # the fixed DAC range of an uncalibrated tile: |x| <= 1
+
+
+@dataclass(frozen=True)
+class StudyRow:
+    """One variant at one time: accuracy and logit error, mean and std over seeds."""
+
+    variant: str
+    time_s: float
+    accuracy_mean: float
+    accuracy_std: float
+    logit_error_mean: float
+    logit_error_std: float
+    seeds: int
+
+
+@dataclass
+class CalibrationStudy:
+    """Float accuracy and one row per (variant, time)."""
+
+    model: str
+    chip: str
+    data: str
+    float_accuracy: float
+    images: int
+    rows: list[StudyRow] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model": self.model, "chip": self.chip, "data": self.data,
+                "images": self.images, "float_accuracy": self.float_accuracy,
+                "rows": [dataclasses.asdict(r) for r in self.rows]}
+
+    def table(self) -> str:
+        """A Markdown table: times down, variants across, accuracy % mean ± std over seeds."""
+        variants = [v for v in VARIANTS if any(r.variant == v for r in self.rows)]
+        times = sorted({r.time_s for r in self.rows})
+        cell = {(r.variant, r.time_s): r for r in self.rows}
+        head = ["time", "float"] + variants
+        lines = [f"{self.model} on {self.chip}, {self.images} {self.data} test images, "
+                 f"accuracy % (mean ± std over seeds), GDC on",
+                 "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for t in times:
+            parts = [format_time(t), f"{100 * self.float_accuracy:.2f}"]
+            for v in variants:
+                r = cell.get((v, t))
+                parts.append("" if r is None else
+                             f"{100 * r.accuracy_mean:.2f} ± {100 * r.accuracy_std:.2f}")
+            lines.append("| " + " | ".join(parts) + " |")
+        return "\n".join(lines)
+
+
+class StudyCsv:
+    """A CSV file that gets one flushed line per finished row."""
+
+    COLUMNS = [f.name for f in dataclasses.fields(StudyRow)]
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("w", newline="") as handle:
+            csv.writer(handle).writerow(self.COLUMNS)
+
+    def append(self, row: StudyRow) -> None:
+        with self.path.open("a", newline="") as handle:
+            values = dataclasses.asdict(row)
+            csv.writer(handle).writerow([values[c] for c in self.COLUMNS])
+
+
+def calibrated_variants(graph, layers: Sequence, mapping, chip: Any, x_calibration: np.ndarray,
+                        **calibrate_options: Any) -> dict[str, tuple[Any, AnalogOptions]]:
+    """The study's variants: name -> (Mapping, AnalogOptions to run it with)."""
+    bare = dataclasses.replace(mapping, placements=tuple(
+        dataclasses.replace(p, calibration=None) for p in mapping.placements))
+    fixed = dataclasses.replace(mapping, placements=tuple(
+        dataclasses.replace(p, calibration={"input_range": UNCALIBRATED_RANGE})
+        for p in mapping.placements))
+    out = {}
+    for name, rules in VARIANTS.items():
+        if rules is None:
+            out[name] = (bare, AnalogOptions(input_range="max_abs"))
+        elif rules == ("none", "none"):
+            out[name] = (fixed, AnalogOptions())
+        else:
+            out[name] = (calibrate_mapping(graph, layers, fixed, chip, x_calibration,
+                                           input_rule=rules[0], column_rule=rules[1],
+                                           **calibrate_options).mapping, AnalogOptions())
+    return out
+
+
+def calibration_study(
+    graph, layers: Sequence, variants: dict[str, tuple[Any, AnalogOptions]], chip: Any,
+    x: np.ndarray,
+    y: np.ndarray, *, times: Sequence[float], seeds: int | Sequence[int] = 5, batch: int = 256,
+    names: tuple[str, str, str] = ("model", "chip", "data"),
+    on_row: Callable[[StudyRow], None] | None = None,
+) -> CalibrationStudy:
+    """Test accuracy of every variant (see `calibrated_variants`) over time and seeds."""
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    reference = run_network(graph, FloatBackend(layers), x, batch=batch)
+    result = CalibrationStudy(*names, float_accuracy=accuracy(reference, y), images=int(len(y)))
+    for name, (mapping, options) in variants.items():
+        nets = [AnalogNetwork(graph, layers, mapping, chip, seed=s, options=options)
+                for s in seed_list]
+        for t in times:
+            accs, errs = [], []
+            for net in nets:
+                net.drift(t)
+                logits = net.run(x, batch=batch, gdc=True)
+                accs.append(accuracy(logits, y))
+                errs.append(relative_logit_error(logits, reference))
+            a, e = np.array(accs), np.array(errs)
+            row = StudyRow(name, float(t), float(a.mean()), float(a.std()), float(e.mean()),
+                           float(e.std()), len(seed_list))
+            result.rows.append(row)
+            if on_row is not None:
+                on_row(row)
+    return result
+
+
+def study_from_data(graph, layers: Sequence, mapping, chip: Any, data: str, x: np.ndarray,
+                    y: np.ndarray, *, times: Sequence[float], seeds: int, batch: int = 256,
+                    samples: int = 256, csv_path: str | Path | None = None,
+                    names: tuple[str, str, str] = ("model", "chip", "data"),
+                    log: Callable[[str], None] | None = None) -> CalibrationStudy:
+    """The whole study as `chipsim accuracy --calibration-study` runs it: calibrate on the first
+    `samples` images of `data`'s calibration split, then test on (x, y)."""
+    from chipsim.datasets import load_dataset
+    from chipsim.functional.executor import check_inputs
+
+    x_cal, _ = load_dataset(data, "calibration")
+    x_cal = check_inputs(graph, x_cal[:samples], name=f"data set {data!r} (calibration split)")
+    if log:
+        log(f"calibrating on {len(x_cal)} {data} calibration images")
+    variants = calibrated_variants(graph, layers, mapping, chip, x_cal)
+    on_row = StudyCsv(csv_path).append if csv_path is not None else None
+    if log:
+        log(f"testing {len(variants)} variants x {len(times)} times x {seeds} seeds")
+    return calibration_study(graph, layers, variants, chip, x, y, times=times, seeds=seeds,
+                             batch=batch, names=names, on_row=on_row)

@@ -1,0 +1,103 @@
+"""`chipsim calibrate`: choose every tile's input range and column scales on calibration data."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from chipsim.commands.common import add_chip_option, add_json_option, print_json
+from chipsim.errors import ChipsimError
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    from chipsim.calibration.column_ranges import COLUMN_RULES, DEFAULT_L
+    from chipsim.calibration.input_ranges import DEFAULT_QUANTILE, DEFAULT_STD_K, INPUT_RULES
+
+    p = sub.add_parser(
+        "calibrate",
+        help="calibrate a mapping's DAC input ranges and column conductance ranges",
+        description="Run calibration samples (a slice of the training data, never test data) "
+        "through the mapped network, choose each tile's DAC input range and per-column "
+        "conductance scale, and write the mapping with a `calibration:` entry per placement. "
+        "`chipsim accuracy` and `chipsim simulate` use the calibrated mapping as it is.",
+    )
+    p.add_argument("model", metavar="MODEL", help="graph file (.onnx, .yaml, .json)")
+    add_chip_option(p)
+    p.add_argument("--mapping", required=True, metavar="FILE", help="mapping file to calibrate")
+    p.add_argument("--data", required=True, metavar="NAME",
+                   help="data set whose calibration split is used (digits, mnist)")
+    p.add_argument("--samples", type=int, default=256, metavar="N",
+                   help="calibration samples to run (default 256)")
+    p.add_argument("--seed", type=int, default=0, metavar="N",
+                   help="the chip programmed to judge candidate settings (default 0)")
+    p.add_argument("--time", default="1h", metavar="T",
+                   help="time after programming at which candidates are judged (default 1h)")
+    p.add_argument("--input-rule", choices=INPUT_RULES + ("none",), default="best",
+                   help="input range rule (default best: the one with the smallest tile error)")
+    p.add_argument("--column-rule", choices=COLUMN_RULES + ("none",), default="best",
+                   help="column scale rule (default best: the one with the smallest tile error)")
+    p.add_argument("--rows-per-tile", type=int, default=1000, metavar="N",
+                   help="input rows kept per tile (default 1000)")
+    p.add_argument("--quantile", type=float, default=DEFAULT_QUANTILE, metavar="Q",
+                   help=f"quantile of |x| for the quantile rule (default {DEFAULT_QUANTILE})")
+    p.add_argument("--std-k", type=float, default=DEFAULT_STD_K, metavar="K",
+                   help=f"k of the std rule, mean|x| + k std|x| (default {DEFAULT_STD_K:g})")
+    p.add_argument("--column-L", type=float, default=DEFAULT_L, metavar="L",
+                   help=f"L of the column statistic mean|y| + L std|y| (default {DEFAULT_L:g})")
+    p.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="calibrated mapping file to write")
+    add_json_option(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from chipsim.arch import load_chip
+    from chipsim.calibration.calibrate import calibrate_mapping, network_figures
+    from chipsim.datasets import load_dataset
+    from chipsim.functional.executor import check_inputs
+    from chipsim.functional.times import parse_time
+    from chipsim.graph import load_graph, lower
+    from chipsim.mapping import Mapping
+
+    for name, value in (("--samples", args.samples), ("--rows-per-tile", args.rows_per_tile)):
+        if value < 1:
+            raise ChipsimError(f"{name}: expected a positive integer, got {value}")
+    if args.seed < 0:
+        raise ChipsimError(f"--seed: expected an integer >= 0, got {args.seed}")
+    if not 0 < args.quantile <= 1:
+        raise ChipsimError(f"--quantile: expected a number in (0, 1], got {args.quantile}")
+    if args.std_k < 0 or args.column_L < 0:
+        raise ChipsimError("--std-k and --column-L: expected numbers >= 0")
+    t = parse_time(args.time)
+    chip = load_chip(args.chip)
+    graph = load_graph(args.model)
+    layers = lower(graph)
+    mapping = Mapping.from_yaml(args.mapping, chip, layers)
+    x, y = load_dataset(args.data, "calibration")
+    x, y = x[:args.samples], y[:args.samples]
+    x = check_inputs(graph, x, name=f"data set {args.data!r} (calibration split)")
+    print(f"calibrating {len(mapping.placements)} tiles on {len(y)} {args.data} calibration "
+          f"samples (seed {args.seed}, judged at t = {args.time})", file=sys.stderr)
+    result = calibrate_mapping(
+        graph, layers, mapping, chip, x, input_rule=args.input_rule,
+        column_rule=args.column_rule, seed=args.seed, t_seconds=t, max_rows=args.rows_per_tile,
+        quantile=args.quantile, k=args.std_k, L=args.column_L)
+    result.mapping.to_yaml(args.output)
+    figures = {when: network_figures(graph, layers, m, chip, x, y, seed=args.seed, t_seconds=t)
+               for when, m in (("before", mapping), ("after", result.mapping))}
+    if args.json:
+        print_json({"model": graph.name, "chip": chip.name, "data": args.data,
+                    "mapping": args.mapping, "output": args.output,
+                    "calibration_set": figures, **result.to_json()})
+        return 0
+    print(f"{'tile':>4} {'layer':<24} {'input rule':>10} {'range':>10} {'columns':>8} "
+          f"{'error before':>12} {'after':>8}")
+    for r in result.tiles:
+        rng = "-" if r.input_range is None else f"{r.input_range:.4g}"
+        print(f"{r.tile:>4} {r.layer[:24]:<24} {r.input_rule or '-':>10} {rng:>10} "
+              f"{r.column_rule or '-':>8} {r.error_before:12.4f} {r.error_after:8.4f}")
+    b, a = figures["before"], figures["after"]
+    print(f"calibration set: accuracy {100 * b['accuracy']:.2f} % -> {100 * a['accuracy']:.2f} %, "
+          f"logit error {b['logit_error']:.4f} -> {a['logit_error']:.4f}")
+    print(f"wrote {args.output}")
+    return 0

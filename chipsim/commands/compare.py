@@ -1,0 +1,91 @@
+"""`chipsim compare`: the same network under several mapping strategies, one report side by side."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from chipsim.commands.common import add_chip_option, add_json_option, print_json
+from chipsim.commands.report import add_measure_options, check_counts, log, out_folder, place
+from chipsim.errors import ChipsimError, MappingError
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    from chipsim.mapping import STRATEGIES
+
+    p = sub.add_parser(
+        "compare",
+        help="compare mapping strategies on latency, throughput, energy, traffic and accuracy",
+        description="Map MODEL with each strategy, run each mapping through the event model "
+        "and the accuracy study at 1 h after programming with the same seeds, and write one "
+        "report: a side-by-side table marking the best value of each figure and the "
+        "Pareto-optimal strategies, plots, results.json and compare.csv, plus each strategy's "
+        "full report in a subfolder. Results are written as each strategy finishes.",
+    )
+    p.add_argument("model", metavar="MODEL", help="graph file (.onnx, .yaml, .json)")
+    add_chip_option(p)
+    p.add_argument("--strategies", default=",".join(STRATEGIES), metavar="LIST",
+                   help=f"comma-separated strategies (default {','.join(STRATEGIES)})")
+    add_measure_options(p, seeds=2)
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="report folder (default reports/compare-<model>/)")
+    add_json_option(p)
+    return p
+
+
+def parse_strategies(text: str) -> list[str]:
+    from chipsim.mapping import STRATEGIES
+
+    names = [n.strip() for n in text.split(",")]
+    if not names or any(not n for n in names):
+        raise ChipsimError(f"--strategies: expected comma-separated names, got {text!r}")
+    unknown = [n for n in names if n not in STRATEGIES]
+    if unknown:
+        raise MappingError(f"--strategies: unknown strategy {unknown[0]!r}; strategies: "
+                           f"{', '.join(STRATEGIES)}")
+    if len(set(names)) != len(names):
+        raise ChipsimError(f"--strategies: a strategy is named twice in {text!r}")
+    return names
+
+
+def run(args: argparse.Namespace) -> int:
+    from chipsim.arch import load_chip
+    from chipsim.report import Workload, measure_run, write_comparison, write_run_report
+    from chipsim.report.measure import HEADLINE_TIME_S
+
+    names = parse_strategies(args.strategies)
+    check_counts(args)
+    chip = load_chip(args.chip)
+    work = Workload.load(args.model, chip, data=args.data, inputs=args.inputs,
+                         images=args.images, seed=args.seed)
+    mappings = {n: place(work.layers, chip, Path(args.model).name, n, None) for n in names}
+    out = out_folder(args, Path("reports") / f"compare-{work.model}")
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    meta = {"model": work.model, "graph_file": work.graph_file, "chip": chip.name,
+            "seeds": seeds, "seed": args.seed, "inputs": work.source}
+    say = log(args)
+    runs: dict = {}
+    for k, name in enumerate(names, 1):
+        say(f"[{k}/{len(names)}] {name}")
+        results, trace = measure_run(work, mappings[name], times=(HEADLINE_TIME_S,), seeds=seeds,
+                                     seed=args.seed, log=say)
+        write_run_report(results, out / name, chip=chip, mapping=mappings[name], trace=trace)
+        runs[name] = results
+        files = write_comparison(runs, out, meta=meta, planned=names)
+        say(f"[{k}/{len(names)}] {name} done: {out / name}/index.html")
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    if args.json:
+        print_json({"report": str(out), "files": [str(f) for f in files], **data})
+        return 0
+    from chipsim.report.tables import fmt
+
+    width = max(len(n) for n in names)
+    print(" " * width + "  " + "  ".join(f"{c['label']:>18}" for c in data["columns"]))
+    for n in names:
+        cells = [fmt(c["values"][n]) + ("*" if n in data["best"][c["key"]] else " ")
+                 for c in data["columns"]]
+        print(f"{n:<{width}}  " + "  ".join(f"{cell:>18}" for cell in cells))
+    print(f"* best in its column; Pareto-optimal: {', '.join(data['pareto'])}")
+    print(f"wrote {out}/index.html, README.md, results.json, compare.csv")
+    return 0

@@ -1,0 +1,120 @@
+"""`chipsim report`: one mapped network measured by both models, written up as a report folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from chipsim.commands.common import add_chip_option, add_json_option, print_json
+from chipsim.errors import ChipsimError, MappingError
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "report",
+        help="measure a mapped network (latency, throughput, energy, accuracy) and write a report",
+        description="Run a mapped network through the cycle-level event model and the accuracy "
+        "study over drift time, then write a report folder: index.html and README.md side by "
+        "side, PNG figures (energy breakdown, core utilization, network traffic, timeline, "
+        "accuracy over drift, mapping), results.json and CSV tables.",
+    )
+    p.add_argument("model", metavar="MODEL", help="graph file (.onnx, .yaml, .json)")
+    add_chip_option(p)
+    add_mapping_options(p)
+    add_measure_options(p, seeds=2)
+    p.add_argument("--times", default="1s,1h,1d,1y", metavar="LIST",
+                   help="times after programming for the accuracy study, comma-separated, "
+                   "units s/m/h/d/y (default 1s,1h,1d,1y)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="report folder (default reports/<model>-<strategy>/)")
+    add_json_option(p)
+    return p
+
+
+def add_mapping_options(p: argparse.ArgumentParser) -> None:
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--mapping", metavar="FILE", help="mapping file (from `chipsim map`)")
+    where.add_argument("--strategy", metavar="NAME", default=None,
+                       help="place the network with this strategy (default when neither is "
+                       "given: balanced)")
+
+
+def add_measure_options(p: argparse.ArgumentParser, *, seeds: int) -> None:
+    """Options shared by `report` and `compare`: which inputs, how many, which seeds."""
+    p.add_argument("--data", metavar="NAME", default=None,
+                   help="take inputs from this data set's test split (digits, mnist); default: "
+                   "synthetic inputs, and accuracy becomes top-1 agreement with the float network")
+    p.add_argument("--inputs", type=int, default=32, metavar="N",
+                   help="inputs streamed through the event model (default 32: steady-state "
+                   "throughput is measured over the second half, which must span more than "
+                   "the 8 inputs the model admits at once)")
+    p.add_argument("--images", type=int, default=32, metavar="N",
+                   help="inputs of the accuracy study (default 32)")
+    p.add_argument("--seeds", type=int, default=seeds, metavar="N",
+                   help=f"independently programmed chips in the accuracy study (default {seeds})")
+    p.add_argument("--seed", type=int, default=0, metavar="N",
+                   help="first seed: the event model and synthetic inputs use it, the accuracy "
+                   "study seeds N, N+1, ... (default 0)")
+
+
+def check_counts(args: argparse.Namespace) -> None:
+    for name, value, least in (("--inputs", args.inputs, 1), ("--images", args.images, 1),
+                               ("--seeds", args.seeds, 1), ("--seed", args.seed, 0)):
+        if value < least:
+            kind = "positive" if least else "non-negative"
+            raise ChipsimError(f"{name}: expected a {kind} integer, got {value}")
+
+
+def place(layers, chip, model: str, strategy: str | None, mapping_file: str | None):
+    """The mapping from a file or a strategy name, with an error that lists the strategies."""
+    from chipsim.mapping import STRATEGIES, Mapping
+
+    if mapping_file:
+        return Mapping.from_yaml(mapping_file, chip, layers)
+    strategy = strategy or "balanced"
+    if strategy not in STRATEGIES:
+        raise MappingError(f"unknown strategy {strategy!r}; strategies: {', '.join(STRATEGIES)}")
+    return STRATEGIES[strategy].place(layers, chip, graph=model)
+
+
+def out_folder(args: argparse.Namespace, default: Path) -> Path:
+    """--out, or `default`; an error before any work if it names something that is not a folder."""
+    out = Path(args.out) if args.out else default
+    if out.exists() and not out.is_dir():
+        raise ChipsimError(f"--out {out}: exists and is not a folder")
+    return out
+
+
+def log(args: argparse.Namespace):
+    """Progress lines on stderr (stdout stays for results; silent in --json mode)."""
+    if args.json:
+        return lambda message: None
+    return lambda message: print(message, file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from chipsim.arch import load_chip
+    from chipsim.functional.times import parse_times
+    from chipsim.report import Workload, measure_run, write_run_report
+
+    check_counts(args)
+    times = parse_times(args.times)
+    chip = load_chip(args.chip)
+    work = Workload.load(args.model, chip, data=args.data, inputs=args.inputs,
+                         images=args.images, seed=args.seed)
+    mapping = place(work.layers, chip, Path(args.model).name, args.strategy, args.mapping)
+    out = out_folder(args, Path("reports") / f"{work.model}-{mapping.strategy}")
+    results, trace = measure_run(work, mapping, times=times,
+                                 seeds=range(args.seed, args.seed + args.seeds), seed=args.seed,
+                                 log=log(args))
+    files = write_run_report(results, out, chip=chip, mapping=mapping, trace=trace)
+    if args.json:
+        print_json({"report": str(out), "files": [str(f) for f in files], **results})
+        return 0
+    from chipsim.report.tables import fmt
+
+    for row in results["summary"].values():
+        print(f"{row['figure']:<55} {fmt(row['value']):>12} {row['unit']}")
+    print(f"wrote {out}/index.html, README.md, results.json and {len(files) - 3} more files")
+    return 0

@@ -1,0 +1,95 @@
+"""Regenerate the reports shipped in `reports/` for the bundled workloads on hermes64.
+
+    python -m chipsim.report.bundled [--only NAME ...]
+
+Each report is made by the same `chipsim` command a user would type (listed in `RUNS` and in
+`reports/README.md`), so the shipped folders show exactly what the commands give. The README's
+headline table is then read from the comparison's `results.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from chipsim.cli import main as chipsim
+from chipsim.report.tables import fmt
+
+ROOT = Path(__file__).resolve().parents[2]
+REPORTS = ROOT / "reports"
+
+#: report folder -> the chipsim command that writes it (paths relative to the repository root)
+RUNS: dict[str, list[str]] = {
+    "compare-resnet9_cifar": ["compare", "workloads/resnet9_cifar/resnet9.onnx", "--chip",
+                              "hermes64", "--strategies", "sequential,locality,balanced,packed"],
+    "digits_mlp": ["report", "workloads/digits_mlp/mlp.onnx", "--chip", "hermes64",
+                   "--strategy", "balanced", "--data", "digits", "--images", "540"],
+    "mnist_cnn": ["report", "workloads/mnist_cnn/cnn.onnx", "--chip", "hermes64", "--strategy",
+                  "balanced", "--data", "mnist", "--images", "200"],
+    "mnist_resnet9": ["report", "workloads/mnist_resnet9/resnet9.onnx", "--chip", "hermes64",
+                      "--strategy", "balanced", "--data", "mnist", "--images", "100"],
+}
+HEADLINE = "compare-resnet9_cifar"
+
+
+def command(name: str) -> list[str]:
+    return RUNS[name] + ["--out", f"reports/{name}"]
+
+
+def readme() -> str:
+    """reports/README.md: how to regenerate, what each folder is, the headline table and figure."""
+    lines = ["# Reports for the bundled workloads on hermes64", "",
+             "Regenerate them all (a few minutes on 2 cores):", "",
+             "    python -m chipsim.report.bundled", "",
+             "Each folder holds `index.html` and `README.md` side by side, PNG figures, "
+             "`results.json` and CSV tables, written by:", ""]
+    lines += [f"- [`{name}/`]({name}/README.md): `chipsim {' '.join(command(name))}`"
+              for name in RUNS]
+    headline = REPORTS / HEADLINE / "results.json"
+    if headline.exists():
+        data = json.loads(headline.read_text(encoding="utf-8"))
+        columns = data["columns"]
+        lines += ["", "## Headline: mapping strategies for ResNet-9 on hermes64", "",
+                  "Text for the top-level README (numbers read from "
+                  f"`{HEADLINE}/results.json`):", "",
+                  "```bash",
+                  f"chipsim {' '.join(RUNS[HEADLINE])} --out reports/{HEADLINE}", "```", "",
+                  "| strategy | " + " | ".join(f"{c['label']} ({c['unit']})" for c in columns)
+                  + " | Pareto-optimal |",
+                  "| --- |" + " ---: |" * len(columns) + " --- |"]
+        for name in data["finished"]:
+            cells = [(f"**{fmt(c['values'][name])}**" if name in data["best"][c["key"]]
+                      else fmt(c["values"][name])) for c in columns]
+            lines.append(f"| {name} | " + " | ".join(cells) + " | "
+                         + ("yes" if name in data["pareto"] else "no") + " |")
+        lines += ["", f"Bold: best in its column. Inputs: {data['inputs']}.", "",
+                  f"![Each figure per strategy]({HEADLINE}/compare.png)", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chipsim.report.bundled",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=sorted(RUNS), metavar="NAME",
+                        help=f"regenerate only these ({', '.join(RUNS)})")
+    args = parser.parse_args(argv)
+    for name in args.only or RUNS:
+        print(f"== chipsim {' '.join(command(name))}", file=sys.stderr, flush=True)
+        here = os.getcwd()
+        os.chdir(ROOT)
+        try:
+            status = chipsim(command(name))
+        finally:
+            os.chdir(here)
+        if status:
+            return status
+    (REPORTS / "README.md").write_text(readme(), encoding="utf-8")
+    print(f"wrote {REPORTS / 'README.md'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

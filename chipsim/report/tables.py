@@ -1,0 +1,93 @@
+"""The report's tables, taken from the results dictionary: raw numbers for CSV, formatted for pages.
+
+Each table function returns a header and rows of plain values read from the results; the CSV
+files hold them exactly, and `fmt` writes the same values for the pages (4 significant digits,
+thousands separated), so a page and its CSV differ only in rounding.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from chipsim.report.document import Table
+
+Rows = tuple[list[str], list[list[Any]]]
+
+
+def fmt(value: Any) -> str:
+    """A number as a report prints it: "n/a" for missing, 4 significant digits, 1,234 grouping."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value == 0:
+            return "0"
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def page_table(rows: Rows, caption: str = "", marked: set[tuple[int, int]] | None = None) -> Table:
+    header, values = rows
+    return Table(header, [[fmt(v) for v in row] for row in values], marked or set(), caption)
+
+
+def write_csv(path: str | Path, rows: Rows) -> Path:
+    header, values = rows
+    path = Path(path)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(values)
+    return path
+
+
+def summary_rows(results: dict[str, Any]) -> Rows:
+    return (["figure", "value", "unit"],
+            [[s["figure"], s["value"], s["unit"]] for s in results["summary"].values()])
+
+
+def _energy(parts: dict[str, float], inputs: int, name: str) -> Rows:
+    total = sum(parts.values())
+    return ([name, "energy per inference (µJ)", "share (%)"],
+            [[k, v / inputs / 1e6, 100 * v / total if total else 0.0] for k, v in parts.items()])
+
+
+def energy_by_component_rows(timing: dict[str, Any]) -> Rows:
+    return _energy(timing["energy_by_component_pj"], timing["inputs"], "component")
+
+
+def energy_by_layer_rows(timing: dict[str, Any]) -> Rows:
+    return _energy(timing["energy_by_layer_pj"], timing["inputs"], "layer")
+
+
+def core_rows(timing: dict[str, Any]) -> Rows:
+    energy = timing["energy_by_core_pj"]
+    cores = sorted(timing["core_utilization"], key=int)
+    return (["core", "busy (% of run)", "energy per inference (µJ)"],
+            [[int(c), 100 * timing["core_utilization"][c],
+              energy.get(c, 0.0) / timing["inputs"] / 1e6] for c in cores])
+
+
+def link_rows(timing: dict[str, Any]) -> Rows:
+    return (["link", "traffic (kbit/inference)", "busy (% of run)"],
+            [[link["link"], link["bits"] / timing["inputs"] / 1e3, 100 * link["utilization"]]
+             for link in timing["links"]])
+
+
+def accuracy_rows(accuracy: dict[str, Any]) -> Rows:
+    from chipsim.functional.times import format_time
+
+    metric = accuracy["metric"]
+    return (["time after programming", "GDC", f"{metric} mean (%)", "std (%)",
+             "relative logit error mean", "std", "seeds"],
+            [[format_time(r["time_s"]), "on" if r["gdc"] else "off", 100 * r["accuracy_mean"],
+              100 * r["accuracy_std"], r["logit_error_mean"], r["logit_error_std"], r["seeds"]]
+             for r in accuracy["rows"]])
+
