@@ -145,3 +145,13 @@ def test_example_in_the_format_reference_loads(tmp_path):
     layers = lower(load_graph(tmp_path / "net.yaml"))
     assert [(l.name, l.rows, l.cols, l.mvms) for l in layers] == \
         [("conv0", 27, 16, 1024), ("conv1", 144, 16, 1024), ("fc", 16, 2, 1)]
+
+
+def test_example_in_the_readme_loads(tmp_path):
+    import re
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    _write(tmp_path, re.search(r"```yaml\n(.*?)```", readme, re.S).group(1))
+    layers = lower(load_graph(tmp_path / "net.yaml"))
+    assert [(l.name, l.rows, l.cols, l.mvms) for l in layers] == \
+        [("conv0", 9, 8, 784), ("fc", 1568, 10, 1)]

@@ -11,6 +11,7 @@ import numpy as np
 
 from chipsim.commands.common import add_chip_option, add_json_option, print_json
 from chipsim.errors import ChipsimError, DataError, MappingError
+from chipsim.functional.executor import synthetic_inputs
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -50,17 +51,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "and CSV tables; `chipsim report` adds the accuracy study")
     add_json_option(p)
     return p
-
-
-def synthetic_inputs(graph, count: int, seed: int) -> np.ndarray:
-    """Deterministic inputs from the seed: uniform [0, 1) values, or tokens of the embedding."""
-    (name, shape), = graph.inputs.items()
-    rng = np.random.default_rng([seed, 0x5EED])
-    if graph.input_dtypes.get(name) == "int":
-        vocab = min((n.weights["table"].shape[0] for n in graph.nodes if n.op == "embedding"),
-                    default=2)
-        return rng.integers(0, vocab, size=(count,) + tuple(shape), dtype=np.int64)
-    return rng.random((count,) + tuple(shape), dtype=np.float32)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -143,3 +143,14 @@ def run_network(graph: Graph, backend: MatrixBackend, x: np.ndarray, batch: int 
     for part in batches(x.shape[0], batch, progress, desc):
         outs.append(run_graph(graph, backend, {input_name: x[part]}, part.start)[0])
     return np.concatenate(outs, axis=0) if outs else np.empty((0,), F32)
+
+
+def synthetic_inputs(graph, count: int, seed: int) -> np.ndarray:
+    """Deterministic inputs from the seed: uniform [0, 1) values, or tokens of the embedding."""
+    (name, shape), = graph.inputs.items()
+    rng = np.random.default_rng([seed, 0x5EED])
+    if graph.input_dtypes.get(name) == "int":
+        vocab = min((n.weights["table"].shape[0] for n in graph.nodes if n.op == "embedding"),
+                    default=2)
+        return rng.integers(0, vocab, size=(count,) + tuple(shape), dtype=np.int64)
+    return rng.random((count,) + tuple(shape), dtype=np.float32)

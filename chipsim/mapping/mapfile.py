@@ -27,7 +27,9 @@ HEADER = """\
 #   core        core id (0 .. cores - 1)
 #   row_offset, col_offset  top-left crossbar cell of the block on that core
 # Every copy of every layer must be covered exactly once; blocks sharing a core must use
-# disjoint crossbar rows and disjoint columns. Optional per-placement `calibration:` is kept.
+# disjoint crossbar rows and disjoint columns. `chipsim calibrate` adds per placement
+#   calibration: {input_range: r, column_scale: [...]}   a fixed DAC range for the tile, and
+#   one conductance scale per column (never above g_max); edit or delete them freely.
 """
 
 

@@ -47,7 +47,7 @@ class Workload:
     def load(cls, model_path: str | Path, chip: Any, *, data: str | None = None,
              inputs: int = 8, images: int = 64, seed: int = 0) -> "Workload":
         """Load the graph and pick its inputs: a data set's test split, or synthetic ones."""
-        from chipsim.commands.simulate import synthetic_inputs
+        from chipsim.functional.executor import synthetic_inputs
         from chipsim.functional.executor import FloatBackend, check_inputs, run_network
         from chipsim.graph import load_graph, lower
 

@@ -14,7 +14,10 @@ enters. Values are the functional path's own (`ActivityRecorder`), computed a gr
 at a time because the kernels are batch-invariant; time and energy are accounted MVM by MVM.
 
 Host I/O is outside the model: an input is in the first layers' buffers when it enters and
-leaves when its last chunk is done.
+leaves when its last chunk is done. Inputs arrive as a stream, not in bursts: the next input
+enters when the one before it has cleared the layers that read the network input (the input
+buffers are free again) and fewer than `in_flight` inputs are on the chip. Computing values a
+`group` of inputs at a time does not touch the timing.
 """
 
 from __future__ import annotations
@@ -38,10 +41,11 @@ from chipsim.timing.trace import Trace
 class _Flight:
     """One input on the chip: which chunks fired, which source chunks arrived."""
 
-    __slots__ = ("n", "start", "next", "arrived", "prefix", "sinks_left")
+    __slots__ = ("n", "start", "next", "arrived", "prefix", "sinks_left", "entry_left")
 
-    def __init__(self, n: int, start: int, sinks_left: int) -> None:
+    def __init__(self, n: int, start: int, sinks_left: int, entry_left: int) -> None:
         self.n, self.start, self.sinks_left = n, start, sinks_left
+        self.entry_left = entry_left  # chunks of the input-reading layers not yet done
         self.next: dict[str, int] = defaultdict(int)
         self.arrived: dict[tuple[str, str], set[int]] = defaultdict(set)
         self.prefix: dict[tuple[str, str], int] = defaultdict(int)
@@ -94,6 +98,7 @@ class ChipModel:
             if plans[layer.name].recurrent:
                 self.consumers[layer.name].append(layer.name)
         self.sinks = [n for n in self.layers if not [c for c in self.consumers[n] if c != n]]
+        self.entries = [n for n, plan in plans.items() if not plan.needs]  # read the input
         self.local_ops, self.global_ops = {}, {}
         for layer in layers:
             ops = getattr(layer, "digital_ops", {}) or {}
@@ -107,6 +112,7 @@ class ChipModel:
         self.started: dict[int, int] = {}
         self.simulated_mvms = 0
         self._next_input = 0
+        self._entry_busy = False  # the last input admitted has not cleared the input layers
 
     def _readers(self, mapping: Any, graph: Any | None) -> dict[tuple[str, str], list]:
         """Per (source, consumer): each consumer core with the source columns its blocks read,
@@ -154,26 +160,27 @@ class ChipModel:
 
     # -- inputs entering and leaving ---------------------------------------------------------
     def run(self) -> None:
-        for _ in range(min(self.in_flight, self.inputs)):
-            self._admit()
+        self._admit()
         self.env.run()
         missing = self.inputs - len(self.finished)
         if missing:
             raise RuntimeError(f"timed model stalled with {missing} inputs unfinished")
 
     def _admit(self) -> None:
+        """Let the next input in, if the input layers are free and the window has room."""
         n = self._next_input
-        if n >= self.inputs:
+        if n >= self.inputs or self._entry_busy or len(self.flights) >= self.in_flight:
             return
         self._next_input += 1
+        self._entry_busy = True
         if n % self.group == 0:
             self.compute(n, min(self.group, self.inputs - n))
-        flight = _Flight(n, self.env.now, sum(self.plans[s].chunks for s in self.sinks))
+        flight = _Flight(n, self.env.now, sum(self.plans[s].chunks for s in self.sinks),
+                         sum(self.plans[s].chunks for s in self.entries))
         self.flights[n] = flight
         self.started[n] = self.env.now
-        for name, plan in self.plans.items():
-            if not plan.needs:  # reads the network input
-                self._try_fire(flight, name)
+        for name in self.entries:
+            self._try_fire(flight, name)
 
     def _finish(self, flight: _Flight) -> None:
         self.finished[flight.n] = self.env.now
@@ -251,6 +258,11 @@ class ChipModel:
 
     def _chunk_done(self, flight: _Flight, name: str, c: int, heads: list) -> None:
         now, layer = self.env.now, self.layers[name]
+        if name in self.entries:
+            flight.entry_left -= 1
+            if flight.entry_left == 0:  # the input buffers are free: the next input may enter
+                self._entry_busy = False
+                self._admit()
         unit = self.unit_of[name]
         if self.global_ops[name] and unit is not None:
             bits = self.p.activation_bits
