@@ -23,11 +23,18 @@ a batch of 1,000 give the same bits, whatever BLAS kernel runs. Small batches th
 through one fused Numba kernel (DAC, MVM loop, ADC), large ones through a BLAS GEMM between two
 kernels spread over threads, with identical results. With DAC quantization off (`ideal`) the
 GEMM runs in float64 instead (equal to float32 round-off, not bit for bit across batch sizes).
+
+Large batches go through in chunks of rows, each chunk's codes and sums in per-thread scratch
+buffers reused from call to call. A fresh array of a megabyte often comes straight from the
+operating system (the C allocator hands large blocks back after use) and then costs a page fault
+for every 4 KiB first written: with codes and sums fresh on every call that was a third of a
+256 x 256 tile's time at batch 1024. Chunks keep the scratch a fixed size whatever the batch.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -37,11 +44,12 @@ from chipsim.device import pcm
 from chipsim.errors import DataError, DescriptionError
 from chipsim.kernels import rng
 from chipsim.kernels import tile as kernels
-from chipsim.kernels.threads import run_rows
+from chipsim.kernels.threads import run_rows, thread_count
 
 _EXACT = 2**24 - 1  # largest integer up to which every float32 integer sum is exact
 _PARALLEL_BATCH = 32  # from this batch size on: BLAS GEMM, kernels spread over threads
 _MIN_LEVELS = 32  # coarsest read-out grid accepted (levels per max |conductance difference|)
+_CHUNK_ROWS = 512  # rows per thread of a large batch converted together (module docstring)
 
 
 @dataclass(frozen=True)
@@ -307,7 +315,12 @@ class Tile:
             if bad >= 0:
                 self._refuse(int(numbers[bad]) if numbers.size else first_index + bad)
         else:
-            self.convert(*self.dac(x, first_index), first_index, out, add, indices)
+            x = np.ascontiguousarray(x)
+            for k0, k1 in _chunks(x.shape[0]):
+                part = numbers[k0:k1] if numbers.size else numbers
+                converted = self._dac_into(x[k0:k1], _scratch("codes", k1 - k0, c.rows),
+                                           first_index + k0, part)
+                self._convert_rows(*converted, first_index + k0, part, out[k0:k1], add)
         return out[0] if single else out
 
     def _refuse(self, index: int) -> None:
@@ -322,16 +335,21 @@ class Tile:
             indices: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Input codes (batch, rows) and each vector's range, for x of shape (batch, rows)
         (input numbers as in `forward`; they name the input in an error)."""
-        c = self.config
         x = np.ascontiguousarray(x, dtype=np.float32)
-        codes = np.empty(x.shape, dtype=np.float32)
+        numbers = _NO_INDICES if indices is None else _input_numbers(indices, x.shape[0])
+        return self._dac_into(x, np.empty(x.shape, dtype=np.float32), first_index, numbers)
+
+    def _dac_into(self, x: np.ndarray, codes: np.ndarray, first_index: int,
+                  numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`dac` writing the codes of x (contiguous float32) into `codes` (same shape)."""
+        c = self.config
         ranges = np.empty(x.shape[0], dtype=np.float32)
         run_rows(kernels.dac, x.shape[0], x, self._input_range, c.input_range == "max_abs",
                  float(c.dac_max_code), c.dac_quantization, codes, ranges)
         bad = np.flatnonzero(np.isnan(ranges))
         if bad.size:
             k = int(bad[0])
-            self._refuse(first_index + k if indices is None else int(np.ravel(indices)[k]))
+            self._refuse(int(numbers[k]) if numbers.size else first_index + k)
         return codes, ranges
 
     def convert(self, codes: np.ndarray, ranges: np.ndarray, first_index: int = 0,
@@ -339,19 +357,46 @@ class Tile:
                 indices: np.ndarray | None = None) -> np.ndarray:
         """The array, output noise, ADC and digital correction for codes from `dac`."""
         numbers = _NO_INDICES if indices is None else _input_numbers(indices, codes.shape[0])
-        c = self.config
-        if c.dac_quantization:  # integer codes x integer grid: exact in float32
-            acc = codes @ self._grid
-        else:
-            acc = (codes.astype(np.float64) @ self._g_norm64).astype(np.float32)
         if out is None:
-            out = np.empty((codes.shape[0], c.cols), dtype=np.float32)
+            out = np.empty((codes.shape[0], self.config.cols), dtype=np.float32)
+        for k0, k1 in _chunks(codes.shape[0]):
+            self._convert_rows(codes[k0:k1], ranges[k0:k1], first_index + k0,
+                               numbers[k0:k1] if numbers.size else numbers, out[k0:k1], add)
+        return out
+
+    def _convert_rows(self, codes: np.ndarray, ranges: np.ndarray, first_index: int,
+                      numbers: np.ndarray, out: np.ndarray, add: bool) -> None:
+        """`convert` of one chunk, its sums in this thread's scratch."""
+        c = self.config
+        acc = _scratch("sums", codes.shape[0], c.cols)
+        if c.dac_quantization:  # integer codes x integer grid: exact in float32
+            np.matmul(codes, self._grid, out=acc)
+        else:
+            acc[...] = codes.astype(np.float64) @ self._g_norm64
         run_rows(kernels.adc, codes.shape[0], acc, self._key_out, first_index, numbers,
                  self._params, self._flags, ranges, self._col_factor, self._column_offset, out, add)
-        return out
 
 
 _NO_INDICES = np.empty(0, dtype=np.int64)
+_scratch_buffers = threading.local()  # each thread its own: tiles may run in several threads
+
+
+def _chunks(batch: int) -> list[tuple[int, int]] | tuple[tuple[int, int]]:
+    """Row ranges of a large batch, each to go through the whole tile at once."""
+    step = _CHUNK_ROWS * thread_count()  # run_rows gives each thread a full part
+    if batch <= step:
+        return ((0, batch),)
+    return [(k0, min(k0 + step, batch)) for k0 in range(0, batch, step)]
+
+
+def _scratch(name: str, rows: int, width: int) -> np.ndarray:
+    """This thread's float32 buffer `name` of `width` columns, as a (rows, width) array; reused
+    by the next call asking for it, so its contents last only until then."""
+    buffers = _scratch_buffers.__dict__  # this thread's own
+    buffer = buffers.get((name, width))
+    if buffer is None or buffer.shape[0] < rows:
+        buffer = buffers[name, width] = np.empty((rows, width), dtype=np.float32)
+    return buffer[:rows]
 
 
 def _input_numbers(indices: np.ndarray, batch: int) -> np.ndarray:
@@ -407,20 +452,42 @@ class TiledMatrix:
             x = x[None, :]
         if x.ndim != 2 or x.shape[1] != self.shape[0]:
             raise DataError(f"input of shape {x.shape}, expected (batch, {self.shape[0]})")
-        # one contiguous buffer per column block (kernels run fastest on contiguous rows)
-        parts = [np.empty((x.shape[0], line.config.cols), dtype=np.float32)
-                 for line in self.tiles[0]]
-        small = x.shape[0] < _PARALLEL_BATCH
-        for i, r0 in enumerate(self.row_starts):  # row blocks in order: deterministic sums
-            x_block = np.ascontiguousarray(x[:, r0:r0 + self.tiles[i][0].config.rows])
+        if x.shape[0] < _PARALLEL_BATCH:  # the fused per-vector kernel, tile by tile
+            # one contiguous buffer per column block (kernels run fastest on contiguous rows)
+            parts = [np.empty((x.shape[0], line.config.cols), dtype=np.float32)
+                     for line in self.tiles[0]]
+            for i, r0 in enumerate(self.row_starts):  # row blocks in order: deterministic sums
+                x_block = np.ascontiguousarray(x[:, r0:r0 + self.tiles[i][0].config.rows])
+                for j, tile in enumerate(self.tiles[i]):
+                    tile.forward(x_block, first_index, parts[j], add=i > 0)
+            y = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+        else:  # chunk by chunk through every tile, in scratch: one large array, the result
+            y = np.empty((x.shape[0], self.shape[1]), dtype=np.float32)
+            for k0, k1 in _chunks(x.shape[0]):
+                self._forward_rows(x[k0:k1], first_index + k0, y[k0:k1])
+        return y[0] if single else y
+
+    def _forward_rows(self, x: np.ndarray, first_index: int, y: np.ndarray) -> None:
+        """One chunk of a large batch into `y`, row block by row block (a fixed sum order);
+        tiles of one row block with the same DAC settings share one conversion of their input
+        slice. Several column blocks add up in contiguous scratch, copied into y at the end."""
+        one = len(self.col_starts) == 1
+        parts = [y if one else _scratch(f"out{j}", x.shape[0], tile.config.cols)
+                 for j, tile in enumerate(self.tiles[0])]
+        for i, r0 in enumerate(self.row_starts):
+            rows = self.tiles[i][0].config.rows
+            x_block = x[:, r0:r0 + rows]
+            if not x_block.flags.c_contiguous:
+                x_block = _scratch("inputs", x.shape[0], rows)
+                x_block[...] = x[:, r0:r0 + rows]
             shared: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
             for j, tile in enumerate(self.tiles[i]):
-                if small:  # the fused per-vector kernel
-                    tile.forward(x_block, first_index, parts[j], add=i > 0)
-                    continue
                 settings = tile.dac_settings()
-                if settings not in shared:  # tiles of one row block read the same input slice
-                    shared[settings] = tile.dac(x_block, first_index)
-                tile.convert(*shared[settings], first_index, parts[j], add=i > 0)
-        y = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
-        return y[0] if single else y
+                if settings not in shared:
+                    codes = _scratch(f"codes{len(shared)}", x.shape[0], rows)
+                    shared[settings] = tile._dac_into(x_block, codes, first_index, _NO_INDICES)
+                tile._convert_rows(*shared[settings], first_index, _NO_INDICES, parts[j],
+                                   add=i > 0)
+        if not one:
+            for c0, part in zip(self.col_starts, parts):
+                y[:, c0:c0 + part.shape[1]] = part

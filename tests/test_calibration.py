@@ -16,7 +16,8 @@ from chipsim.calibration import calibrate_mapping, collect_tile_inputs
 from chipsim.calibration.calibrate import network_figures, rounded
 from chipsim.calibration.column_ranges import choose_column_scales, column_floor, scales_for
 from chipsim.calibration.input_ranges import choose_input_range, rule_ranges
-from chipsim.calibration.objective import reference_outputs, tile_error
+from chipsim.calibration.objective import (CALIBRATION_SEED_BASE, calibration_seeds,
+                                           reference_outputs, tile_error)
 from chipsim.datasets import load_dataset
 from chipsim.errors import DataError, MappingError
 from chipsim.functional.analog import AnalogNetwork, AnalogOptions, apply_calibration, tile_config
@@ -263,3 +264,75 @@ def test_bad_calibration_entries_name_the_placement(chip, calibration, words):
     tile = _tile(chip, w)
     with pytest.raises(MappingError, match=f"placement 7: {words}"):
         apply_calibration(tile, calibration, "mapping placement 7")
+
+
+def test_calibration_programs_only_chips_of_its_own_seeds(mlp, monkeypatch):
+    """The ranges are fitted to calibration chips, never to the chips a study tests (0, 1, ...)."""
+    import chipsim.calibration.calibrate as calibrate
+
+    graph, layers, mapping, chip, x, _ = mlp
+    seeds = []
+    real = calibrate.Tile
+
+    def recording(config, weights, tile_id=0, seed=0):
+        seeds.append(seed)
+        return real(config, weights, tile_id=tile_id, seed=seed)
+
+    monkeypatch.setattr(calibrate, "Tile", recording)
+    result = calibrate_mapping(graph, layers, mapping, chip, x[:8], max_rows=20, draws=2, seed=1)
+    assert set(seeds) == set(calibration_seeds(1, 2)) == set(result.settings["calibration_seeds"])
+    assert min(seeds) >= CALIBRATION_SEED_BASE
+    assert len(set(calibration_seeds(0, 3)) | set(calibration_seeds(1, 3))) == 6
+
+
+def test_the_objective_averages_the_calibration_draws(chip):
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((32, 6)).astype(np.float32)
+    x = rng.standard_normal((50, 32)).astype(np.float32)
+    a, b = _tile(chip, w, seed=5), _tile(chip, w, seed=6)
+    ref = reference_outputs(a, x)
+    assert tile_error(a, x, ref) != tile_error(b, x, ref)  # draws differ
+    assert tile_error([a, b], x, ref) == pytest.approx((tile_error(a, x, ref)
+                                                        + tile_error(b, x, ref)) / 2)
+
+
+def test_every_draw_gets_the_chosen_ranges(chip):
+    rng = np.random.default_rng(4)
+    w = rng.standard_normal((32, 6)).astype(np.float32)
+    x = np.abs(rng.standard_normal((80, 32))).astype(np.float32)
+    tiles = [_tile(chip, w, seed=s) for s in (7, 8, 9)]
+    choice = choose_input_range(tiles, x)
+    assert {t.input_range for t in tiles} == {choice.input_range}
+    columns = choose_column_scales(tiles, x, 3600.0)
+    for t in tiles:
+        np.testing.assert_array_equal(t.column_scale, columns.column_scale)
+        assert t.time == 3600.0
+
+
+def test_the_search_is_judged_on_rows_it_was_not_fitted_to(chip, monkeypatch):
+    """`best` picks among candidates by the error on held-out rows, not on the fitting rows."""
+    import chipsim.calibration.input_ranges as input_ranges
+
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((16, 4)).astype(np.float32)
+    x = rng.standard_normal((40, 16)).astype(np.float32)
+    judged = []
+    real = input_ranges.tile_error
+
+    def recording(tiles, rows, reference):
+        first = next(k for k in range(len(x)) if np.array_equal(rows[0], x[k]))
+        judged.append((rows.shape[0], first))
+        return real(tiles, rows, reference)
+
+    monkeypatch.setattr(input_ranges, "tile_error", recording)
+    fit, held = input_ranges.split_rows(x)
+    assert len(fit) + len(held) == len(x) and not np.shares_memory(fit, held)
+    choose_input_range(_tile(chip, w), x, "best")
+    # even rows while fitting, odd rows while judging, all rows for the reported error
+    assert set(judged) == {(20, 0), (20, 1), (40, 0)}
+
+
+def test_too_few_draws_are_refused(mlp):
+    graph, layers, mapping, chip, x, _ = mlp
+    with pytest.raises(DataError, match="draws must be at least 1"):
+        calibrate_mapping(graph, layers, mapping, chip, x[:4], draws=0)

@@ -5,6 +5,7 @@ import pytest
 
 from chipsim.arch import load_chip
 from chipsim.errors import DataError, DescriptionError
+from chipsim import tile as tile_module
 from chipsim.kernels import tile as kernels
 from chipsim.tile import Tile, TileConfig, TiledMatrix
 
@@ -340,3 +341,34 @@ def test_row_conductances_are_what_the_array_reads():
 def test_config_refuses_a_read_out_grid_too_coarse_for_exact_sums():
     with pytest.raises(ValueError, match="conductance levels"):
         TileConfig(rows=4096, dac_bits=10)
+
+
+# ---------------------------------------------------------------- large batches, in chunks
+@pytest.fixture
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(tile_module, "_CHUNK_ROWS", 48)  # a batch of 200 spans several chunks
+
+
+def test_large_batches_in_chunks_give_the_bits_of_single_vectors(small_chunks):
+    rs = np.random.default_rng(5)
+    w = rs.normal(0, 0.05, (200, 150)).astype(np.float32)
+    x = rs.uniform(-1, 1, (200, 200)).astype(np.float32)
+    matrix = TiledMatrix(TileConfig(rows=128, cols=64), w, seed=1)  # 2 x 3 tiles
+    matrix.drift(3600.0)
+    whole = matrix.forward(x, first_index=7)
+    singles = np.stack([matrix.forward(x[k], first_index=7 + k) for k in range(200)])
+    assert np.array_equal(whole, singles)
+    t = matrix.tiles[0][0]
+    x0 = np.ascontiguousarray(x[:, :128])
+    numbers = rs.permutation(1000)[:200]
+    by_tile = t.forward(x0, indices=numbers)
+    assert np.array_equal(by_tile, t.convert(*t.dac(x0, indices=numbers), indices=numbers))
+    assert np.array_equal(by_tile[150:], t.forward(x0[150:], indices=numbers[150:]))
+
+
+def test_a_nan_late_in_a_large_batch_is_named(small_chunks):
+    matrix = TiledMatrix(TileConfig(rows=128, cols=64), np.ones((200, 100), np.float32))
+    x = np.zeros((200, 200), np.float32)
+    x[170, 3] = np.inf
+    with pytest.raises(DataError, match="input 180 contains NaN"):
+        matrix.forward(x, first_index=10)

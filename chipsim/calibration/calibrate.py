@@ -6,8 +6,10 @@ file, and `chipsim accuracy` and `chipsim simulate` program the tiles with it as
 
 The steps: run the calibration samples (never test data) through the network on the float path
 and keep up to `max_rows` input rows per tile (`chipsim.calibration.cache`); build each tile as
-the chip programs it at `seed` and read it `t_seconds` after programming; choose its input range
-(`input_ranges`), then its column scales with that range (`column_ranges`). Values are rounded
+`draws` calibration chips program it (seeds of their own, derived from `seed` and distinct from
+the seeds chips are tested on) and read them `t_seconds` after programming; choose its input
+range (`input_ranges`), then its column scales with that range (`column_ranges`), each by the
+error averaged over the draws. Values are rounded
 to 6 significant digits so the YAML stays readable and reads back to the very same floats;
 column scales round up, so no conductance ever passes g_max.
 """
@@ -26,7 +28,8 @@ from chipsim.calibration.column_ranges import (COLUMN_RULES, DEFAULT_L, choose_c
                                                column_floor, set_column_scale)
 from chipsim.calibration.input_ranges import (DEFAULT_QUANTILE, DEFAULT_STD_K, INPUT_RULES,
                                               choose_input_range)
-from chipsim.calibration.objective import reference_outputs, tile_error
+from chipsim.calibration.objective import (DEFAULT_DRAWS, calibration_seeds, reference_outputs,
+                                           tile_error)
 from chipsim.errors import DataError
 from chipsim.functional.analog import AnalogOptions, apply_calibration, tile_config
 from chipsim.tile import Tile
@@ -76,13 +79,17 @@ def calibrate_mapping(
     graph, layers: Sequence, mapping, chip: Any, x: np.ndarray, *, input_rule: str = "best",
     column_rule: str = "best", seed: int = 0, t_seconds: float = 3600.0, max_rows: int = 1000,
     quantile: float = DEFAULT_QUANTILE, k: float = DEFAULT_STD_K, L: float = DEFAULT_L,
-    batch: int = 256,
+    batch: int = 256, draws: int = DEFAULT_DRAWS,
 ) -> CalibrationResult:
     """Calibrate every tile of `mapping` on calibration samples `x`; rules "none" skip a step.
 
     The tiles start from the mapping as given (its calibration, if any); a skipped step keeps
     that value. Returns a new Mapping with each placement's `calibration` filled in.
+    `seed` picks the calibration chips (`calibration_seeds(seed, draws)`).
     """
+    if draws < 1:
+        raise DataError(f"calibration: draws must be at least 1, got {draws}")
+    seeds = calibration_seeds(seed, draws)
     if input_rule not in INPUT_RULES + ("none",):
         raise DataError(f"unknown input rule {input_rule!r}; rules: "
                         f"{', '.join(INPUT_RULES + ('none',))}")
@@ -96,33 +103,36 @@ def calibrate_mapping(
         b = placement.block
         weights = by_name[b.layer].weight[b.row_start:b.row_stop, b.col_start:b.col_stop]
         given = placement.calibration or {}
-        tile = _tile(chip, weights, tile_id, seed, given, given.get("input_range") is not None,
-                     t_seconds)  # the tile as the mapping programs it
-        reference = reference_outputs(tile, rows)
-        before = tile_error(tile, rows, reference) if rows.size else 0.0
-        if input_rule != "none" and tile.config.input_range != "calibrated":
-            tile = _tile(chip, weights, tile_id, seed, given, True, t_seconds)
+        fixed = given.get("input_range") is not None
+        tiles = [_tile(chip, weights, tile_id, s, given, fixed, t_seconds)
+                 for s in seeds]  # the tile as the mapping programs it, on each calibration chip
+        reference = reference_outputs(tiles, rows)
+        before = tile_error(tiles, rows, reference) if rows.size else 0.0
+        if input_rule != "none" and tiles[0].config.input_range != "calibrated":
+            tiles = [_tile(chip, weights, tile_id, s, given, True, t_seconds) for s in seeds]
         calibration = dict(placement.calibration or {})
         input_choice = column_choice = None
         if input_rule != "none":
-            input_choice = choose_input_range(tile, rows, input_rule, quantile, k)
+            input_choice = choose_input_range(tiles, rows, input_rule, quantile, k)
             calibration["input_range"] = rounded(input_choice.input_range)
-            tile.input_range = calibration["input_range"]
+            for t in tiles:
+                t.input_range = calibration["input_range"]
         scaled_down = 0
         if column_rule != "none":
-            column_choice = choose_column_scales(tile, rows, t_seconds, column_rule, L)
+            column_choice = choose_column_scales(tiles, rows, t_seconds, column_rule, L)
             scale = [rounded(s, up=True) for s in column_choice.column_scale]
             calibration["column_scale"] = scale
-            set_column_scale(tile, np.array(scale), t_seconds)
-            floor = rounded_up_array(column_floor(tile.weights))
+            set_column_scale(tiles, np.array(scale), t_seconds)
+            floor = rounded_up_array(column_floor(weights))
             scaled_down = int(np.sum(np.array(scale) > floor))
-        after = tile_error(tile, rows, reference) if rows.size else 0.0
+        after = tile_error(tiles, rows, reference) if rows.size else 0.0
         placements.append(dataclasses.replace(placement, calibration=calibration or None))
         reports.append(TileCalibration(
             tile_id, b.layer, input_choice and input_choice.rule,
             calibration.get("input_range"), column_choice and column_choice.rule,
             column_choice and column_choice.alpha, scaled_down, before, after))
     settings = {"input_rule": input_rule, "column_rule": column_rule, "seed": seed,
+                "calibration_seeds": seeds,
                 "time_s": t_seconds, "rows_per_tile": max_rows, "quantile": quantile,
                 "std_k": k, "column_L": L, "samples": int(len(x))}
     return CalibrationResult(dataclasses.replace(mapping, placements=tuple(placements)),

@@ -16,15 +16,20 @@ s_j = alpha * (that estimate) / ADC full scale, never below max |w_j|:
 - ``search``: the alpha (log grid 1/4 .. 8) minimising the tile's output error against float;
 - ``max``: s_j = max |w_j|, every column at g_max whatever its outputs (no calibration);
 - ``best`` (default): whichever of these gives the smallest tile output error.
+
+As for input ranges, the error is the mean over the calibration chips given; the statistics come
+from half of the calibration rows and the choice is judged on the other half.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
-from chipsim.calibration.objective import reference_outputs, tile_error
+from chipsim.calibration.input_ranges import split_rows
+from chipsim.calibration.objective import as_tiles, reference_outputs, tile_error
 from chipsim.errors import DataError
 from chipsim.tile import Tile
 
@@ -71,43 +76,55 @@ def scales_for(tile: Tile, peaks: np.ndarray, alpha: float) -> np.ndarray:
     return np.maximum(alpha * peaks / tile.config.out_bound, column_floor(tile.weights))
 
 
-def set_column_scale(tile: Tile, scale: np.ndarray, t_seconds: float) -> None:
-    """Reprogram `tile` with column scales `scale` and read it `t_seconds` after programming."""
-    tile.column_scale = np.asarray(scale, dtype=np.float64).copy()
-    tile.program()
-    if t_seconds > 0:
-        tile.drift(t_seconds)
+def set_column_scale(tile: Tile | Sequence[Tile], scale: np.ndarray, t_seconds: float) -> None:
+    """Reprogram `tile` (or each draw of it) with column scales `scale` and read it
+    `t_seconds` after programming."""
+    for t in as_tiles(tile):
+        t.column_scale = np.asarray(scale, dtype=np.float64).copy()
+        t.program()
+        if t_seconds > 0:
+            t.drift(t_seconds)
 
 
-def choose_column_scales(tile: Tile, x: np.ndarray, t_seconds: float, rule: str = "best",
-                         L: float = DEFAULT_L) -> ColumnChoice:
-    """Set and return the column scales of `tile` by `rule`, read at `t_seconds`.
+def choose_column_scales(tile: Tile | Sequence[Tile], x: np.ndarray, t_seconds: float,
+                         rule: str = "best", L: float = DEFAULT_L) -> ColumnChoice:
+    """Set and return the column scales of `tile` (or of each calibration draw of it) by
+    `rule`, read at `t_seconds`; the error reported is on all rows.
 
     With no non-zero calibration input the columns stay at g_max (rule "unused").
     """
+    tiles = as_tiles(tile)
+    first = tiles[0]
     if rule not in COLUMN_RULES:
         raise DataError(f"unknown column rule {rule!r}; rules: {', '.join(COLUMN_RULES)}")
     x = np.asarray(x, dtype=np.float32)
     if not np.isfinite(x).all():
-        raise DataError(f"tile {tile.tile_id}: calibration inputs contain NaN or infinity")
-    floor = column_floor(tile.weights)
+        raise DataError(f"tile {first.tile_id}: calibration inputs contain NaN or infinity")
+    floor = column_floor(first.weights)
     if x.size == 0 or not np.any(x):
-        set_column_scale(tile, floor, t_seconds)
+        set_column_scale(tiles, floor, t_seconds)
         return ColumnChoice("unused", floor, 0.0, None)
-    reference = reference_outputs(tile, x)
-    peaks = column_peaks(tile, x, L)
+    fit, held = split_rows(x)
+    reference = reference_outputs(first, held)
+    peaks = column_peaks(first, fit, L)
     options: dict[str, tuple[np.ndarray, float | None]] = {}
     if rule in ("max", "best"):
         options["max"] = (floor, None)
     if rule in ("stats", "best"):
-        options["stats"] = (scales_for(tile, peaks, 1.0), 1.0)
+        options["stats"] = (scales_for(first, peaks, 1.0), 1.0)
     if rule in ("search", "best"):
-        options.update({f"search {a:g}": (scales_for(tile, peaks, a), a) for a in SEARCH_ALPHAS})
-    errors = {}
+        options.update({f"search {a:g}": (scales_for(first, peaks, a), a) for a in SEARCH_ALPHAS})
+    errors: dict[str, float] = {}
+    tried: list[tuple[np.ndarray, float]] = []
     for name, (scale, _) in options.items():
-        set_column_scale(tile, scale, t_seconds)
-        errors[name] = tile_error(tile, x, reference)
+        same = next((e for s, e in tried if np.array_equal(s, scale)), None)
+        if same is None:  # equal scales (every column at g_max) need not be measured twice
+            set_column_scale(tiles, scale, t_seconds)
+            same = tile_error(tiles, held, reference)
+            tried.append((scale, same))
+        errors[name] = same
     chosen = min(errors, key=lambda name: (errors[name], name))
     scale, alpha = options[chosen]
-    set_column_scale(tile, scale, t_seconds)
-    return ColumnChoice(chosen.split()[0], scale, errors[chosen], alpha)
+    set_column_scale(tiles, scale, t_seconds)
+    return ColumnChoice(chosen.split()[0], scale,
+                        tile_error(tiles, x, reference_outputs(first, x)), alpha)

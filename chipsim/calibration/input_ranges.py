@@ -13,17 +13,22 @@ flour is off the scale. Each rule picks r from the tile's calibration inputs:
 - ``search``: the r minimising the tile's output error against float (a log-spaced grid, then
   golden-section refinement around its best point);
 - ``best`` (default): whichever of these gives the smallest tile output error.
+
+The error is the mean over the calibration chips given (several programmed draws of the tile,
+`chipsim.calibration.objective`). The search fits its range on half of the calibration rows
+(`split_rows`), and ``best`` then judges every candidate on the other half, so a range that
+only suits the rows it was fitted to does not win.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
-from chipsim.calibration.objective import reference_outputs, tile_error
+from chipsim.calibration.objective import as_tiles, reference_outputs, tile_error
 from chipsim.errors import DataError
 from chipsim.tile import Tile
 
@@ -33,6 +38,14 @@ DEFAULT_STD_K = 3.0
 SEARCH_DECADES = 2.0  # the search looks at r in [max |x| / 10^2, max |x|]
 SEARCH_GRID = 25
 GOLDEN_STEPS = 12
+MIN_HELD_OUT = 8  # with fewer rows than twice this, fitting and judging use all rows
+
+
+def split_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(fitting rows, held-out rows): even and odd positions of x, or x twice if x is small."""
+    if len(x) < 2 * MIN_HELD_OUT:
+        return x, x
+    return x[0::2], x[1::2]
 
 
 @dataclass(frozen=True)
@@ -85,42 +98,57 @@ def search_range(error_of: Callable[[float], float], top: float) -> float:
     return best if error_of(best) <= errors[i] else math.exp(logs[i])
 
 
-def choose_input_range(tile: Tile, x: np.ndarray, rule: str = "best",
+def choose_input_range(tile: Tile | Sequence[Tile], x: np.ndarray, rule: str = "best",
                        quantile: float = DEFAULT_QUANTILE, k: float = DEFAULT_STD_K
                        ) -> InputRangeChoice:
-    """Set and return the input range of `tile` (whose DAC uses a fixed range) by `rule`.
+    """Set and return the input range of `tile` (whose DAC uses a fixed range) by `rule`;
+    `tile` may be several calibration draws of one tile, which all get the range.
 
     Inputs that are all zero (or none at all) carry no information: the tile keeps a safe
-    range of 1.0 (any range converts zeros exactly) under the rule name "unused".
+    range of 1.0 (any range converts zeros exactly) under the rule name "unused". The error
+    reported is on all rows.
     """
+    tiles = as_tiles(tile)
+    first = tiles[0]
     if rule not in INPUT_RULES:
         raise DataError(f"unknown input rule {rule!r}; rules: {', '.join(INPUT_RULES)}")
-    if tile.config.input_range != "calibrated":
-        raise DataError(f"tile {tile.tile_id}: its DAC scales each vector by its own max |x| "
-                        f"(input_range: {tile.config.input_range}); there is no fixed input "
+    if first.config.input_range != "calibrated":
+        raise DataError(f"tile {first.tile_id}: its DAC scales each vector by its own max |x| "
+                        f"(input_range: {first.config.input_range}); there is no fixed input "
                         f"range to calibrate")
     x = np.asarray(x, dtype=np.float32)
     if not np.isfinite(x).all():
-        raise DataError(f"tile {tile.tile_id}: calibration inputs contain NaN or infinity")
+        raise DataError(f"tile {first.tile_id}: calibration inputs contain NaN or infinity")
+
+    def use(r: float) -> None:
+        for t in tiles:
+            t.input_range = r
+
     if x.size == 0 or not np.any(x):
-        tile.input_range = 1.0
+        use(1.0)
         return InputRangeChoice("unused", 1.0, 0.0, {})
-    reference = reference_outputs(tile, x)
-    cache: dict[float, float] = {}
+    fit, held = split_rows(x)
 
-    def error_of(r: float) -> float:
-        if r not in cache:
-            tile.input_range = r
-            cache[r] = tile_error(tile, x, reference)
-        return cache[r]
+    def error_on(rows: np.ndarray) -> Callable[[float], float]:
+        reference = reference_outputs(first, rows)
+        cache: dict[float, float] = {}
 
+        def error_of(r: float) -> float:
+            if r not in cache:
+                use(r)
+                cache[r] = tile_error(tiles, rows, reference)
+            return cache[r]
+        return error_of
+
+    fit_error, held_error = error_on(fit), error_on(held)
     candidates = rule_ranges(x, quantile, k)
     if rule in ("search", "best"):
-        candidates["search"] = search_range(error_of, float(np.abs(x).max()))
+        candidates["search"] = search_range(fit_error, float(np.abs(x).max()))
     if rule != "best":  # a rule that proposes no positive range (mostly zeros) gives way to max
         candidates = {rule: candidates[rule]} if rule in candidates else \
             {"max": candidates["max"]}
-    chosen = min(candidates, key=lambda name: (error_of(candidates[name]), name))
+    chosen = min(candidates, key=lambda name: (held_error(candidates[name]), name))
     r = candidates[chosen]
-    tile.input_range = r
-    return InputRangeChoice(chosen, r, error_of(r), candidates)
+    use(r)
+    return InputRangeChoice(chosen, r, tile_error(tiles, x, reference_outputs(first, x)),
+                            candidates)
