@@ -31,7 +31,7 @@ from chipsim.mapping import STRATEGIES
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = [("mnist_cnn", "workloads/mnist_cnn/cnn.onnx"),
-         ("resnet9_cifar", "workloads/resnet9_cifar/resnet9.onnx")]
+         ("cifar_resnet9", "workloads/cifar_resnet9/resnet9.onnx")]
 
 
 def _best_rate(fn, images: int, repeats: int) -> float:

@@ -21,20 +21,16 @@ ROOT = Path(__file__).resolve().parents[1]
 HOUR, DAY, YEAR = 3600.0, 86400.0, 365 * 86400.0
 
 
-def reference_chip():
-    """hermes64 with the settings of shared/reference/pcm-noise.md's end-to-end table: one
-    device per polarity of the published PCM model (g_max 25 uS, t0 20 s, t_read 250 ns), output
-    noise 0.06 and ADC bound 12 in normalized units, per-vector input scaling, one read phase."""
-    chip = load_chip("hermes64")
-    cores = chip.cores
-    device = cores.device.model_copy(update={"g_max_us": 25.0, "t0_s": 20.0, "t_read_s": 250e-9})
-    cores = cores.model_copy(update={
-        "device": device,
-        "unit_cell": cores.unit_cell.model_copy(update={"devices_per_polarity": 1}),
-        "dac": cores.dac.model_copy(update={"input_range": "max_abs", "bits": 8}),
-        "adc": cores.adc.model_copy(update={"noise_std": 0.06, "full_scale": 12.0, "bits": 8}),
-    })
-    return chip.model_copy(update={"cores": cores, "default_read_mode": "one_phase"})
+def test_hermes64_holds_the_reference_settings():
+    """The built-in chip is set as shared/reference/pcm-noise.md's end-to-end table: one device
+    per polarity of the published PCM model (g_max 25 uS, t0 20 s, t_read 250 ns), one weight
+    scale per tile, 8-bit DAC with per-vector input scaling, 8-bit ADC over +-12 with output
+    noise 0.06 (normalized units)."""
+    cores = load_chip("hermes64").cores
+    assert (cores.device.g_max_us, cores.device.t0_s, cores.device.t_read_s) == (25.0, 20.0, 250e-9)
+    assert (cores.unit_cell.devices_per_polarity, cores.unit_cell.weight_scale) == (1, "tile")
+    assert (cores.dac.bits, cores.dac.input_range) == (8, "max_abs")
+    assert (cores.adc.bits, cores.adc.full_scale, cores.adc.noise_std) == (8, 12.0, 0.06)
 
 
 # (condition, time or None for converters only) -> (with GDC, without GDC), pcm-noise.md
@@ -49,10 +45,9 @@ REFERENCE = {
 
 @pytest.fixture(scope="module")
 def mlp_errors():
-    """Relative logit errors of the bundled digits MLP on the reference settings: one weight
-    scale per tile (s = g_max / max|W|), 5 seeds as the reference; one chip per seed and
-    condition, read with and without GDC."""
-    chip = reference_chip()
+    """Relative logit errors of the bundled digits MLP on hermes64, 5 seeds as the reference;
+    one chip per seed and condition, read with and without GDC."""
+    chip = load_chip("hermes64")
     graph = load_graph(ROOT / "workloads/digits_mlp/mlp.onnx")
     layers = lower(graph)
     mapping = STRATEGIES["sequential"].place(layers, chip)
@@ -61,7 +56,6 @@ def mlp_errors():
     errors = {}
     for name, (t, _, _) in REFERENCE.items():
         options = AnalogOptions.io_only() if t is None else AnalogOptions()
-        options = AnalogOptions(**{**options.__dict__, "weight_scaling": "tile"})
         runs = {True: [], False: []}
         for seed in range(5):
             net = AnalogNetwork(graph, layers, mapping, chip, seed=seed, options=options)
@@ -91,7 +85,7 @@ def test_errors_grow_with_time_and_gdc_helps(mlp_errors):
 
 
 def test_cnn_accuracy_does_not_rise_with_drift_time_without_gdc():
-    chip = reference_chip()
+    chip = load_chip("hermes64")
     graph = load_graph(ROOT / "workloads/mnist_cnn/cnn.onnx")
     layers = lower(graph)
     mapping = STRATEGIES["sequential"].place(layers, chip)

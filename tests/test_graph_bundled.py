@@ -20,7 +20,7 @@ RESNET9_MVMS = {"conv0": 1024, "conv1": 1024, "conv2": 256, "conv3": 256, "conv4
 
 
 def test_resnet9_matches_the_paper():
-    graph = load_graph(WORKLOADS / "resnet9_cifar" / "resnet9.onnx")
+    graph = load_graph(WORKLOADS / "cifar_resnet9" / "resnet9.onnx")
     layers = lower(graph)
     assert {l.name: (l.rows, l.cols) for l in layers} == RESNET9
     assert {l.name: l.mvms for l in layers} == RESNET9_MVMS
@@ -34,7 +34,7 @@ def test_resnet9_matches_the_paper():
 
 
 def test_lstm_matches_the_paper():
-    graph = load_graph(WORKLOADS / "lstm_ptb" / "lstm.onnx")
+    graph = load_graph(WORKLOADS / "ptb_lstm" / "lstm.onnx")
     lstm, dense = lower(graph)
     assert (lstm.op, lstm.rows, lstm.cols, lstm.mvms) == ("lstm", 128 + 504, 2016, 32)
     assert (dense.op, dense.rows, dense.cols, dense.mvms, dense.sources) == ("dense", 504, 50, 32, ("lstm",))
@@ -42,8 +42,8 @@ def test_lstm_matches_the_paper():
     assert graph.inputs == {"chars": (32,)} and graph.input_dtypes["chars"] == "int"
 
 
-@pytest.mark.parametrize("builder,file", [("resnet9", "resnet9_cifar/resnet9.onnx"),
-                                          ("lstm", "lstm_ptb/lstm.onnx")])
+@pytest.mark.parametrize("builder,file", [("resnet9", "cifar_resnet9/resnet9.onnx"),
+                                          ("lstm", "ptb_lstm/lstm.onnx")])
 def test_build_script_is_deterministic_and_made_the_bundled_file(builder, file):
     import importlib.util
     spec = importlib.util.spec_from_file_location("build_graphs", WORKLOADS / "build_graphs.py")

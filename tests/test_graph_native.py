@@ -74,7 +74,7 @@ def test_round_trip_keeps_everything(tmp_path, suffix):
 
 def test_onnx_graph_round_trips_through_native(tmp_path):
     from pathlib import Path
-    lstm = Path(__file__).resolve().parents[1] / "workloads" / "lstm_ptb" / "lstm.onnx"
+    lstm = Path(__file__).resolve().parents[1] / "workloads" / "ptb_lstm" / "lstm.onnx"
     graph = load_graph(lstm)
     save_native(graph, tmp_path / "lstm.yaml")
     back = load_graph(tmp_path / "lstm.yaml")

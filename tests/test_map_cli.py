@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+import yaml
 from onnx import TensorProto, helper, numpy_helper
 
 from chipsim.arch import load_chip
@@ -17,7 +18,7 @@ from chipsim.mapping import STRATEGIES, Mapping, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = sorted((ROOT / "workloads").glob("*/*.onnx"))
-RESNET9 = ROOT / "workloads" / "resnet9_cifar" / "resnet9.onnx"
+RESNET9 = ROOT / "workloads" / "cifar_resnet9" / "resnet9.onnx"
 
 
 @pytest.fixture
@@ -113,10 +114,12 @@ def test_balanced_lowers_the_slowest_stage_of_resnet9():
 
 @pytest.mark.parametrize("path", sorted((ROOT / "mappings").glob("*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_bundled_mapping_files_match_their_graphs(path):
-    model = ROOT / "workloads" / path.parent.name / f"{path.stem.rsplit('-', 1)[0]}.onnx"
+    """mappings/<workload>/<graph>-<strategy>[-calibrated].yaml loads against its graph."""
+    graph = yaml.safe_load(path.read_text())["graph"]
+    model = ROOT / "workloads" / path.parent.name / graph
     chip, layers = load_chip("hermes64"), lower(load_graph(model))
     mapping = Mapping.from_yaml(path, chip, layers)
-    assert mapping.graph == model.name and mapping.strategy == path.stem.rsplit("-", 1)[1]
+    assert path.stem.startswith(f"{model.stem}-{mapping.strategy}")
 
 
 def test_placement_is_deterministic():

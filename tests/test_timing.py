@@ -56,7 +56,8 @@ def test_one_core_one_layer_latency_is_the_hand_count(tmp_path, chip):
         # the LDPU: 8 outputs x (affine with bias) + 8 ReLUs, `lanes` per cycle, plus latency
         ldpu = math.ceil((8 + 8) / c.ldpu.lanes) + c.ldpu.latency_cycles
         assert result.first_latency_cycles == mvm + ldpu
-    assert result.simulated_mvms == 1 and result.cores_used == 1
+    # one MVM per input: the real one and the timing-only ones streamed for the throughput
+    assert result.simulated_mvms == 1 + result.timing_only_inputs and result.cores_used == 1
 
 
 def test_doubling_link_width_never_slows_a_run(tmp_path, chip):
@@ -66,10 +67,11 @@ def test_doubling_link_width_never_slows_a_run(tmp_path, chip):
                                     dense("fc", 300, 3), dense("out", 10, 4)],
                          {"x": [3, 6, 6]})
     for strategy in ("sequential", "balanced"):
-        slow = run(graph, chip, strategy, inputs=3, compare=False)
-        fast = run(graph, chip, strategy, inputs=3, compare=False, link_width_scale=2.0)
+        slow = run(graph, chip, strategy, inputs=16, compare=False)
+        fast = run(graph, chip, strategy, inputs=16, compare=False, link_width_scale=2.0)
         assert fast.first_latency_cycles <= slow.first_latency_cycles
         assert fast.cycles <= slow.cycles
+        assert slow.steady_state and fast.steady_state
         assert fast.inferences_per_s >= slow.inferences_per_s
 
 
@@ -132,3 +134,121 @@ def test_conv_rows_wait_for_the_rows_their_window_covers(tmp_path):
     assert plans["c0"].bounds == [8 * r for r in range(9)]  # one chunk per output row
     # c1 row r (4 x 4 map, 3x3, pad 1) reads pooled rows up to r + 1, i.e. c0 rows up to 2r + 3
     assert plans["c1"].needs["c0"] == [4, 6, 8, 8]
+
+
+def pipelined_net(tmp_path):
+    return native_graph(tmp_path, [conv("c0", 16, 1), {"name": "r0", "op": "relu"},
+                                   conv("c1", 16, 2), {"name": "r1", "op": "relu"},
+                                   {"name": "p", "op": "maxpool", "kernel_shape": [2, 2],
+                                    "strides": [2, 2]},
+                                   conv("c2", 16, 3), {"name": "r2", "op": "relu"},
+                                   {"name": "flat", "op": "reshape", "shape": [16 * 16]},
+                                   dense("fc", 10, 4)], {"x": [3, 8, 8]})
+
+
+@pytest.mark.parametrize("strategy", ["sequential", "packed", "balanced"])
+def test_throughput_does_not_depend_on_how_many_inputs_stream(tmp_path, chip, strategy):
+    # balanced replicates c1 25 times for 64 MVMs per input (replica g % 25 takes MVM g), so
+    # the intervals between completions swing by a factor 4 in a pattern of several inputs
+    graph = pipelined_net(tmp_path)
+    rates = {n: run(graph, chip, strategy, inputs=n, compare=False) for n in (1, 3, 8, 32)}
+    assert all(r.steady_state for r in rates.values())
+    assert rates[1].timing_only_inputs > 0  # the stream went on past the one input
+    for r in rates.values():
+        assert r.inferences_per_s == pytest.approx(rates[32].inferences_per_s, rel=0.02)
+
+
+def test_a_long_stream_agrees_with_the_measured_rate(tmp_path, chip):
+    graph = pipelined_net(tmp_path)
+    one = run(graph, chip, "balanced", inputs=1, compare=False)
+    layers = lower(graph)
+    sim = Simulation(graph, layers, chip, STRATEGIES["balanced"].place(layers, chip))
+    ends: dict[int, int] = {}
+    x = np.random.default_rng(0).random((160, 3, 8, 8), dtype=np.float32)
+    sim.run(x, keep_outputs=False, keep_streaming=False,
+            on_finish=lambda n, s, e: ends.update({n: e}))
+    mean = 100 * chip.clock_ghz * 1e9 / (ends[150] - ends[50])  # 100 inputs mid-stream
+    assert one.inferences_per_s == pytest.approx(mean, rel=0.02)
+
+
+def test_timing_only_inputs_change_no_output_energy_or_trace(tmp_path, chip):
+    graph = pipelined_net(tmp_path)
+    layers = lower(graph)
+    sim = Simulation(graph, layers, chip, STRATEGIES["balanced"].place(layers, chip))
+    x = np.random.default_rng(3).random((3, 3, 8, 8), dtype=np.float32)
+    streamed, trace, outputs = sim.run(x, trace_inputs=8)
+    alone, _, _ = sim.run(x, trace_inputs=8, keep_streaming=False)
+    assert streamed.timing_only_inputs > 0 and alone.timing_only_inputs == 0
+    assert np.array_equal(outputs, sim.functional(x))  # bit for bit, the 3 real inputs only
+    dynamic = [{k: v for k, v in r.energy_by_component.items() if k != "static"}
+               for r in (streamed, alone)]
+    assert dynamic[0] == pytest.approx(dynamic[1], rel=1e-12)
+    assert {e["args"]["input"] for e in trace.to_json()["traceEvents"] if e["ph"] == "X"} \
+        == {0, 1, 2}
+
+
+def test_a_short_stream_without_timing_only_inputs_says_it_did_not_settle(tmp_path, chip):
+    graph = pipelined_net(tmp_path)
+    layers = lower(graph)
+    sim = Simulation(graph, layers, chip, STRATEGIES["balanced"].place(layers, chip))
+    x = np.random.default_rng(0).random((12, 3, 8, 8), dtype=np.float32)
+    r, _, _ = sim.run(x, keep_outputs=False, keep_streaming=False)
+    assert not r.steady_state and r.inferences_per_s is not None
+    assert any("not settled" in note for note in r.notes)
+
+
+def test_replayed_activity_moves_each_mvm_to_the_replica_that_takes_it(tmp_path, chip):
+    from chipsim.functional.analog import AnalogNetwork
+    from chipsim.functional.executor import run_graph
+    from chipsim.timing.activity import ActivityRecorder
+    from chipsim.timing.params import TimingParams
+
+    graph = pipelined_net(tmp_path)
+    layers = lower(graph)
+    mapping = STRATEGIES["balanced"].place(layers, chip)
+    net = AnalogNetwork(graph, layers, mapping, chip)
+    rec = ActivityRecorder(net, layers, mapping, net.tiles, TimingParams.from_chip(chip))
+    x = np.random.default_rng(0).random((1, 3, 8, 8), dtype=np.float32)
+    run_graph(graph, rec, {"x": x}, 0)
+    layer = next(l for l in layers if mapping.replication[l.name] == 25)
+    act = rec.take(0, layer.name)
+    moved = rec.replay(act, layer.name, 0, 1)
+    per_mvm = [np.diff(a.cycles, axis=1) for a in (act, moved)]
+    replica = np.array([b.replica for b in rec.blocks[layer.name]])[:, None]
+    p = np.arange(layer.mvms)
+    assert np.all((per_mvm[1] > 0) == ((layer.mvms + p) % 25 == replica))
+    key = [(b.row_start, b.col_start) for b in rec.blocks[layer.name]]
+    for k in set(key):  # every block position does the same MVMs, at the same cost, in all
+        rows = [i for i, kk in enumerate(key) if kk == k]
+        assert np.array_equal(per_mvm[0][rows].sum(axis=0), per_mvm[1][rows].sum(axis=0))
+
+
+def test_inputs_enter_as_a_stream_not_in_bursts(tmp_path, chip):
+    graph = pipelined_net(tmp_path)
+    layers = lower(graph)
+    sim = Simulation(graph, layers, chip, STRATEGIES["packed"].place(layers, chip))
+    x = np.random.default_rng(0).random((12, 3, 8, 8), dtype=np.float32)
+    starts: dict[int, int] = {}
+    sim.run(x, group=8, keep_outputs=False, on_finish=lambda n, s, e: starts.update({n: s}))
+    entered = [starts[n] for n in range(12)]
+    assert all(a < b for a, b in zip(entered, entered[1:]))  # one at a time, in order
+    # the value group (8 inputs computed at once) leaves the timing alone
+    again: dict[int, int] = {}
+    sim.run(x, group=3, keep_outputs=False, on_finish=lambda n, s, e: again.update({n: e}))
+    ends: dict[int, int] = {}
+    sim.run(x, group=8, keep_outputs=False, on_finish=lambda n, s, e: ends.update({n: e}))
+    assert again == ends
+
+
+def test_steady_rate_measures_whole_repeats_and_leaves_out_the_drain():
+    from chipsim.timing.results import steady_rate
+
+    # intervals 100, 300 repeating; the last input, alone on the chip, finishes 30 cycles after
+    # the one before, past the moment one more input would have entered (cycle 1720)
+    ends = [500, 600, 900, 1000, 1300, 1400, 1700, 1730]
+    rate, used, settled = steady_rate(ends, horizon=1720, clock_ghz=1.0, min_gaps=4)
+    assert settled and used == 5 and rate == pytest.approx(1e9 / 200)  # the last 2 repeats
+    # too few intervals to see them repeat: the window's mean, not settled
+    assert steady_rate(ends[:4], horizon=1720, clock_ghz=1.0, min_gaps=4) \
+        == (pytest.approx(3e9 / 500), 4, False)
+    assert steady_rate([500, 530], horizon=520, clock_ghz=1.0) == (None, 1, False)

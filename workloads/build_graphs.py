@@ -2,10 +2,10 @@
 
     python workloads/build_graphs.py            # writes both files next to this script
 
-- resnet9_cifar/resnet9.onnx: ResNet-9 for 32x32x3 images with the weight-matrix shapes of
-  Le Gallo et al., Nature Electronics 2023 (see workloads/resnet9_cifar/README.md).
-- lstm_ptb/lstm.onnx: the paper's character LSTM (embedding 128, 504 hidden, 50 outputs) over
-  a fixed sequence of 32 characters (see workloads/lstm_ptb/README.md).
+- cifar_resnet9/resnet9.onnx: ResNet-9 for 32x32x3 images with the weight-matrix shapes of
+  Le Gallo et al., Nature Electronics 2023 (see workloads/cifar_resnet9/README.md).
+- ptb_lstm/lstm.onnx: the paper's character LSTM (embedding 128, 504 hidden, 50 outputs) over
+  a fixed sequence of 32 characters (see workloads/ptb_lstm/README.md).
 
 Weights are random but reproducible (numpy Generator seeded with SEED): He-normal for convs and
 dense layers, PyTorch's default U(-1/sqrt(H), 1/sqrt(H)) for the LSTM, and batch-norm statistics
@@ -97,7 +97,7 @@ def resnet9(seed: int = SEED) -> onnx.ModelProto:
     b.node("Gemm", [x, w, bias], "dense")
     inputs = [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 32, 32])]
     outputs = [helper.make_tensor_value_info("dense", TensorProto.FLOAT, ["N", 10])]
-    return b.model("resnet9_cifar", inputs, outputs,
+    return b.model("cifar_resnet9", inputs, outputs,
                    "ResNet-9 of Le Gallo et al. 2023 (random He-init weights)")
 
 
@@ -122,13 +122,13 @@ def lstm(seed: int = SEED) -> onnx.ModelProto:
     inputs = [helper.make_tensor_value_info("chars", TensorProto.INT64, [LSTM_STEPS, "N"])]
     outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT,
                                              [LSTM_STEPS, "N", LSTM_VOCAB])]
-    return b.model("lstm_ptb", inputs, outputs,
+    return b.model("ptb_lstm", inputs, outputs,
                    "Character LSTM of Le Gallo et al. 2023 (random weights)")
 
 
 def main() -> None:
-    for model, path in ((resnet9(), HERE / "resnet9_cifar" / "resnet9.onnx"),
-                        (lstm(), HERE / "lstm_ptb" / "lstm.onnx")):
+    for model, path in ((resnet9(), HERE / "cifar_resnet9" / "resnet9.onnx"),
+                        (lstm(), HERE / "ptb_lstm" / "lstm.onnx")):
         path.parent.mkdir(parents=True, exist_ok=True)
         onnx.save(model, str(path))
         print(f"wrote {path.relative_to(HERE.parent)} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from chipsim.commands.common import add_chip_option, add_json_option, print_json
-from chipsim.errors import ChipsimError, MappingError
+from chipsim.commands.common import (add_chip_option, add_json_option, add_mapping_options,
+                                     mapping_from_args, print_json)
+from chipsim.errors import ChipsimError
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -21,11 +22,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("model", metavar="MODEL", help="graph file (.onnx, .yaml, .json)")
     add_chip_option(p)
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--mapping", metavar="FILE", help="mapping file (from `chipsim map`)")
-    where.add_argument("--strategy", metavar="NAME", default=None,
-                       help="place the network with this strategy instead of reading a mapping "
-                       "file (default when neither is given: sequential)")
+    add_mapping_options(p, "sequential")
     p.add_argument("--data", required=True, metavar="NAME", help="test data set (digits, mnist)")
     p.add_argument("--times", default="1s,1h,1d,1y", metavar="LIST",
                    help="times after programming, comma-separated, units s/m/h/d/y "
@@ -55,7 +52,6 @@ def run(args: argparse.Namespace) -> int:
     from chipsim.functional.study import accuracy_study
     from chipsim.functional.times import parse_times
     from chipsim.graph import load_graph, lower
-    from chipsim.mapping import STRATEGIES, Mapping
 
     times = parse_times(args.times)
     for name, value, least in (("--seeds", args.seeds, 1), ("--batch", args.batch, 1),
@@ -65,13 +61,7 @@ def run(args: argparse.Namespace) -> int:
     chip = load_chip(args.chip)
     graph = load_graph(args.model)
     layers = lower(graph)
-    if args.mapping:
-        mapping = Mapping.from_yaml(args.mapping, chip, layers)
-    else:
-        strategy = args.strategy or "sequential"
-        if strategy not in STRATEGIES:
-            raise MappingError(f"unknown strategy {strategy!r}; strategies: {', '.join(STRATEGIES)}")
-        mapping = STRATEGIES[strategy].place(layers, chip)
+    mapping = mapping_from_args(args, chip, layers, Path(args.model).name)
     x, y = load_dataset(args.data, "test")
     if args.limit is not None:
         x, y = x[:args.limit], y[:args.limit]

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from chipsim.commands.common import add_chip_option, add_json_option, print_json
-from chipsim.commands.report import add_measure_options, check_counts, log, out_folder, place
+from chipsim.commands.report import add_measure_options, check_counts, log, out_folder
 from chipsim.errors import ChipsimError, MappingError
 
 
@@ -52,6 +52,7 @@ def parse_strategies(text: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from chipsim.arch import load_chip
     from chipsim.report import Workload, measure_run, write_comparison, write_run_report
+    from chipsim.mapping import STRATEGIES
     from chipsim.report.measure import HEADLINE_TIME_S
 
     names = parse_strategies(args.strategies)
@@ -59,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     chip = load_chip(args.chip)
     work = Workload.load(args.model, chip, data=args.data, inputs=args.inputs,
                          images=args.images, seed=args.seed)
-    mappings = {n: place(work.layers, chip, Path(args.model).name, n, None) for n in names}
+    mappings = {n: STRATEGIES[n].place(work.layers, chip, graph=Path(args.model).name)
+                for n in names}
     out = out_folder(args, Path("reports") / f"compare-{work.model}")
     seeds = list(range(args.seed, args.seed + args.seeds))
     meta = {"model": work.model, "graph_file": work.graph_file, "chip": chip.name,

@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from chipsim.commands.common import add_chip_option, add_json_option, print_json
-from chipsim.errors import ChipsimError, MappingError
+from chipsim.commands.common import (add_chip_option, add_json_option, add_mapping_options,
+                                     mapping_from_args, print_json)
+from chipsim.errors import ChipsimError
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -21,7 +22,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("model", metavar="MODEL", help="graph file (.onnx, .yaml, .json)")
     add_chip_option(p)
-    add_mapping_options(p)
+    add_mapping_options(p, "balanced")
     add_measure_options(p, seeds=2)
     p.add_argument("--times", default="1s,1h,1d,1y", metavar="LIST",
                    help="times after programming for the accuracy study, comma-separated, "
@@ -30,14 +31,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="report folder (default reports/<model>-<strategy>/)")
     add_json_option(p)
     return p
-
-
-def add_mapping_options(p: argparse.ArgumentParser) -> None:
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--mapping", metavar="FILE", help="mapping file (from `chipsim map`)")
-    where.add_argument("--strategy", metavar="NAME", default=None,
-                       help="place the network with this strategy (default when neither is "
-                       "given: balanced)")
 
 
 def add_measure_options(p: argparse.ArgumentParser, *, seeds: int) -> None:
@@ -66,18 +59,6 @@ def check_counts(args: argparse.Namespace) -> None:
             raise ChipsimError(f"{name}: expected a {kind} integer, got {value}")
 
 
-def place(layers, chip, model: str, strategy: str | None, mapping_file: str | None):
-    """The mapping from a file or a strategy name, with an error that lists the strategies."""
-    from chipsim.mapping import STRATEGIES, Mapping
-
-    if mapping_file:
-        return Mapping.from_yaml(mapping_file, chip, layers)
-    strategy = strategy or "balanced"
-    if strategy not in STRATEGIES:
-        raise MappingError(f"unknown strategy {strategy!r}; strategies: {', '.join(STRATEGIES)}")
-    return STRATEGIES[strategy].place(layers, chip, graph=model)
-
-
 def out_folder(args: argparse.Namespace, default: Path) -> Path:
     """--out, or `default`; an error before any work if it names something that is not a folder."""
     out = Path(args.out) if args.out else default
@@ -103,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     chip = load_chip(args.chip)
     work = Workload.load(args.model, chip, data=args.data, inputs=args.inputs,
                          images=args.images, seed=args.seed)
-    mapping = place(work.layers, chip, Path(args.model).name, args.strategy, args.mapping)
+    mapping = mapping_from_args(args, chip, work.layers, Path(args.model).name)
     out = out_folder(args, Path("reports") / f"{work.model}-{mapping.strategy}")
     results, trace = measure_run(work, mapping, times=times,
                                  seeds=range(args.seed, args.seed + args.seeds), seed=args.seed,

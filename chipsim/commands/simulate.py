@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from chipsim.commands.common import add_chip_option, add_json_option, print_json
-from chipsim.errors import ChipsimError, DataError, MappingError
+from chipsim.commands.common import (add_chip_option, add_json_option, add_mapping_options,
+                                     mapping_from_args, print_json)
+from chipsim.errors import ChipsimError, DataError
 from chipsim.functional.executor import synthetic_inputs
 
 
@@ -21,17 +22,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
         description="Stream inputs through the event model of the chip (cores, converters, "
         "digital units, network) running the mapped network on real data; report latency of "
         "the first input, steady-state throughput, energy per inference and TOPS/W, and check "
-        "the outputs against the functional path bit for bit. Writes figures.json, "
+        "the outputs against the functional path bit for bit. To measure the throughput the "
+        "stream goes on past the N inputs with timing-only ones (the same vectors again, no "
+        "outputs, no energy) until the completion intervals settle. Writes figures.json, "
         "figures.csv, inputs.csv (a row per finished input, as they finish) and trace.json "
         "(Chrome trace-event format: open it in https://ui.perfetto.dev) into --out.",
     )
     p.add_argument("model", metavar="MODEL", help="graph file (.onnx, .yaml, .json)")
     add_chip_option(p)
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--mapping", metavar="FILE", help="mapping file (from `chipsim map`)")
-    where.add_argument("--strategy", metavar="NAME", default=None,
-                       help="place the network with this strategy (default when neither is "
-                       "given: balanced)")
+    add_mapping_options(p, "balanced")
     p.add_argument("--inputs", type=int, default=64, metavar="N",
                    help="inputs to stream through the chip (default 64)")
     p.add_argument("--data", metavar="NAME", default=None,
@@ -56,7 +55,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from chipsim.arch import load_chip
     from chipsim.graph import load_graph, lower
-    from chipsim.mapping import STRATEGIES, Mapping
     from chipsim.timing.simulate import Simulation
 
     if args.inputs < 1:
@@ -69,13 +67,7 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(f"{args.model}: the model has {len(graph.inputs)} inputs; "
                         "simulate streams single-input models")
     layers = lower(graph)
-    if args.mapping:
-        mapping = Mapping.from_yaml(args.mapping, chip, layers)
-    else:
-        strategy = args.strategy or "balanced"
-        if strategy not in STRATEGIES:
-            raise MappingError(f"unknown strategy {strategy!r}; strategies: {', '.join(STRATEGIES)}")
-        mapping = STRATEGIES[strategy].place(layers, chip)
+    mapping = mapping_from_args(args, chip, layers, Path(args.model).name)
     if args.data:
         from chipsim.datasets import load_dataset
 
@@ -113,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         log.close()
     result.outputs_match_functional = bool(np.array_equal(outputs, sim.functional(x)))
+    if not result.steady_state and not args.json:
+        print(f"note: {result.notes[0]}", file=sys.stderr)
     result.notes.append(f"inputs: {source}")
     result.extra.update({"strategy": mapping.strategy, "data": args.data or "synthetic",
                          "seed": args.seed})
@@ -134,11 +128,19 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"inputs:                  {source}")
     print(f"first-input latency:     {result.first_latency_ns / 1e3:.2f} us")
-    print(f"throughput:              {result.inferences_per_s:,.0f} inferences/s "
-          f"(bound by {result.bottleneck['kind']} {result.bottleneck['name']})")
+    if result.inferences_per_s is not None:
+        extra = (f", {result.timing_only_inputs} timing-only inputs streamed after yours"
+                 if result.timing_only_inputs else "")
+        print(f"throughput:              {result.inferences_per_s:,.0f} inferences/s "
+              f"({'steady state' if result.steady_state else 'NOT settled'} over "
+              f"{result.steady_inputs} completions{extra}; bound by "
+              f"{result.bottleneck['kind']} {result.bottleneck['name']})")
+    else:
+        print("throughput:              not measured")
     print(f"energy per inference:    {result.energy_per_inference_pj / 1e6:.3f} uJ "
           f"(arrays+DACs+ADCs {result.paper_energy_per_inference_pj / 1e6:.3f} uJ)")
-    print(f"TOPS:                    {result.tops:.2f}")
+    if result.tops is not None:
+        print(f"TOPS:                    {result.tops:.2f}")
     print(f"TOPS/W:                  {result.tops_per_w:.2f} as the chip paper counts "
           f"(arrays, DACs, ADCs); {result.whole_chip_tops_per_w:.2f} whole chip")
     print(f"cores used:              {result.cores_used}; simulated MVMs {result.simulated_mvms:,}")

@@ -23,7 +23,7 @@ REPORTS = ROOT / "reports"
 
 #: report folder -> the chipsim command that writes it (paths relative to the repository root)
 RUNS: dict[str, list[str]] = {
-    "compare-resnet9_cifar": ["compare", "workloads/resnet9_cifar/resnet9.onnx", "--chip",
+    "compare-cifar_resnet9": ["compare", "workloads/cifar_resnet9/resnet9.onnx", "--chip",
                               "hermes64", "--strategies", "sequential,locality,balanced,packed"],
     "digits_mlp": ["report", "workloads/digits_mlp/mlp.onnx", "--chip", "hermes64",
                    "--strategy", "balanced", "--data", "digits", "--images", "540"],
@@ -32,7 +32,7 @@ RUNS: dict[str, list[str]] = {
     "mnist_resnet9": ["report", "workloads/mnist_resnet9/resnet9.onnx", "--chip", "hermes64",
                       "--strategy", "balanced", "--data", "mnist", "--images", "100"],
 }
-HEADLINE = "compare-resnet9_cifar"
+HEADLINE = "compare-cifar_resnet9"
 
 
 def command(name: str) -> list[str]:

@@ -16,6 +16,12 @@ applies and keeps three numbers:
 Records are kept per (inference, layer) as prefix sums over the layer's MVMs, so the model can
 ask "how many cycles do MVMs p0..p1 of this block take" with two lookups, and are dropped when
 the inference leaves the chip.
+
+A timing-only input (one the model streams past the user's inputs to measure the steady state)
+re-uses the record of a real one (`replay`): the same vectors, so the same PWM steps and energy
+per MVM. Only which replica of a replicated layer takes each MVM differs (MVM g goes to replica
+g % R, and g counts on across inputs), so each MVM's figures move to the replica that takes it
+this time, read from the block that holds the same rows and columns there.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ class BlockSpec:
     tile: Any
     g_pos: np.ndarray  # (block rows,) uS
     g_neg: np.ndarray
+    col_start: int = 0
 
 
 @dataclass
@@ -65,8 +72,11 @@ class ActivityRecorder:
             gp, gn = (g.astype(np.float32) for g in tiles[i].row_conductances())
             b = pl.block
             self.blocks[b.layer].append(BlockSpec(i, pl.replica, b.row_start, b.row_stop,
-                                                  b.col_stop - b.col_start, tiles[i], gp, gn))
+                                                  b.col_stop - b.col_start, tiles[i], gp, gn,
+                                                  b.col_start))
         self._windows: dict[str, list[_Window]] = {layer.name: [] for layer in layers}
+        self._siblings = {name: _siblings(specs, self.replicas[name])
+                          for name, specs in self.blocks.items()}
         self.done: dict[tuple[int, str], LayerActivity] = {}
         # (input sign, weight polarity) pairs read in each phase
         self._phase_pairs = [(s, w) for ins, ws in params.phases
@@ -131,6 +141,26 @@ class ActivityRecorder:
                                            prefix(window.dac_pj))
         return self.done[key]
 
+    def replay(self, act: LayerActivity, name: str, source: int, target: int) -> LayerActivity:
+        """The record `act` of input `source` of layer `name`, as input `target` would leave it
+        with the same vectors: each MVM charged to the replica that takes it for `target`."""
+        replicas, mvms = self.replicas[name], self.layers[name].mvms
+        if (target - source) * mvms % replicas == 0:
+            return act
+        p = np.arange(mvms)
+        siblings = self._siblings[name]  # (placements, replicas): same block, each replica
+        own = np.array([b.replica for b in self.blocks[name]])[:, None]
+        rows = siblings[:, (source * mvms + p) % replicas]  # who did MVM p for `source`
+        takes = (target * mvms + p) % replicas == own  # who does it for `target`
+
+        def moved(prefix: np.ndarray) -> np.ndarray:
+            per_mvm = np.diff(prefix, axis=1)[rows, p]
+            out = np.zeros_like(prefix)
+            np.cumsum(np.where(takes, per_mvm, 0), axis=1, out=out[:, 1:])
+            return out
+
+        return LayerActivity(moved(act.cycles), moved(act.array_pj), moved(act.dac_pj))
+
     def forget(self, inference: int) -> None:
         """Drop every record of an inference that has left the chip."""
         for name in self.layers:
@@ -139,6 +169,15 @@ class ActivityRecorder:
                 if window.first <= inference < window.stop:
                     window.left -= 1
             self._windows[name] = [w for w in self._windows[name] if w.left > 0]
+
+
+def _siblings(specs: Sequence[BlockSpec], replicas: int) -> np.ndarray:
+    """Per placement and replica r: the placement of the same rows and columns in replica r
+    (the placement itself where replica r tiles the layer differently)."""
+    where = {(b.replica, b.row_start, b.row_stop, b.col_start, b.cols): k
+             for k, b in enumerate(specs)}
+    return np.array([[where.get((r, b.row_start, b.row_stop, b.col_start, b.cols), k)
+                      for r in range(replicas)] for k, b in enumerate(specs)], dtype=np.int64)
 
 
 class _Window:

@@ -70,9 +70,10 @@ class Core:
             yield self.env.timeout(job.cycles)
             self.busy_cycles += job.cycles
             self.mvms += job.mvms
-            self.ledger.charge("array", job.layer, self.id, job.array_pj)
-            self.ledger.charge("dac", job.layer, self.id, job.dac_pj)
-            self.ledger.charge("adc", job.layer, self.id, job.mvms * job.cols * adc_pj)
+            n = job.inference
+            self.ledger.charge("array", job.layer, self.id, job.array_pj, n)
+            self.ledger.charge("dac", job.layer, self.id, job.dac_pj, n)
+            self.ledger.charge("adc", job.layer, self.id, job.mvms * job.cols * adc_pj, n)
             if self.trace.wants(job.inference):
                 self.trace.span("core", self.id, job.layer, start, job.cycles, job.inference,
                                 mvms=job.mvms)

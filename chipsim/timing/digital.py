@@ -64,8 +64,9 @@ class GlobalUnit:
         start, end = self.server.book(now, self.cycles(ops, bits_in, bits_out))
         p = self.params
         self.ops += ops
-        self.ledger.charge("gdpu", layer, self.name, ops * p.gdpu_pj_per_op)
-        self.ledger.charge("sram", layer, self.name, (bits_in + bits_out) / 8 * p.sram_pj_per_byte)
+        self.ledger.charge("gdpu", layer, self.name, ops * p.gdpu_pj_per_op, inference)
+        self.ledger.charge("sram", layer, self.name, (bits_in + bits_out) / 8 * p.sram_pj_per_byte,
+                           inference)
         self.trace.span("unit", self.name, layer, start, end - start, inference, ops=ops)
         return end
 
@@ -84,7 +85,7 @@ class LocalUnit:
     def run(self, now: int, layer: str, inference: int, values: int, ops: int) -> int:
         """Book `ops` operations on `values` results arriving at `now`; returns when done."""
         start, end = self.server.book(now, self.params.ldpu_cycles(max(values, ops)))
-        self.ledger.charge("ldpu", layer, self.core, ops * self.params.ldpu_pj_per_op)
+        self.ledger.charge("ldpu", layer, self.core, ops * self.params.ldpu_pj_per_op, inference)
         self.trace.span("unit", f"ldpu{self.core}", layer, start, end - start, inference, ops=ops)
         return end
 

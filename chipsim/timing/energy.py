@@ -23,17 +23,29 @@ PAPER_SCOPE = ("array", "dac", "adc")
 
 
 class EnergyLedger:
-    """Energy in pJ per (component, layer, place). `place` is a core id, a link or a unit name."""
+    """Energy in pJ per (component, layer, place). `place` is a core id, a link or a unit name.
 
-    def __init__(self) -> None:
+    Only the first `real_inputs` inputs are billed: the timing-only inputs a run streams after
+    them to measure its steady state (`pipeline.py`) spend no energy in the books.
+    """
+
+    def __init__(self, real_inputs: float = math.inf) -> None:
+        self.real_inputs = real_inputs
         self._accounts: defaultdict[tuple[str, str, object], float] = defaultdict(float)
 
-    def charge(self, component: str, layer: str, place: object, pj: float) -> None:
-        """Add `pj` picojoules to one account (negative energy is a bug in the caller)."""
+    def counts(self, inference: int) -> bool:
+        """Whether energy spent on this input is billed (it is one of the real inputs)."""
+        return inference < self.real_inputs
+
+    def charge(self, component: str, layer: str, place: object, pj: float,
+               inference: int = 0) -> None:
+        """Add `pj` picojoules spent on `inference` to one account (negative energy is a bug in
+        the caller); nothing for a timing-only input."""
         if pj < 0 or not math.isfinite(pj):
             raise ValueError(f"energy charged to {component}/{layer}/{place} must be a finite "
                              f"non-negative number of pJ, got {pj!r}")
-        self._accounts[(component, layer, place)] += pj
+        if inference < self.real_inputs:
+            self._accounts[(component, layer, place)] += pj
 
     def accounts(self) -> dict[tuple[str, str, object], float]:
         """A copy of every account: (component, layer, place) -> pJ."""

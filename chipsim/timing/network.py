@@ -103,7 +103,8 @@ class Network:
             server.busy_cycles += flits
             server.jobs += 1
             server.bits += bits
-        self._bit_hops[layer] += bits * len(links)
+        if self.ledger.counts(inference):
+            self._bit_hops[layer] += bits * len(links)
         if self.trace.wants(inference):
             for link, flits, offset in zip(links, busy, offsets):
                 self.trace.span("link", f"{link[0]}->{link[1]}", layer, start + offset, flits,

@@ -1,8 +1,13 @@
 """What a timed run reports: latency, throughput, energy, efficiency, and where time went.
 
-Plain data that knows how to become JSON and CSV. Throughput is measured, not derived: the
-steady-state rate is the number of inputs finished in the second half of the run divided by the
-time that half took, so the pipeline's fill and drain are left out. TOPS count 2 operations per
+Plain data that knows how to become JSON and CSV. Throughput is measured, not derived, the way
+a chip is measured: the model keeps the stream going past the user's inputs (timing-only
+inputs, `pipeline.py`) until the completion intervals settle (`steady_rate`), so any number of
+inputs, one included, gets the steady-state rate. The pipeline has filled once the first input
+has left, and the stream's end distorts nothing before the moment one more input would have
+entered; the rate is the completions of the inputs that entered the full pipeline, up to that
+moment, over whole repeats of their intervals (`steady_rate`). Latency (of the first input), energy per inference and the outputs are those
+of the user's inputs; static power is charged over the time they took. TOPS count 2 operations per
 weight per MVM as the chip paper does; "TOPS/W as the paper counts them" divides by the energy of
 the crossbar arrays, DACs and ADCs only, and the whole-chip figure beside it divides by all of it
 (digital units, network, memory, static power).
@@ -14,7 +19,7 @@ import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from chipsim.timing.energy import PAPER_SCOPE
 
@@ -30,9 +35,9 @@ class SimResult:
     clock_ghz: float
     cycles: int  # the whole run
     first_latency_cycles: int
-    inferences_per_s: float
+    inferences_per_s: float | None  # steady state; None only if under 3 inputs ever finished
     ops_per_inference: float  # 2 x weights used x MVMs
-    simulated_mvms: int  # crossbar MVMs (one block on one core, one vector)
+    simulated_mvms: int  # crossbar MVMs that ran (one block, one vector), timing-only ones too
     cores_used: int
     energy_pj: float  # whole chip, whole run
     energy_by_component: dict[str, float]
@@ -44,6 +49,9 @@ class SimResult:
     bottleneck: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     outputs_match_functional: bool | None = None
+    steady_inputs: int = 0  # completions the steady rate was measured over
+    steady_state: bool = False  # the completion intervals settled (repeat) within the bound
+    timing_only_inputs: int = 0  # streamed after the real inputs for the rate; no values, energy
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -59,7 +67,9 @@ class SimResult:
         return sum(self.energy_by_component.get(c, 0.0) for c in PAPER_SCOPE) / self.inputs
 
     @property
-    def tops(self) -> float:
+    def tops(self) -> float | None:
+        if self.inferences_per_s is None:
+            return None
         return self.ops_per_inference * self.inferences_per_s / 1e12
 
     @property
@@ -79,6 +89,8 @@ class SimResult:
             "inputs": self.inputs,
             "first_latency_ns": self.first_latency_ns,
             "inferences_per_s": self.inferences_per_s,
+            "steady_state": self.steady_state, "steady_inputs": self.steady_inputs,
+            "timing_only_inputs": self.timing_only_inputs,
             "energy_per_inference_pj": self.energy_per_inference_pj,
             "tops": self.tops, "tops_per_w": self.tops_per_w,
             "whole_chip_tops_per_w": self.whole_chip_tops_per_w,
@@ -114,6 +126,40 @@ class SimResult:
                 else:
                     w.writerow(["summary", key, value])
         return [out / "figures.json", out / "figures.csv"]
+
+
+SETTLED = 0.05  # a repeat of the intervals may differ from the one before by this much
+
+
+def steady_rate(ends: Iterable[int], horizon: int, clock_ghz: float,
+                min_gaps: int = 2) -> tuple[float | None, int, bool]:
+    """Steady-state inferences/s from the cycles inputs left at, the number of completions it
+    rests on, and whether it has settled; the rate is None below two completions.
+
+    `ends` are the completions of the inputs that entered a full pipeline (after the first
+    input had left: those before it ran on an emptier chip). The window closes at `horizon`, the
+    cycle one more input would have entered: up to then every event is the one an endless
+    stream would have. The intervals between completions need not be equal: replicas that take
+    every R-th MVM give inputs different work, in a pattern that repeats every few inputs. So
+    the rate has settled when the window's last max(2p, `min_gaps`) intervals repeat with
+    period p, each within `SETTLED` of their mean, for the smallest such p; the rate is then
+    that of the whole repeats among them (so the pattern's phase does not bias it). Otherwise it
+    is the mean rate over the whole window.
+    """
+    ends = sorted(t for t in ends if t <= horizon)
+    gaps = [b - a for a, b in zip(ends, ends[1:])]
+    if not gaps or ends[-1] == ends[0]:
+        return None, len(ends), False
+    for p in range(1, len(gaps) // 2 + 1):
+        span = max(2 * p, min_gaps)  # the tail that must repeat with period p
+        if span > len(gaps):
+            break
+        tail = gaps[len(gaps) - span:]
+        tolerance = SETTLED * sum(tail) / span
+        if all(abs(a - b) <= tolerance for a, b in zip(tail, tail[p:])):
+            whole = tail[span % p:]  # whole repeats only
+            return len(whole) * clock_ghz * 1e9 / sum(whole), len(whole) + 1, True
+    return len(gaps) * clock_ghz * 1e9 / (ends[-1] - ends[0]), len(ends), False
 
 
 def _plain(value: Any) -> Any:

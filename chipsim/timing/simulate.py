@@ -18,7 +18,7 @@ from chipsim.timing.activity import ActivityRecorder
 from chipsim.timing.chunks import plan_layers
 from chipsim.timing.params import TimingParams
 from chipsim.timing.pipeline import ChipModel
-from chipsim.timing.results import SimResult
+from chipsim.timing.results import SETTLED, SimResult, steady_rate
 from chipsim.timing.trace import Trace
 
 
@@ -39,10 +39,13 @@ class Simulation:
 
     def run(self, x: np.ndarray, *, in_flight: int | None = None, group: int = 8,
             trace_inputs: int = 2, keep_outputs: bool = True,
-            on_finish: Any = None) -> tuple[SimResult, Trace, np.ndarray | None]:
+            on_finish: Any = None,
+            keep_streaming: bool = True) -> tuple[SimResult, Trace, np.ndarray | None]:
         """Stream `x` (batch first) through the chip; returns figures, trace and the outputs.
 
-        `on_finish(input, start_cycle, end_cycle)` is called as each input leaves the chip.
+        With `keep_streaming` timing-only inputs follow `x` until the throughput settles
+        (`pipeline.py`); without, the stream ends with `x` and a short one may not settle.
+        `on_finish(input, start_cycle, end_cycle)` is called as each input of `x` leaves.
         """
         x = check_inputs(self.graph, x)
         (input_name,) = self.graph.inputs
@@ -58,7 +61,8 @@ class Simulation:
         timed = ChipModel(self.params, self.layers, self.mapping, self.plans, recorder,
                           self.chip.network_graph(), self.positions, compute, inputs=len(x),
                           in_flight=in_flight, group=group, trace_inputs=trace_inputs,
-                          graph=self.graph, on_finish=on_finish)
+                          graph=self.graph, on_finish=on_finish,
+                          keep_streaming=keep_streaming)
         timed.run()
         result = summarize(timed, self.layers, self.mapping, self.model)
         return result, timed.trace, np.concatenate(outputs) if keep_outputs else None
@@ -91,20 +95,22 @@ def simulate(graph: Any, layers: Sequence[Any], chip: Any, mapping: Any, x: np.n
 
 
 def summarize(timed: ChipModel, layers: Sequence[Any], mapping: Any, model: str) -> SimResult:
-    """Turn a finished `ChipModel` run into figures (charges static power over the run)."""
+    """Turn a finished `ChipModel` run into figures (charges static power over the time the
+    real inputs took: from the start until the last of them left)."""
     p, env = timed.p, timed.env
     cycles = int(env.now)
+    inputs, finished = timed.inputs, timed.finished
     timed.network.charge()
-    timed.ledger.charge("static", "(chip)", "chip", cycles * p.static_pj_per_cycle)
-    finished = timed.finished
-    inputs = len(finished)
-    ends = sorted(finished.values())
+    real_cycles = max(finished[n] for n in range(inputs))
+    timed.ledger.charge("static", "(chip)", "chip", real_cycles * p.static_pj_per_cycle)
     first_latency = finished[0] - timed.started[0]
-    half = max(1, inputs // 2)
-    if inputs >= 2 and ends[-1] > ends[-1 - half]:
-        ips = half / ((ends[-1] - ends[-1 - half]) / (p.clock_ghz * 1e9))
-    else:
-        ips = (p.clock_ghz * 1e9) / max(1, first_latency)
+    horizon = cycles if timed.stream_end is None else timed.stream_end
+    ips, steady, settled = steady_rate(timed.steady_ends(), horizon, p.clock_ghz, timed.min_gaps)
+    notes = [] if settled else [
+        f"throughput not settled: the intervals between the {steady} completions in the "
+        f"steady window did not repeat within {SETTLED:.0%} after {len(finished)} inputs in "
+        "all (the stream's bound); the rate given is that window's mean"
+        if ips is not None else "no throughput: fewer than 3 inputs finished in a full pipeline"]
     ops = float(sum(2 * layer.rows * layer.cols * layer.mvms for layer in layers))
     utilization = {c: core.busy_cycles / max(1, cycles) for c, core in timed.cores.items()}
     busiest = [("core", c, core.busy_cycles) for c, core in timed.cores.items()]
@@ -114,7 +120,8 @@ def summarize(timed: ChipModel, layers: Sequence[Any], mapping: Any, model: str)
     kind, name, busy = max(busiest, key=lambda t: t[2])
     layers_on = sorted({pl.block.layer for pl in mapping.placements if pl.core == name}) \
         if kind == "core" else []
-    bottleneck = {"kind": kind, "name": name, "busy_cycles_per_inference": busy / inputs,
+    bottleneck = {"kind": kind, "name": name,
+                  "busy_cycles_per_inference": busy / len(finished),
                   "utilization": busy / max(1, cycles), "layers": layers_on}
     from chipsim.timing.digital import unit_report
     return SimResult(
@@ -126,4 +133,5 @@ def summarize(timed: ChipModel, layers: Sequence[Any], mapping: Any, model: str)
         energy_by_core=timed.ledger.by_core(), core_utilization=utilization,
         links=timed.network.link_report(cycles),
         units=unit_report(list(timed.ldpus.values()) + timed.gdpus, cycles),
-        bottleneck=bottleneck)
+        bottleneck=bottleneck, notes=notes, steady_inputs=steady, steady_state=settled,
+        timing_only_inputs=timed.timing_only_inputs)
