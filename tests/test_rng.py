@@ -92,3 +92,18 @@ def test_normal_tails_reach_beyond_seven_sigma():
     """The smallest radius uniform (all its 39 bits zero) gives |z| = sqrt(80 ln 2) = 7.45."""
     z0, z1 = rng.normal_pair(np.uint64(0))
     assert max(abs(z0), abs(z1)) == pytest.approx(np.sqrt(80 * np.log(2)), rel=1e-3)
+
+
+def test_compiled_kernels_are_dropped_when_any_kernel_source_changes(tmp_path):
+    from chipsim.kernels import drop_stale_cache
+
+    (tmp_path / "rng.py").write_text("x = 1\n")
+    (tmp_path / "tile.py").write_text("y = 2\n")
+    cache = tmp_path / "__pycache__"
+    cache.mkdir()
+    (cache / "tile.adc-1.py311.nbi").write_text("old")
+    assert drop_stale_cache(tmp_path) and not (cache / "tile.adc-1.py311.nbi").exists()
+    (cache / "tile.adc-1.py311.nbi").write_text("built from these sources")
+    assert not drop_stale_cache(tmp_path) and (cache / "tile.adc-1.py311.nbi").exists()
+    (tmp_path / "rng.py").write_text("x = 3\n")  # only the other file changed
+    assert drop_stale_cache(tmp_path) and not (cache / "tile.adc-1.py311.nbi").exists()
