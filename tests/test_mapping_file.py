@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -11,15 +10,7 @@ import yaml
 from chipsim.arch import load_chip
 from chipsim.errors import MappingError
 from chipsim.mapping import STRATEGIES, Mapping
-
-
-@dataclass(frozen=True)
-class Layer:
-    name: str
-    rows: int
-    cols: int
-    mvms: int
-    sources: tuple[str, ...] = ()
+from test_mapping import Layer  # the stand-in weight layer of the strategy tests
 
 
 LAYERS = [Layer("conv0", 27, 56, 1024), Layer("conv1", 504, 112, 1024, ("conv0",)),
