@@ -101,19 +101,55 @@ def test_calibration_lowers_the_error_on_calibration_data(mlp, calibrated):
     assert after["logit_error"] < before["logit_error"]
 
 
-def test_a_calibrated_tile_gets_a_fixed_range_on_a_per_vector_chip(chip):
+def test_a_per_vector_chip_keeps_its_scaling_unless_a_fixed_range_does_better(chip):
     graph = load_graph(ROOT / "workloads/digits_mlp/mlp.onnx")
     layers = lower(graph)
     mapping = STRATEGIES["sequential"].place(layers, chip)
     assert chip.cores.dac.input_range == "max_abs"
     x = load_dataset("digits", "calibration")[0][:16]
-    result = calibrate_mapping(graph, layers, mapping, chip, x, max_rows=50)
     plain = AnalogNetwork(graph, layers, mapping, chip)
-    tuned = AnalogNetwork(graph, layers, result.mapping, chip)
     assert {t.config.input_range for t in plain.tiles} == {"max_abs"}
+    # a named rule asks for a fixed range: every tile gets one
+    fixed = calibrate_mapping(graph, layers, mapping, chip, x, input_rule="quantile",
+                              column_rule="none", max_rows=50)
+    tuned = AnalogNetwork(graph, layers, fixed.mapping, chip)
     assert {t.config.input_range for t in tuned.tiles} == {"calibrated"}
-    ranges = [p.calibration["input_range"] for p in result.mapping.placements]
-    assert [t.input_range for t in tuned.tiles] == ranges
+    assert [t.input_range for t in tuned.tiles] == \
+        [p.calibration["input_range"] for p in fixed.mapping.placements]
+    # "best" weighs the chip's own per-vector scaling against the fixed ranges, tile by tile
+    best = calibrate_mapping(graph, layers, mapping, chip, x, column_rule="none", max_rows=50)
+    kept = [t.input_rule == "per-vector" for t in best.tiles]
+    assert [p.calibration is None or "input_range" not in p.calibration
+            for p in best.mapping.placements] == kept
+    tuned = AnalogNetwork(graph, layers, best.mapping, chip)
+    assert [t.config.input_range == "max_abs" for t in tuned.tiles] == kept
+
+
+@pytest.mark.parametrize("inputs, winner", [("loud and quiet vectors", "per-vector"),
+                                             ("one spike per vector", "fixed")])
+def test_best_picks_per_vector_scaling_only_where_it_wins(chip, inputs, winner):
+    """Vectors of very different loudness suit per-vector scaling; a spike in every vector
+    wastes its max on the spike, and a fixed range that clips it does better."""
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((64, 8)).astype(np.float32) * 0.1
+    x = rng.random((400, 64)).astype(np.float32)
+    if inputs == "loud and quiet vectors":
+        x *= 10.0 ** rng.uniform(-3, 0, (400, 1)).astype(np.float32)
+    else:
+        x *= 0.05
+        x[np.arange(400), rng.integers(0, 64, 400)] = 1.0
+    quiet = dict(programming_noise=False, read_noise=False, drift=False)
+    fixed, dynamic = _tile(chip, w, **quiet), _tile(chip, w, input_range="max_abs", **quiet)
+    choice = choose_input_range(fixed, x, per_vector=dynamic)
+    assert (choice.rule == "per-vector") == (winner == "per-vector")
+    assert (choice.input_range is None) == (winner == "per-vector")
+    held = x[1::2]
+    ref = reference_outputs(fixed, held)
+    if winner == "per-vector":
+        fixed.input_range = choice.candidates["search"]
+        assert tile_error(dynamic, held, ref) <= tile_error(fixed, held, ref)
+    else:
+        assert tile_error(fixed, held, ref) < tile_error(dynamic, held, ref)
 
 
 def test_the_command_reads_only_the_calibration_split(mlp, tmp_path, monkeypatch, capsys):

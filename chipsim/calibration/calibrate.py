@@ -79,13 +79,15 @@ def calibrate_mapping(
     graph, layers: Sequence, mapping, chip: Any, x: np.ndarray, *, input_rule: str = "best",
     column_rule: str = "best", seed: int = 0, t_seconds: float = 3600.0, max_rows: int = 1000,
     quantile: float = DEFAULT_QUANTILE, k: float = DEFAULT_STD_K, L: float = DEFAULT_L,
-    batch: int = 256, draws: int = DEFAULT_DRAWS,
+    batch: int = 256, draws: int = DEFAULT_DRAWS, options: AnalogOptions | None = None,
 ) -> CalibrationResult:
     """Calibrate every tile of `mapping` on calibration samples `x`; rules "none" skip a step.
 
-    The tiles start from the mapping as given (its calibration, if any); a skipped step keeps
-    that value. Returns a new Mapping with each placement's `calibration` filled in.
-    `seed` picks the calibration chips (`calibration_seeds(seed, draws)`).
+    The tiles start from the mapping as given (its calibration, if any), programmed on `chip`
+    with `options` (default: the chip as described); a skipped step keeps that value. A tile
+    whose DAC scales each vector by its own max |x| keeps doing so where no fixed range does
+    better (input rule "best"). Returns a new Mapping with each placement's `calibration`
+    filled in. `seed` picks the calibration chips (`calibration_seeds(seed, draws)`).
     """
     if draws < 1:
         raise DataError(f"calibration: draws must be at least 1, got {draws}")
@@ -104,19 +106,25 @@ def calibrate_mapping(
         weights = by_name[b.layer].weight[b.row_start:b.row_stop, b.col_start:b.col_stop]
         given = placement.calibration or {}
         fixed = given.get("input_range") is not None
-        tiles = [_tile(chip, weights, tile_id, s, given, fixed, t_seconds)
+        tiles = [_tile(chip, weights, tile_id, s, given, fixed, t_seconds, options)
                  for s in seeds]  # the tile as the mapping programs it, on each calibration chip
         reference = reference_outputs(tiles, rows)
         before = tile_error(tiles, rows, reference) if rows.size else 0.0
+        per_vector = None
         if input_rule != "none" and tiles[0].config.input_range != "calibrated":
-            tiles = [_tile(chip, weights, tile_id, s, given, True, t_seconds) for s in seeds]
+            per_vector = tiles
+            tiles = [_tile(chip, weights, tile_id, s, given, True, t_seconds, options)
+                     for s in seeds]
         calibration = dict(placement.calibration or {})
         input_choice = column_choice = None
         if input_rule != "none":
-            input_choice = choose_input_range(tiles, rows, input_rule, quantile, k)
-            calibration["input_range"] = rounded(input_choice.input_range)
-            for t in tiles:
-                t.input_range = calibration["input_range"]
+            input_choice = choose_input_range(tiles, rows, input_rule, quantile, k, per_vector)
+            if input_choice.input_range is None:  # per-vector scaling stays
+                tiles = per_vector
+            else:
+                calibration["input_range"] = rounded(input_choice.input_range)
+                for t in tiles:
+                    t.input_range = calibration["input_range"]
         scaled_down = 0
         if column_rule != "none":
             column_choice = choose_column_scales(tiles, rows, t_seconds, column_rule, L)
@@ -140,10 +148,12 @@ def calibrate_mapping(
 
 
 def _tile(chip: Any, weights: np.ndarray, tile_id: int, seed: int, calibration: dict,
-          fixed_range: bool, t_seconds: float) -> Tile:
+          fixed_range: bool, t_seconds: float, options: AnalogOptions | None = None) -> Tile:
     """The tile of one placement programmed at `seed` with `calibration`, read at t_seconds;
     `fixed_range`: its DAC uses one range (calibrated), not each vector's max |x|."""
-    options = AnalogOptions(input_range="calibrated" if fixed_range else None)
+    options = options or AnalogOptions()
+    if fixed_range:
+        options = dataclasses.replace(options, input_range="calibrated")
     rows, cols = weights.shape
     tile = Tile(tile_config(chip, options, rows, cols), weights, tile_id=tile_id, seed=seed)
     if calibration:

@@ -12,7 +12,9 @@ flour is off the scale. Each rule picks r from the tile's calibration inputs:
 - ``max``: the largest |x| (never clips on the calibration data);
 - ``search``: the r minimising the tile's output error against float (a log-spaced grid, then
   golden-section refinement around its best point);
-- ``best`` (default): whichever of these gives the smallest tile output error.
+- ``best`` (default): whichever of these gives the smallest tile output error; on a chip whose
+  DAC scales every vector by its own max |x|, keeping that per-vector scaling is a candidate too,
+  so calibration never makes a tile worse than the chip already does.
 
 The error is the mean over the calibration chips given (several programmed draws of the tile,
 `chipsim.calibration.objective`). The search fits its range on half of the calibration rows
@@ -53,7 +55,7 @@ class InputRangeChoice:
     """The range chosen for one tile, the rule that gave it and its tile output error."""
 
     rule: str
-    input_range: float
+    input_range: float | None  # None: the tile keeps its per-vector scaling
     error: float
     candidates: dict[str, float]  # rule -> range it proposed
 
@@ -99,14 +101,16 @@ def search_range(error_of: Callable[[float], float], top: float) -> float:
 
 
 def choose_input_range(tile: Tile | Sequence[Tile], x: np.ndarray, rule: str = "best",
-                       quantile: float = DEFAULT_QUANTILE, k: float = DEFAULT_STD_K
-                       ) -> InputRangeChoice:
+                       quantile: float = DEFAULT_QUANTILE, k: float = DEFAULT_STD_K,
+                       per_vector: Tile | Sequence[Tile] | None = None) -> InputRangeChoice:
     """Set and return the input range of `tile` (whose DAC uses a fixed range) by `rule`;
     `tile` may be several calibration draws of one tile, which all get the range.
 
-    Inputs that are all zero (or none at all) carry no information: the tile keeps a safe
-    range of 1.0 (any range converts zeros exactly) under the rule name "unused". The error
-    reported is on all rows.
+    `per_vector`: the same draws with the chip's per-vector DAC scaling; under rule "best" it
+    is one more candidate ("per-vector", input_range None) judged on the same held-out rows.
+    Inputs that are all zero (or none at all) carry no information: the tile keeps its
+    per-vector scaling if it has one, else a safe range of 1.0 (any range converts zeros
+    exactly), under the rule name "unused". The error reported is on all rows.
     """
     tiles = as_tiles(tile)
     first = tiles[0]
@@ -124,9 +128,10 @@ def choose_input_range(tile: Tile | Sequence[Tile], x: np.ndarray, rule: str = "
         for t in tiles:
             t.input_range = r
 
+    keep = as_tiles(per_vector) if per_vector is not None and rule == "best" else None
     if x.size == 0 or not np.any(x):
         use(1.0)
-        return InputRangeChoice("unused", 1.0, 0.0, {})
+        return InputRangeChoice("unused", None if keep else 1.0, 0.0, {})
     fit, held = split_rows(x)
 
     def error_on(rows: np.ndarray) -> Callable[[float], float]:
@@ -149,6 +154,10 @@ def choose_input_range(tile: Tile | Sequence[Tile], x: np.ndarray, rule: str = "
             {"max": candidates["max"]}
     chosen = min(candidates, key=lambda name: (held_error(candidates[name]), name))
     r = candidates[chosen]
+    if keep is not None and tile_error(keep, held, reference_outputs(first, held)) \
+            <= held_error(r):
+        return InputRangeChoice("per-vector", None,
+                                tile_error(keep, x, reference_outputs(first, x)), candidates)
     use(r)
     return InputRangeChoice(chosen, r, tile_error(tiles, x, reference_outputs(first, x)),
                             candidates)
