@@ -64,7 +64,7 @@ class TileConfig:
     out_bound: float = 12.0  # ADC full scale, normalized units (IBM RPU convention: 12)
     output_noise_std: float = 0.06  # normalized units (pcm-noise.md reference setting)
     device: pcm.PCMParams = field(default_factory=pcm.PCMParams)
-    devices_per_polarity: int = 1  # parallel devices per polarity whose conductances add
+    devices_per_polarity: int = 1  # parallel devices whose currents add, programmed in turn
     weight_scaling: Literal["tile", "column"] = "column"  # one max |W| per tile, or per column
     gdc: bool = True  # global drift compensation
     programming_noise: bool = True
@@ -198,23 +198,42 @@ class Tile:
 
     # ---------------------------------------------------------------------- device physics
     def program(self) -> None:
-        """Write the weights as conductances (with programming noise) and read them at t = 0."""
+        """Write the weights as conductances (with programming noise) and read them at t = 0.
+
+        Several devices per polarity are written one after another, each correcting from the
+        verify read-outs of those before it (`_program_devices`), as the HERMES chip does.
+        """
         c, p = self.config, self.config.device
-        n = c.devices_per_polarity
         self._programmed_scale = np.array(self.column_scale, dtype=np.float64)
         w_norm = self.weights / self._programmed_scale[None, :]
-        g_plus, g_minus = pcm.differential_targets(w_norm, c.g_cell_max)
-        # device targets, shape (2 polarities, n devices, rows, cols)
-        target = np.stack([pcm.split_targets(g_plus, n), pcm.split_targets(g_minus, n)])
-        if c.programming_noise:
-            g_prog = pcm.program(target, self._device_normals(rng.PROGRAMMING), p)
-        else:
-            g_prog = target
-        self._g_prog = g_prog
+        cell_targets = pcm.differential_targets(w_norm, c.g_cell_max)
+        target, self._g_prog = self._program_devices(cell_targets)
         self._nu = pcm.drift_exponents(target, self._device_normals(rng.DRIFT_NU), p)
         self._settle(0.0)
         self._gdc_baseline = self._gdc_readout()
         self.set_gdc_factor(1.0)
+
+    def _program_devices(self, cell_targets: tuple[np.ndarray, np.ndarray]
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        """Device targets and programmed conductances, shape (2 polarities, n devices, rows,
+        cols), for the (G+, G-) targets of the cells.
+
+        Several devices of one polarity are programmed in turn, each from the verify read-outs
+        of those before it (`pcm.program_in_turn`); the verify reads carry read noise when
+        read_noise is on. Without programming noise each device gets an even, exact share.
+        """
+        c = self.config
+        n = c.devices_per_polarity
+        if not c.programming_noise:
+            target = np.stack([pcm.split_targets(g, n) for g in cell_targets])
+            return target, target
+        z_prog = self._device_normals(rng.PROGRAMMING)
+        verified = c.read_noise and n > 1  # one device: no read-out is ever used
+        z_verify = self._device_normals(rng.VERIFY_READ) if verified else (None, None)
+        polarities = [pcm.program_in_turn(g, z_p, z_v, c.device)
+                      for g, z_p, z_v in zip(cell_targets, z_prog, z_verify)]
+        return (np.stack([target for target, _ in polarities]),
+                np.stack([g_prog for _, g_prog in polarities]))
 
     def drift(self, t_seconds: float) -> None:
         """Let the conductances drift to `t_seconds` after programming and read them there."""

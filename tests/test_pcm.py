@@ -67,6 +67,34 @@ def test_differential_and_multi_device_targets():
     assert parts.shape == (2, 2) and parts.sum(axis=0).tolist() == [50.0, 10.0]
 
 
+def test_devices_programmed_in_turn_stay_in_range():
+    p = pcm.PCMParams()
+    g_cell = np.linspace(0.0, 2 * p.g_max, 4001)
+    z = 3.0 * rng.normal_table(2, 0, rng.PROGRAMMING, 2, g_cell.size).astype(np.float64)
+    z_verify = rng.normal_table(2, 0, rng.VERIFY_READ, 2, g_cell.size).astype(np.float64)
+    targets, _ = pcm.program_in_turn(g_cell, z, z_verify, p)
+    assert targets.min() == 0.0 and targets.max() == p.g_max  # both clips are reached
+    assert np.count_nonzero(targets[1][g_cell > 0] == 0.0) > 0  # the first one overshot
+
+
+def test_last_device_absorbs_the_error_of_those_before():
+    p = pcm.PCMParams()
+    g_cell = np.linspace(10.0, 40.0, 301)  # shares of 5 .. 20 uS: no clip at |z| < 2
+    z = np.clip(rng.normal_table(4, 0, rng.PROGRAMMING, 2, g_cell.size), -2, 2).astype(float)
+    targets, g_prog = pcm.program_in_turn(g_cell, z, None, p)  # exact read-outs
+    np.testing.assert_allclose(targets[0], g_cell / 2)
+    np.testing.assert_allclose(g_prog.sum(axis=0) - g_cell, g_prog[1] - targets[1], atol=1e-12)
+
+
+def test_one_device_programmed_in_turn_is_plain_programming():
+    p = pcm.PCMParams()
+    g_cell = np.linspace(0.0, p.g_max, 501)
+    z = rng.normal_table(5, 0, rng.PROGRAMMING, 1, g_cell.size).astype(np.float64)
+    targets, g_prog = pcm.program_in_turn(g_cell, z, None, p)
+    assert np.array_equal(targets[0], g_cell)
+    assert np.array_equal(g_prog[0], pcm.program(g_cell, z[0], p))
+
+
 def test_invalid_parameters_are_refused():
     with pytest.raises(ValueError, match="g_max"):
         pcm.PCMParams(g_max=0.0)

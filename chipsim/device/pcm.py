@@ -85,13 +85,49 @@ def read(g_prog: np.ndarray, g_drift: np.ndarray, z: np.ndarray, t: float,
 
 
 def split_targets(g_cell: np.ndarray, devices: int) -> np.ndarray:
-    """Targets of the `devices` parallel devices of one polarity whose currents add.
+    """Targets of the `devices` parallel devices of one polarity whose currents add, when they
+    are written exactly (no programming noise: nothing for a later device to correct).
 
     The cell's target (0 .. devices * g_max) is spread evenly: each device gets g_cell / devices.
     Returns shape (devices,) + g_cell.shape.
     """
     share = np.asarray(g_cell, dtype=np.float64) / devices
     return np.broadcast_to(share, (devices,) + share.shape).copy()
+
+
+def verify_read(g_prog: np.ndarray, z: np.ndarray, p: PCMParams) -> np.ndarray:
+    """What the verify read right after programming returns: g_prog plus read noise at t = 0."""
+    return read(g_prog, g_prog, z, 0.0, p)
+
+
+def program_in_turn(g_cell: np.ndarray, z_prog: np.ndarray, z_verify: np.ndarray | None,
+                    p: PCMParams) -> tuple[np.ndarray, np.ndarray]:
+    """Program the parallel devices of one polarity one after another, each correcting the
+    error of those before it from their verify read-outs (the chip's program-and-verify).
+
+    Device k (k = 1..n) targets an equal share of what is still missing,
+    (g_cell - read-outs of devices 1..k-1) / (n - k + 1), clipped to [0, g_max], so the last
+    device absorbs the programming error of all before it; with one device this is `program`.
+    z_prog: standard normals of shape (n,) + g_cell.shape for the programming noise; z_verify:
+    the same for the verify reads, or None for exact read-outs (read noise off).
+    Returns (device targets, programmed conductances), each of shape (n,) + g_cell.shape.
+    """
+    g_cell = np.asarray(g_cell, dtype=np.float64)
+    devices = z_prog.shape[0]
+    if z_prog.shape[1:] != g_cell.shape or (z_verify is not None and
+                                            z_verify.shape != z_prog.shape):
+        raise ValueError(f"program_in_turn: normals of shape {z_prog.shape} do not fit "
+                         f"cell targets of shape {g_cell.shape}")
+    targets = np.empty(z_prog.shape, dtype=np.float64)
+    programmed = np.empty(z_prog.shape, dtype=np.float64)
+    read_so_far = np.zeros_like(g_cell)
+    for k in range(devices):
+        targets[k] = np.clip((g_cell - read_so_far) / (devices - k), 0.0, p.g_max)
+        programmed[k] = program(targets[k], z_prog[k], p)
+        if k < devices - 1:  # the last device's read-out has nothing left to correct
+            read_so_far += programmed[k] if z_verify is None else \
+                verify_read(programmed[k], z_verify[k], p)
+    return targets, programmed
 
 
 def differential_targets(w_norm: np.ndarray, g_cell_max: float) -> tuple[np.ndarray, np.ndarray]:

@@ -36,6 +36,7 @@ DRIFT_NU = 2
 READ_NOISE = 3
 OUTPUT_NOISE = 4
 GDC_REFERENCE = 5
+VERIFY_READ = 6  # the read-out of a device just programmed, before the next one is programmed
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio, SplitMix64's increment
 GAMMA_ELEMENT = np.uint64(0xD1B54A32D192ED03)  # another odd constant for the element axis
