@@ -9,8 +9,6 @@ matters is the ratio, measured in one process on one machine (target: analog >= 
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 
@@ -28,6 +26,8 @@ from chipsim.functional.analog import AnalogNetwork
 from chipsim.functional.executor import FloatBackend, run_network
 from chipsim.graph import load_graph, lower
 from chipsim.mapping import STRATEGIES
+
+from common import benchmark_parser, print_rows  # benchmarks/common.py
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = [("mnist_cnn", "workloads/mnist_cnn/cnn.onnx"),
@@ -61,15 +61,20 @@ def bench(name: str, path: str, batch: int, images: int, repeats: int) -> dict:
             "analog_images_per_s": analog, "float_images_per_s": ref, "ratio": analog / ref}
 
 
+def table(rows: list[dict]) -> str:
+    """The rows as people read them."""
+    lines = [f"{'model':<14} {'batch':>5} {'analog img/s':>13} {'float img/s':>12} {'ratio':>6}"]
+    lines += [f"{r['model']:<14} {r['batch']:>5} {r['analog_images_per_s']:>13.1f} "
+              f"{r['float_images_per_s']:>12.1f} {r['ratio']:>6.2f}" for r in rows]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = benchmark_parser(__doc__)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--images", type=int, default=512)
     p.add_argument("--resnet-images", type=int, default=64)
     p.add_argument("--repeats", type=int, default=2)
-    p.add_argument("--threads", type=int, default=1,
-                   help="threads for BLAS and the tile kernels (default 1)")
-    p.add_argument("--json", action="store_true", help="print one JSON list of rows on stdout")
     args = p.parse_args(argv)
     rows = []
     for name, path in CASES:
@@ -77,14 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         # ResNet-9 runs ~100x slower per image: fewer images keep the benchmark near a minute
         images = args.images if name == "mnist_cnn" else args.resnet_images
         rows.append(bench(name, path, min(args.batch, images), images, args.repeats))
-    if args.json:
-        json.dump(rows, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        print(f"{'model':<14} {'batch':>5} {'analog img/s':>13} {'float img/s':>12} {'ratio':>6}")
-        for r in rows:
-            print(f"{r['model']:<14} {r['batch']:>5} {r['analog_images_per_s']:>13.1f} "
-                  f"{r['float_images_per_s']:>12.1f} {r['ratio']:>6.2f}")
+    print_rows(rows, args.json, table)
     return 0
 
 

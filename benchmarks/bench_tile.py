@@ -12,8 +12,6 @@ holds on a busy machine better than either figure alone.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 
@@ -26,6 +24,8 @@ THREADS = threads_from_argv(sys.argv, default=1)
 import numpy as np
 
 from chipsim.tile import TileConfig, TiledMatrix
+
+from common import benchmark_parser, print_rows  # benchmarks/common.py
 
 SHAPES = ((256, 256), (512, 512), (2048, 2048))
 BATCHES = (1, 64, 1024)
@@ -68,23 +68,18 @@ def run() -> list[dict]:
     return rows_out
 
 
+def table(rows: list[dict]) -> str:
+    """The rows as people read them, with the targets under them."""
+    lines = [f"{'weights':>11} {'batch':>6} {'tile vec/s':>12} {'numpy vec/s':>12} {'ratio':>6}"]
+    lines += [f"{r['rows']:>5}x{r['cols']:<5} {r['batch']:>6} {r['vectors_per_s']:>12,.0f} "
+              f"{r['numpy_vectors_per_s']:>12,.0f} {r['ratio']:>6.2f}" for r in rows]
+    lines.append("targets: ratio >= 0.6 at batch 64 and 1024, >= 0.3 at batch 1")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=1,
-                        help="threads for BLAS and the tile kernels (default 1)")
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON list of rows on stdout and nothing else there")
-    args = parser.parse_args(argv)
-    rows = run()
-    if args.json:
-        json.dump(rows, sys.stdout, indent=1)
-        sys.stdout.write("\n")
-        return 0
-    print(f"{'weights':>11} {'batch':>6} {'tile vec/s':>12} {'numpy vec/s':>12} {'ratio':>6}")
-    for r in rows:
-        print(f"{r['rows']:>5}x{r['cols']:<5} {r['batch']:>6} {r['vectors_per_s']:>12,.0f} "
-              f"{r['numpy_vectors_per_s']:>12,.0f} {r['ratio']:>6.2f}")
-    print("targets: ratio >= 0.6 at batch 64 and 1024, >= 0.3 at batch 1")
+    args = benchmark_parser(__doc__).parse_args(argv)
+    print_rows(run(), args.json, table)
     return 0
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from chipsim.kernels.threads import threads_from_argv  # noqa: E402  (imports no numpy)
 
 THREADS = threads_from_argv(sys.argv, default=1)
+from common import benchmark_parser, print_rows  # noqa: E402  (benchmarks/common.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "workloads" / "cifar_resnet9" / "resnet9.onnx"
@@ -77,11 +78,18 @@ def one_case(inputs: int) -> dict:
             "simulated_mvms": result.simulated_mvms, "wall_s": wall}
 
 
+def table(rows: list[dict]) -> str:
+    """The rows as people read them."""
+    lines = [f"{'case':<34} {'inputs':>6} {'MVMs/s':>10} {'timeouts/s':>11} {'ratio':>7} "
+             f"{'RSS MB':>7}"]
+    lines += [f"{r['case']:<34} {r['inputs']:>6} {r['mvms_per_s']:>10,.0f} "
+              f"{r['bare_timeouts_per_s']:>11,.0f} {r['ratio']:>7.3f} {r['peak_rss_mb']:>7.0f}"
+              for r in rows]
+    return "\n".join(lines)
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=1,
-                        help="threads for BLAS and the tile kernels (default 1)")
-    parser.add_argument("--json", action="store_true", help="print one JSON list of rows")
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--inputs", default="16,256", help="comma-separated input counts")
     parser.add_argument("--case", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -96,14 +104,7 @@ def main() -> int:
                               "--threads", str(THREADS)], check=True,
                              capture_output=True, text=True)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    if args.json:
-        json.dump(rows, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return 0
-    print(f"{'case':<34} {'inputs':>6} {'MVMs/s':>10} {'timeouts/s':>11} {'ratio':>7} {'RSS MB':>7}")
-    for r in rows:
-        print(f"{r['case']:<34} {r['inputs']:>6} {r['mvms_per_s']:>10,.0f} "
-              f"{r['bare_timeouts_per_s']:>11,.0f} {r['ratio']:>7.3f} {r['peak_rss_mb']:>7.0f}")
+    print_rows(rows, args.json, table)
     return 0
 
 

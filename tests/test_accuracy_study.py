@@ -9,10 +9,12 @@ import pytest
 
 from chipsim.arch import load_chip
 from chipsim.datasets import load_dataset
+from chipsim.errors import DataError
 from chipsim.functional.analog import AnalogNetwork, AnalogOptions
-from chipsim.functional.executor import FloatBackend, run_network
+from chipsim.functional.executor import FloatBackend, run_network, synthetic_inputs
 from chipsim.functional.result import AccuracyRow, CsvLog, read_csv
-from chipsim.functional.study import accuracy_study, relative_logit_error
+from chipsim.functional.study import (accuracy, accuracy_study, predicted_labels,
+                                      relative_logit_error)
 from chipsim.functional.times import TimeError, format_time, parse_time, parse_times
 from chipsim.graph import load_graph, lower
 from chipsim.mapping import STRATEGIES
@@ -134,6 +136,44 @@ def test_relative_logit_error_is_per_image_then_mean():
     ref = np.array([[3.0, 4.0], [1.0, 0.0]])
     assert relative_logit_error(ref * 1.1, ref) == pytest.approx(0.1)
     assert relative_logit_error(np.array([[3.0, 4.0], [0.0, 0.0]]), ref) == pytest.approx(0.5)
+
+
+def test_a_classifier_scores_one_prediction_per_input():
+    logits = np.array([[0.1, 2.0, 0.3], [5.0, 1.0, 0.0], [0.0, 0.2, 0.1], [1.0, 0.0, 3.0]])
+    labels = np.array([1, 0, 2, 2])
+    assert predicted_labels(logits).tolist() == [1, 0, 1, 2]
+    assert accuracy(logits, labels) == 0.75
+    # a classifier whose output keeps size-1 axes (N, classes, 1, 1) scores the same
+    assert accuracy(logits[:, :, None, None], labels) == 0.75
+
+
+def test_a_sequence_output_is_scored_per_step():
+    # (inputs, steps, classes): each step is one prediction with its own label
+    logits = np.array([[[0.0, 5.0, 1.0], [2.0, 0.0, 1.0]],
+                       [[1.0, 0.0, 3.0], [4.0, 0.0, 0.0]]])
+    assert predicted_labels(logits).tolist() == [[1, 0], [2, 0]]
+    # 3 of 4 predictions agree; one argmax per input could only score 0, 0.5 or 1
+    assert accuracy(logits, np.array([[1, 0], [2, 2]])) == 0.75
+
+
+def test_labels_that_do_not_fit_the_predictions_are_refused():
+    logits = np.zeros((2, 3, 4))
+    with pytest.raises(DataError, match=r"labels of shape \(2,\).*shape \(2, 3\)"):
+        accuracy(logits, np.zeros(2, dtype=int))
+
+
+def test_the_lstm_on_ideal_tiles_agrees_with_float_at_every_step():
+    chip = load_chip("hermes64")
+    graph = load_graph(ROOT / "workloads/ptb_lstm/lstm.onnx")
+    layers = lower(graph)
+    mapping = STRATEGIES["sequential"].place(layers, chip)
+    x = synthetic_inputs(graph, 2, seed=0)
+    labels = predicted_labels(run_network(graph, FloatBackend(layers), x))
+    assert labels.shape == (2, 32)  # one character predicted per step
+    result = accuracy_study(graph, layers, mapping, chip, x, labels, times=[0.0], seeds=1,
+                            gdc=(False,), options=AnalogOptions.ideal())
+    assert result.float_accuracy == 1.0
+    assert result.rows[0].accuracy_mean == 1.0
 
 
 @pytest.mark.parametrize("text,seconds", [("1s", 1), ("10m", 600), ("1h", 3600), ("2d", 172800),

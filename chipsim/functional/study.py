@@ -7,15 +7,19 @@ we record its accuracy and how far its logits are from the float network's (rela
 per image, then the mean over images). Each (time, GDC) cell becomes one row with the mean and
 std over seeds, handed to `on_row` the moment it is finished, so a long study can save as it
 goes.
+
+Accuracy counts predictions, not inputs: the class axis is the last axis of an output (a dense
+layer's units), so a classifier's (N, classes) makes one prediction per input and a sequence
+model's (N, steps, classes) one per input and step, each scored against its own label.
 """
 
 from __future__ import annotations
 
-import sys
 from typing import Callable, Sequence
 
 import numpy as np
 
+from chipsim.errors import DataError
 from chipsim.functional.analog import AnalogNetwork, AnalogOptions
 from chipsim.functional.executor import FloatBackend, run_network
 from chipsim.functional.result import AccuracyResult, AccuracyRow
@@ -30,9 +34,30 @@ def relative_logit_error(analog: np.ndarray, reference: np.ndarray) -> float:
     return float(np.mean(np.linalg.norm(a - f, axis=1) / np.where(norm > 0, norm, 1.0)))
 
 
+def _class_scores(logits: np.ndarray) -> np.ndarray:
+    """`logits` as (N, ..., classes): size-1 axes dropped (an (N, 10, 1, 1) output is a
+    classifier's), so that the class axis is the last one left."""
+    per_input = [size for size in logits.shape[1:] if size != 1] or [1]
+    return logits.reshape([logits.shape[0]] + per_input)
+
+
+def predicted_labels(logits: np.ndarray) -> np.ndarray:
+    """The class of every prediction, shaped as the labels of `logits` are: (N,) for a
+    classifier, (N, steps) for a sequence model; the float network's are the labels that the
+    analog chip is scored against when there is no data set."""
+    return _class_scores(logits).argmax(axis=-1)
+
+
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
-    """Fraction of inputs whose largest logit is the label."""
-    return float(np.mean(logits.reshape(logits.shape[0], -1).argmax(axis=1) == labels))
+    """Fraction of predictions (one per input, or per input and step) whose largest logit is
+    the label."""
+    predicted = predicted_labels(logits)
+    labels = np.asarray(labels)
+    if labels.shape != predicted.shape:
+        raise DataError(f"labels of shape {labels.shape} do not fit outputs of shape "
+                        f"{logits.shape}: expected one label per prediction, shape "
+                        f"{predicted.shape}")
+    return float(np.mean(predicted == labels))
 
 
 def accuracy_study(
