@@ -40,10 +40,12 @@ def test_calibration_study_from_the_accuracy_command(mapping_file, tmp_path, cap
                  "--json", "--out", str(tmp_path)]) == 0
     doc = json.loads(capsys.readouterr().out)
     variants = [r["variant"] for r in doc["rows"]]
-    assert variants == ["per-vector", "uncalibrated", "input", "column", "both"]
+    assert variants == ["per-vector", "per-vector + column", "uncalibrated", "input", "column",
+                        "both"]
     assert all(r["seeds"] == 2 and r["time_s"] == 3600.0 for r in doc["rows"])
     with (tmp_path / "calibration.csv").open() as handle:
         assert [r["variant"] for r in csv.DictReader(handle)] == variants
+    assert (tmp_path / "calibration.png").stat().st_size > 5000
 
 
 @pytest.mark.parametrize("args, words", [

@@ -6,7 +6,8 @@ chosen here from calibration data (a slice of the training set), stored per plac
 mapping file, and used as they are by `chipsim accuracy` and `chipsim simulate`.
 
 `calibrate_mapping(graph, layers, mapping, chip, x)` returns the calibrated mapping and a
-per-tile account; `calibration_study` compares uncalibrated, input-only, column-only and both.
+per-tile account; `calibration_study` compares per-vector input scaling (alone and with column
+ranges calibrated), an uncalibrated fixed range, input-only, column-only and both.
 """
 
 from chipsim.calibration.cache import collect_tile_inputs

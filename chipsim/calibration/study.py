@@ -5,11 +5,12 @@ study (Lammie et al., ISCAS 2024) is a chip whose DAC range is fixed: without ca
 tile converts |x| <= 1 (r = 1, the inputs' own unit) and writes every column at g_max
 ("uncalibrated"). Against it: input ranges only, column ranges only, and both. A chip that
 instead scales every input vector by its own max |x| (digital per-vector scaling, IBM's "noise
-management") needs no input range at all; it is shown as "per-vector" for comparison. Each is
-run on the test set at several times after programming, on several independently programmed
-chips (seeds), with global drift compensation on, next to the float network. The calibrations
-are computed once, on calibration data, and the same mappings serve every time and seed. Rows
-are handed to `on_row` as they finish, so a long study keeps what it finished.
+management") needs no input range at all; it is shown as "per-vector", and with its column
+ranges calibrated as "per-vector + column". Each is run on the test set at several times after
+programming, on several independently programmed chips (seeds), with global drift compensation
+on, next to the float network. The calibrations are computed once, on calibration data, and the
+same mappings serve every time and seed. Rows are handed to `on_row` as they finish, so a long
+study keeps what it finished; `plot_study` draws them over drift time.
 """
 
 from __future__ import annotations
@@ -28,10 +29,44 @@ from chipsim.functional.executor import FloatBackend, run_network
 from chipsim.functional.study import accuracy, relative_logit_error
 from chipsim.functional.times import format_time
 
-#: variant -> (input rule, column rule) handed to calibrate_mapping; None: no calibration
-VARIANTS = {"per-vector": None, "uncalibrated": ("none", "none"), "input": ("best", "none"),
-            "column": ("none", "best"), "both": ("best", "best")}
 UNCALIBRATED_RANGE = 1.0  # the fixed DAC range of an uncalibrated tile: |x| <= 1
+PER_VECTOR = AnalogOptions(input_range="max_abs")  # the DAC scales each vector by its max |x|
+
+
+@dataclass(frozen=True)
+class Variant:
+    """How one variant programs the chip: its DAC range and the rules `calibrate_mapping` gets
+    ("none" for both: no calibration at all)."""
+
+    per_vector: bool  # DAC range per vector (max |x|); else the fixed range, 1 until calibrated
+    input_rule: str
+    column_rule: str
+    about: str  # what it is, in words, for tables and reports
+
+    @property
+    def options(self) -> AnalogOptions:
+        return PER_VECTOR if self.per_vector else AnalogOptions()
+
+    @property
+    def calibrated(self) -> bool:
+        return (self.input_rule, self.column_rule) != ("none", "none")
+
+
+#: the study's variants, in the order tables and plots show them
+VARIANTS = {
+    "per-vector": Variant(True, "none", "none", "each input vector scaled by its own max |x| "
+                          "(digital per-vector scaling, hermes64's default); no calibration"),
+    "per-vector + column": Variant(True, "none", "best", "per-vector input scaling, column "
+                                   "conductance ranges calibrated"),
+    "uncalibrated": Variant(False, "none", "none", f"fixed DAC range |x| <= "
+                            f"{UNCALIBRATED_RANGE:g}, every column at g_max (the paper's "
+                            "baseline)"),
+    "input": Variant(False, "best", "none", "fixed DAC range, calibrated per tile"),
+    "column": Variant(False, "none", "best", f"fixed DAC range {UNCALIBRATED_RANGE:g}, column "
+                      "conductance ranges calibrated"),
+    "both": Variant(False, "best", "best", "fixed DAC range and column conductance ranges, both "
+                    "calibrated"),
+}
 
 
 @dataclass(frozen=True)
@@ -57,11 +92,17 @@ class CalibrationStudy:
     float_accuracy: float
     images: int
     rows: list[StudyRow] = field(default_factory=list)
+    calibration_images: int | None = None  # calibration samples the ranges were fitted on
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "chip": self.chip, "data": self.data,
-                "images": self.images, "float_accuracy": self.float_accuracy,
+                "images": self.images, "calibration_images": self.calibration_images,
+                "float_accuracy": self.float_accuracy,
                 "rows": [dataclasses.asdict(r) for r in self.rows]}
+
+    def plot(self, path: str | Path) -> Path:
+        """Accuracy of every variant over drift time (see `plot_study`)."""
+        return plot_study(self.to_json(), path)
 
     def table(self) -> str:
         """A Markdown table: times down, variants across, accuracy % mean ± std over seeds."""
@@ -80,6 +121,59 @@ class CalibrationStudy:
                              f"{100 * r.accuracy_mean:.2f} ± {100 * r.accuracy_std:.2f}")
             lines.append("| " + " | ".join(parts) + " |")
         return "\n".join(lines)
+
+
+#: Okabe & Ito's colours (readable with colour-vision deficiencies), one per variant in order
+_COLOURS = ("#E69F00", "#56B4E9", "#D55E00", "#009E73", "#CC79A7", "#0072B2")
+_MARKERS = ("o", "s", "v", "^", "D", "P")
+
+
+def plot_study(study: dict[str, Any], path: str | Path) -> Path:
+    """Accuracy (mean ± std over seeds) of each variant against time after programming, on a
+    log axis, next to the float network. It draws from a study's `to_json()`, so a report draws
+    it from the very numbers in its results file."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.5, 4.6))
+    ax = fig.add_subplot()
+    _draw_variants(ax, study["rows"])
+    reference = 100 * study["float_accuracy"]
+    ax.axhline(reference, color="black", linestyle="--", linewidth=1,
+               label=f"float ({reference:.2f} %)")
+    _label_axes(ax, study)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    return path
+
+
+def _draw_variants(ax, rows: list[dict[str, Any]]) -> None:
+    """One error-bar line per variant, in the rows' order; the markers of one time are spread a
+    little sideways so the bars do not hide each other; t = 0 is drawn at 1 s (log axis)."""
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    for k, name in enumerate(variants):
+        mine = sorted((r for r in rows if r["variant"] == name), key=lambda r: r["time_s"])
+        dodge = 10 ** (0.04 * (k - (len(variants) - 1) / 2))
+        ax.errorbar([max(r["time_s"], 1.0) * dodge for r in mine],
+                    [100 * r["accuracy_mean"] for r in mine],
+                    yerr=[100 * r["accuracy_std"] for r in mine],
+                    color=_COLOURS[k % len(_COLOURS)], marker=_MARKERS[k % len(_MARKERS)],
+                    capsize=3, label=name)
+
+
+def _label_axes(ax, study: dict[str, Any]) -> None:
+    times = sorted({r["time_s"] for r in study["rows"]})
+    ax.set_xscale("log")
+    ax.set_xticks([max(t, 1.0) for t in times], [format_time(t) for t in times])
+    ax.minorticks_off()
+    ax.set_xlabel("time after programming (log scale)")
+    ax.set_ylabel("test accuracy (%)")
+    seeds = max((r["seeds"] for r in study["rows"]), default=0)
+    ax.set_title(f"{study['model']} on {study['chip']}, {study['images']} {study['data']} test "
+                 f"images: range calibration over drift\n(mean ± std over {seeds} seeds, "
+                 "GDC on)", fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
 
 
 class StudyCsv:
@@ -108,15 +202,14 @@ def calibrated_variants(graph, layers: Sequence, mapping, chip: Any, x_calibrati
         dataclasses.replace(p, calibration={"input_range": UNCALIBRATED_RANGE})
         for p in mapping.placements))
     out = {}
-    for name, rules in VARIANTS.items():
-        if rules is None:
-            out[name] = (bare, AnalogOptions(input_range="max_abs"))
-        elif rules == ("none", "none"):
-            out[name] = (fixed, AnalogOptions())
-        else:
-            out[name] = (calibrate_mapping(graph, layers, fixed, chip, x_calibration,
-                                           input_rule=rules[0], column_rule=rules[1],
-                                           **calibrate_options).mapping, AnalogOptions())
+    for name, variant in VARIANTS.items():
+        start = bare if variant.per_vector else fixed
+        if variant.calibrated:
+            start = calibrate_mapping(graph, layers, start, chip, x_calibration,
+                                      input_rule=variant.input_rule,
+                                      column_rule=variant.column_rule, options=variant.options,
+                                      **calibrate_options).mapping
+        out[name] = (start, variant.options)
     return out
 
 
@@ -151,7 +244,8 @@ def calibration_study(
 
 
 def study_from_data(graph, layers: Sequence, mapping, chip: Any, data: str, x: np.ndarray,
-                    y: np.ndarray, *, times: Sequence[float], seeds: int, batch: int = 256,
+                    y: np.ndarray, *, times: Sequence[float], seeds: int | Sequence[int],
+                    batch: int = 256,
                     samples: int = 256, csv_path: str | Path | None = None,
                     names: tuple[str, str, str] = ("model", "chip", "data"),
                     log: Callable[[str], None] | None = None) -> CalibrationStudy:
@@ -167,6 +261,9 @@ def study_from_data(graph, layers: Sequence, mapping, chip: Any, data: str, x: n
     variants = calibrated_variants(graph, layers, mapping, chip, x_cal)
     on_row = StudyCsv(csv_path).append if csv_path is not None else None
     if log:
-        log(f"testing {len(variants)} variants x {len(times)} times x {seeds} seeds")
-    return calibration_study(graph, layers, variants, chip, x, y, times=times, seeds=seeds,
-                             batch=batch, names=names, on_row=on_row)
+        count = seeds if isinstance(seeds, int) else len(seeds)
+        log(f"testing {len(variants)} variants x {len(times)} times x {count} seeds")
+    study = calibration_study(graph, layers, variants, chip, x, y, times=times, seeds=seeds,
+                              batch=batch, names=names, on_row=on_row)
+    study.calibration_images = int(len(x_cal))
+    return study

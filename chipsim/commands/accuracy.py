@@ -18,7 +18,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         description="Run a network on the analog chip as mapped, on a real test set, at several "
         "times after programming and several seeds, with and without global drift "
         "compensation; report accuracy and relative logit error against the float network. "
-        "Writes accuracy.csv (a row per finished cell) and accuracy.png into --out.",
+        "Writes accuracy.csv (a row per finished cell) and accuracy.png into --out (with "
+        "--calibration-study: calibration.csv and calibration.png).",
     )
     p.add_argument("model", metavar="MODEL", help="graph file (.onnx, .yaml, .json)")
     add_chip_option(p)
@@ -34,10 +35,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=256, metavar="N", help="images per batch (default 256)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="use the first N test images")
     p.add_argument("--calibration-study", action="store_true",
-                   help="instead: compare per-vector input scaling, an uncalibrated fixed-range "
-                   "chip and input-range, column-range and both calibrations (chipsim "
-                   "calibrate, on the data set's calibration split), GDC on; writes "
-                   "calibration.csv")
+                   help="instead: compare per-vector input scaling (alone and with column "
+                   "ranges calibrated), an uncalibrated fixed-range chip and input-range, "
+                   "column-range and both calibrations (chipsim calibrate, on the data set's "
+                   "calibration split), GDC on; writes calibration.csv and calibration.png")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="output folder (default reports/accuracy-<model>/)")
     add_json_option(p)
@@ -81,10 +82,13 @@ def run(args: argparse.Namespace) -> int:
             graph, layers, mapping, chip, args.data, x, y, times=times, seeds=args.seeds,
             batch=args.batch, csv_path=out / "calibration.csv", names=(model, chip.name, args.data),
             log=None if quiet else lambda text: print(text, file=sys.stderr))
+        study.plot(out / "calibration.png")
         if args.json:
             print_json(study.to_json())
         else:
             print(study.table())
+            print(f"wrote {out / 'calibration.csv'} and {out / 'calibration.png'}",
+                  file=sys.stderr)
         return 0
     result = accuracy_study(
         graph, layers, mapping, chip, x, y, times=times, seeds=args.seeds,

@@ -18,7 +18,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         description="Run a mapped network through the cycle-level event model and the accuracy "
         "study over drift time, then write a report folder: index.html and README.md side by "
         "side, PNG figures (energy breakdown, core utilization, network traffic, timeline, "
-        "accuracy over drift, mapping), results.json and CSV tables.",
+        "accuracy over drift, mapping), results.json and CSV tables. With --calibration-study "
+        "it adds a range-calibration section (calibration.csv, calibration.png).",
     )
     p.add_argument("model", metavar="MODEL", help="graph file (.onnx, .yaml, .json)")
     add_chip_option(p)
@@ -27,6 +28,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--times", default="1s,1h,1d,1y", metavar="LIST",
                    help="times after programming for the accuracy study, comma-separated, "
                    "units s/m/h/d/y (default 1s,1h,1d,1y)")
+    p.add_argument("--calibration-study", action="store_true",
+                   help="also run the range-calibration study (needs --data): per-vector input "
+                   "scaling alone and with column ranges calibrated, an uncalibrated fixed-range "
+                   "chip, input-range, column-range and both calibrations, fitted on the data "
+                   "set's calibration split, on the --images, --seeds and --times of the "
+                   "accuracy study")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="report folder (default reports/<model>-<strategy>/)")
     add_json_option(p)
@@ -59,6 +66,13 @@ def check_counts(args: argparse.Namespace) -> None:
             raise ChipsimError(f"{name}: expected a {kind} integer, got {value}")
 
 
+def check_calibration_study(args: argparse.Namespace) -> None:
+    """--calibration-study fits ranges on a data set's calibration split: it needs --data."""
+    if args.calibration_study and not args.data:
+        raise ChipsimError("--calibration-study needs --data NAME: the ranges are fitted on "
+                           "that data set's calibration split")
+
+
 def out_folder(args: argparse.Namespace, default: Path) -> Path:
     """--out, or `default`; an error before any work if it names something that is not a folder."""
     out = Path(args.out) if args.out else default
@@ -80,15 +94,22 @@ def run(args: argparse.Namespace) -> int:
     from chipsim.report import Workload, measure_run, write_run_report
 
     check_counts(args)
+    check_calibration_study(args)
     times = parse_times(args.times)
     chip = load_chip(args.chip)
     work = Workload.load(args.model, chip, data=args.data, inputs=args.inputs,
                          images=args.images, seed=args.seed)
     mapping = mapping_from_args(args, chip, work.layers, Path(args.model).name)
     out = out_folder(args, Path("reports") / f"{work.model}-{mapping.strategy}")
-    results, trace = measure_run(work, mapping, times=times,
-                                 seeds=range(args.seed, args.seed + args.seeds), seed=args.seed,
+    seeds = range(args.seed, args.seed + args.seeds)
+    results, trace = measure_run(work, mapping, times=times, seeds=seeds, seed=args.seed,
                                  log=log(args))
+    if args.calibration_study:
+        from chipsim.report.measure import measure_calibration
+
+        results["calibration"] = measure_calibration(work, mapping, times=times, seeds=seeds,
+                                                     csv_path=out / "calibration.csv",
+                                                     log=log(args))
     files = write_run_report(results, out, chip=chip, mapping=mapping, trace=trace)
     if args.json:
         print_json({"report": str(out), "files": [str(f) for f in files], **results})

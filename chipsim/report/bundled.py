@@ -26,11 +26,13 @@ RUNS: dict[str, list[str]] = {
     "compare-cifar_resnet9": ["compare", "workloads/cifar_resnet9/resnet9.onnx", "--chip",
                               "hermes64", "--strategies", "sequential,locality,balanced,packed"],
     "digits_mlp": ["report", "workloads/digits_mlp/mlp.onnx", "--chip", "hermes64",
-                   "--strategy", "balanced", "--data", "digits", "--images", "540"],
+                   "--strategy", "balanced", "--data", "digits", "--images", "540",
+                   "--calibration-study"],
     "mnist_cnn": ["report", "workloads/mnist_cnn/cnn.onnx", "--chip", "hermes64", "--strategy",
-                  "balanced", "--data", "mnist", "--images", "200"],
+                  "balanced", "--data", "mnist", "--images", "200", "--calibration-study"],
     "mnist_resnet9": ["report", "workloads/mnist_resnet9/resnet9.onnx", "--chip", "hermes64",
-                      "--strategy", "balanced", "--data", "mnist", "--images", "100"],
+                      "--strategy", "balanced", "--data", "mnist", "--images", "100",
+                      "--calibration-study"],
 }
 HEADLINE = "compare-cifar_resnet9"
 

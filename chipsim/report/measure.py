@@ -49,6 +49,7 @@ class Workload:
         """Load the graph and pick its inputs: a data set's test split, or synthetic ones."""
         from chipsim.functional.executor import synthetic_inputs
         from chipsim.functional.executor import FloatBackend, check_inputs, run_network
+        from chipsim.functional.study import predicted_labels
         from chipsim.graph import load_graph, lower
 
         for name, value in (("--inputs", inputs), ("--images", images)):
@@ -76,7 +77,7 @@ class Workload:
             x = synthetic_inputs(graph, max(inputs, images), seed)
             timing_x, accuracy_x = x[:inputs], x[:images]
             reference = run_network(graph, FloatBackend(layers), accuracy_x)
-            labels = reference.reshape(len(accuracy_x), -1).argmax(axis=1)
+            labels = predicted_labels(reference)
             metric = "top-1 agreement with the float network"
             source = (f"synthetic inputs (uniform [0, 1), seed {seed}): {inputs} through the "
                       f"event model, {images} for accuracy; no data set, so accuracy is "
@@ -135,6 +136,25 @@ def _accuracy(work: Workload, mapping: Any, times: Sequence[float],
                            work.labels, times=times, seeds=list(seeds), gdc=(True,),
                            names=(work.model, work.chip.name, work.data or "synthetic"))
     return {"metric": work.metric, "seeds": list(seeds), **study.to_json()}
+
+
+def measure_calibration(work: Workload, mapping: Any, *, times: Sequence[float],
+                        seeds: Sequence[int], csv_path: str | Path | None = None,
+                        log: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
+    """The range-calibration study (`chipsim.calibration.study`) on the accuracy inputs, with
+    the same times and seeds as the accuracy study: fitted on the data set's calibration split,
+    each finished row appended to `csv_path`. Returns the study's JSON dictionary."""
+    from chipsim.calibration.study import study_from_data
+
+    if not work.data:
+        raise DataError(f"{work.graph_file}: the calibration study needs a data set (its "
+                        "calibration split), not synthetic inputs")
+    study = study_from_data(work.graph, work.layers, mapping, work.chip, work.data,
+                            work.accuracy_x, work.labels, times=times, seeds=list(seeds),
+                            csv_path=csv_path, names=(work.model, work.chip.name, work.data),
+                            log=lambda message: log(f"{work.model} / {mapping.strategy}: "
+                                                    f"{message}"))
+    return study.to_json()
 
 
 def network_traffic_bits(timing: dict[str, Any]) -> float:

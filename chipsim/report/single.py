@@ -35,6 +35,7 @@ def write_run_report(results: dict[str, Any], out: str | Path, *, chip: Any, map
     files = [out / "results.json"]
     results = save_json(files[0], results)
     timing, accuracy = results["timing"], results["accuracy"]
+    calibration = results.get("calibration")
     if trace is not None:
         (out / "trace.json").write_text(json.dumps(trace), encoding="utf-8")
         files.append(out / "trace.json")
@@ -45,6 +46,8 @@ def write_run_report(results: dict[str, Any], out: str | Path, *, chip: Any, map
             "cores.csv": t.core_rows(timing), "links.csv": t.link_rows(timing)}
     if accuracy is not None:
         csvs["accuracy.csv"] = t.accuracy_rows(accuracy)
+    if calibration is not None:
+        csvs["calibration.csv"] = t.calibration_rows(calibration)
     files += [t.write_csv(out / name, rows) for name, rows in csvs.items()]
 
     from chipsim.mapping.show import draw_cores
@@ -95,5 +98,28 @@ def write_run_report(results: dict[str, Any], out: str | Path, *, chip: Any, map
         doc.figure(plots.accuracy_vs_time(accuracy, out / "accuracy.png").name,
                    f"{accuracy['metric']} against time after programming")
         doc.table(t.page_table(csvs["accuracy.csv"], "accuracy.csv"))
+    if calibration is not None:
+        calibration_section(doc, calibration, out)
     files += [out / name for name in doc.images()]
     return files + doc.write(out)
+
+
+def calibration_section(doc: Document, study: dict[str, Any], out: Path) -> None:
+    """The range-calibration study: what each variant is, its figure and its table."""
+    from chipsim.calibration.study import VARIANTS, plot_study
+
+    fitted = study.get("calibration_images")
+    doc.heading("Range calibration")
+    doc.paragraph("Post-training range calibration (Lammie et al., ISCAS 2024): each tile's DAC "
+                  "input range and each column's conductance range are fitted on "
+                  + (f"{fitted} " if fitted else "") + f"{study['data']} calibration-split "
+                  f"images (never test data), then tested on the {study['images']} accuracy "
+                  "inputs with the accuracy study's seeds and times, GDC on. Variants:")
+    doc.bullets([f"`{name}`: {VARIANTS[name].about}"
+                 for name in dict.fromkeys(r["variant"] for r in study["rows"])])
+    doc.figure(plot_study(study, out / "calibration.png").name,
+               "Test accuracy of each calibration variant against time after programming "
+               "(mean ± std over seeds); dashed: the float network")
+    doc.table(t.page_table(t.calibration_page_rows(study),
+                           "test accuracy (%), mean ± std over seeds; every row in "
+                           "calibration.csv"))

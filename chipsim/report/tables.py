@@ -91,3 +91,29 @@ def accuracy_rows(accuracy: dict[str, Any]) -> Rows:
               100 * r["accuracy_std"], r["logit_error_mean"], r["logit_error_std"], r["seeds"]]
              for r in accuracy["rows"]])
 
+
+
+def calibration_rows(study: dict[str, Any]) -> Rows:
+    """The calibration study's rows with the columns `StudyCsv` streams them in, so the file a
+    finished report rewrites is the file the run wrote as it went."""
+    from chipsim.calibration.study import StudyCsv
+
+    return (list(StudyCsv.COLUMNS), [[r[c] for c in StudyCsv.COLUMNS] for r in study["rows"]])
+
+
+def calibration_page_rows(study: dict[str, Any]) -> Rows:
+    """Times down; float and each variant across, as "mean ± std" test accuracy (%)."""
+    from chipsim.functional.times import format_time
+
+    variants = list(dict.fromkeys(r["variant"] for r in study["rows"]))
+    times = sorted({r["time_s"] for r in study["rows"]})
+    cell = {(r["variant"], r["time_s"]): r for r in study["rows"]}
+
+    def spread(row: dict[str, Any] | None) -> str:
+        if row is None:
+            return "n/a"
+        return f"{fmt(100 * row['accuracy_mean'])} ± {fmt(100 * row['accuracy_std'])}"
+
+    return (["time after programming", "float (%)"] + [f"{v} (%)" for v in variants],
+            [[format_time(t), 100 * study["float_accuracy"]]
+             + [spread(cell.get((v, t))) for v in variants] for t in times])
