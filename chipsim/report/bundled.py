@@ -21,18 +21,25 @@ from chipsim.report.tables import fmt
 ROOT = Path(__file__).resolve().parents[2]
 REPORTS = ROOT / "reports"
 
+def _trained(workload: str, graph: str, data: str, images: int) -> list[str]:
+    """The report of a trained workload on its test data, with the range-calibration study."""
+    return ["report", f"workloads/{workload}/{graph}.onnx", "--chip", "hermes64", "--strategy",
+            "balanced", "--data", data, "--images", str(images), "--calibration-study"]
+
+
+#: trained workloads: folder, graph (plain; "_hwa" is the one trained with noise injection),
+#: data set, test images in the report
+_TRAINED = (("digits_mlp", "mlp", "digits", 540), ("mnist_cnn", "cnn", "mnist", 200),
+            ("mnist_resnet9", "resnet9", "mnist", 100))
+
 #: report folder -> the chipsim command that writes it (paths relative to the repository root)
 RUNS: dict[str, list[str]] = {
     "compare-cifar_resnet9": ["compare", "workloads/cifar_resnet9/resnet9.onnx", "--chip",
                               "hermes64", "--strategies", "sequential,locality,balanced,packed"],
-    "digits_mlp": ["report", "workloads/digits_mlp/mlp.onnx", "--chip", "hermes64",
-                   "--strategy", "balanced", "--data", "digits", "--images", "540",
-                   "--calibration-study"],
-    "mnist_cnn": ["report", "workloads/mnist_cnn/cnn.onnx", "--chip", "hermes64", "--strategy",
-                  "balanced", "--data", "mnist", "--images", "200", "--calibration-study"],
-    "mnist_resnet9": ["report", "workloads/mnist_resnet9/resnet9.onnx", "--chip", "hermes64",
-                      "--strategy", "balanced", "--data", "mnist", "--images", "100",
-                      "--calibration-study"],
+    **{f"{folder}{variant}": _trained(folder, graph + variant, data, images)
+       for folder, graph, data, images in _TRAINED for variant in ("", "_hwa")},
+    "ptb_lstm": ["report", "workloads/ptb_lstm/lstm.onnx", "--chip", "hermes64", "--strategy",
+                 "balanced"],
 }
 HEADLINE = "compare-cifar_resnet9"
 
