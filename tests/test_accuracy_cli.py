@@ -7,6 +7,7 @@ from pathlib import Path
 
 from chipsim.cli import main
 from chipsim.functional.result import read_csv
+from chipsim.functional.switches import NON_IDEALITIES
 
 ROOT = Path(__file__).resolve().parents[1]
 MLP = str(ROOT / "workloads/digits_mlp/mlp.onnx")
@@ -54,3 +55,31 @@ def test_user_errors_exit_2_with_one_line(tmp_path, capsys):
                  "-o", str(cnn_map)]) == 0
     capsys.readouterr()
     _fails(["--data", "digits", "--mapping", str(cnn_map), *out], capsys, "cnn.yaml")
+
+
+def test_an_error_budget_switches_non_idealities_off(tmp_path, capsys):
+    """With every non-ideality off and per-vector inputs the chip is the float network; with
+    a fixed range of 1 and no calibration the hidden layer clips and the error grows."""
+    def run(*extra):
+        assert main(["accuracy", MLP, "--data", "digits", "--times", "1h", "--seeds", "1",
+                     "--gdc", "on", "--limit", "60", "--json", "--out", str(tmp_path),
+                     *extra]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    everything = ",".join(n.replace("_", "-") for n in NON_IDEALITIES)
+    ideal = run("--without", everything, "--input-range", "per-vector")
+    assert ideal["switched_off"] == list(NON_IDEALITIES) and ideal["input_range"] == "per-vector"
+    assert ideal["rows"][0]["accuracy_mean"] == ideal["float_accuracy"]
+    assert ideal["rows"][0]["logit_error_mean"] < 1e-5
+    chip = run()
+    clipped = run("--input-range", "fixed")
+    assert chip["switched_off"] == [] and chip["input_range"] == "chip"
+    assert clipped["rows"][0]["logit_error_mean"] > 2 * chip["rows"][0]["logit_error_mean"]
+
+
+def test_error_budget_options_are_checked(tmp_path, capsys):
+    out = ["--out", str(tmp_path)]
+    _fails(["--data", "digits", "--without", "drift,noise", *out], capsys,
+           "--without", "'noise'", "read-noise")
+    _fails(["--data", "digits", "--without", "drift", "--calibration-study", *out], capsys,
+           "--calibration-study")

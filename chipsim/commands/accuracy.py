@@ -9,6 +9,10 @@ from pathlib import Path
 from chipsim.commands.common import (add_chip_option, add_json_option, add_mapping_options,
                                      mapping_from_args, print_json)
 from chipsim.errors import ChipsimError
+from chipsim.functional.switches import NON_IDEALITIES
+
+#: --input-range choices -> the DAC rule of chipsim.tile.TileConfig
+DAC_RULES = {"per-vector": "max_abs", "fixed": "calibrated"}
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -34,6 +38,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="global drift compensation (default both)")
     p.add_argument("--batch", type=int, default=256, metavar="N", help="images per batch (default 256)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="use the first N test images")
+    p.add_argument("--without", default="", metavar="LIST",
+                   help="non-idealities to switch off, comma-separated, for an error budget: "
+                   f"{', '.join(n.replace('_', '-') for n in NON_IDEALITIES)}")
+    p.add_argument("--input-range", choices=tuple(DAC_RULES), default=None,
+                   help="DAC input scaling instead of the chip's: per-vector (each vector by "
+                   "its own max |x|) or fixed (the mapping's calibrated ranges, 1 where none)")
     p.add_argument("--calibration-study", action="store_true",
                    help="instead: compare per-vector input scaling (alone and with column "
                    "ranges calibrated), an uncalibrated fixed-range chip and input-range, "
@@ -43,6 +53,22 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="output folder (default reports/accuracy-<model>/)")
     add_json_option(p)
     return p
+
+
+def analog_options(args: argparse.Namespace):
+    """The AnalogOptions that --without and --input-range ask for (a clear error otherwise)."""
+    from chipsim.functional.analog import AnalogOptions
+
+    off = [name.strip().replace("-", "_") for name in args.without.split(",") if name.strip()]
+    unknown = [name for name in off if name not in NON_IDEALITIES]
+    if unknown:
+        raise ChipsimError(f"--without: unknown non-ideality {unknown[0].replace('_', '-')!r}; "
+                           f"choose from {', '.join(n.replace('_', '-') for n in NON_IDEALITIES)}")
+    if args.calibration_study and (off or args.input_range):
+        raise ChipsimError("--without and --input-range do not apply to --calibration-study, "
+                           "whose variants set the DAC scaling themselves")
+    return AnalogOptions(input_range=DAC_RULES.get(args.input_range),
+                         **{name: False for name in off})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from chipsim.graph import load_graph, lower
 
     times = parse_times(args.times)
+    options = analog_options(args)
     for name, value, least in (("--seeds", args.seeds, 1), ("--batch", args.batch, 1),
                                ("--limit", args.limit, 1)):
         if value is not None and value < least:
@@ -93,12 +120,15 @@ def run(args: argparse.Namespace) -> int:
     result = accuracy_study(
         graph, layers, mapping, chip, x, y, times=times, seeds=args.seeds,
         gdc={"on": (True,), "off": (False,), "both": (True, False)}[args.gdc],
+        options=options,
         batch=args.batch, progress=not quiet and sys.stderr.isatty(),
         names=(model, chip.name, args.data), on_row=log.append,
     )
     result.plot(out / "accuracy.png")
     if args.json:
-        print_json(result.to_json())
+        off = [name for name in NON_IDEALITIES if not getattr(options, name)]
+        print_json({**result.to_json(), "switched_off": off,
+                    "input_range": args.input_range or "chip"})
     else:
         print(result.table())
         print(f"wrote {log.path} and {out / 'accuracy.png'}")

@@ -22,12 +22,10 @@ import numpy as np
 
 from chipsim.errors import MappingError
 from chipsim.functional.executor import run_network
+from chipsim.functional.switches import NON_IDEALITIES
 from chipsim.tile import Tile, TileConfig
 
 F32 = np.float32
-
-_SWITCHES = ("programming_noise", "drift", "read_noise", "dac_quantization",
-             "adc_quantization", "output_noise", "adc_saturation")
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,7 @@ class AnalogOptions:
 
         The input range follows each vector (max |x|), so no input is clipped either.
         """
-        return cls(input_range="max_abs", **{name: False for name in _SWITCHES})
+        return cls(input_range="max_abs", **{name: False for name in NON_IDEALITIES})
 
     @classmethod
     def io_only(cls) -> "AnalogOptions":
@@ -63,7 +61,7 @@ class AnalogOptions:
 
 def tile_config(chip: Any, options: AnalogOptions, rows: int, cols: int) -> TileConfig:
     """The tile settings of `chip` for a block of rows x cols, with `options` applied."""
-    changes = {name: getattr(options, name) for name in _SWITCHES}
+    changes = {name: getattr(options, name) for name in NON_IDEALITIES}
     for name in ("input_range", "weight_scaling"):
         if getattr(options, name) is not None:
             changes[name] = getattr(options, name)
