@@ -92,7 +92,6 @@ def accuracy_rows(accuracy: dict[str, Any]) -> Rows:
              for r in accuracy["rows"]])
 
 
-
 def calibration_rows(study: dict[str, Any]) -> Rows:
     """The calibration study's rows with the columns `StudyCsv` streams them in, so the file a
     finished report rewrites is the file the run wrote as it went."""
