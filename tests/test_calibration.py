@@ -123,6 +123,9 @@ def test_a_per_vector_chip_keeps_its_scaling_unless_a_fixed_range_does_better(ch
             for p in best.mapping.placements] == kept
     tuned = AnalogNetwork(graph, layers, best.mapping, chip)
     assert [t.config.input_range == "max_abs" for t in tuned.tiles] == kept
+    # never worse than the chip as it is, tile by tile (up to the file's 6-digit rounding)
+    both = calibrate_mapping(graph, layers, mapping, chip, x, max_rows=50)
+    assert all(t.error_after <= t.error_before * (1 + 1e-4) for t in both.tiles)
 
 
 @pytest.mark.parametrize("inputs, winner", [("loud and quiet vectors", "per-vector"),
@@ -228,6 +231,10 @@ def test_degenerate_inputs_get_a_safe_range(chip, kind):
     cols = choose_column_scales(tile, x, 3600.0)
     assert np.all(np.isfinite(cols.column_scale)) and np.all(cols.column_scale >= column_floor(w))
     tile.forward(np.ones((2, 16), np.float32))  # still usable
+    if kind != "constant":  # nothing to learn: a per-vector tile keeps its per-vector scaling
+        dynamic = _tile(chip, w, input_range="max_abs")
+        kept = choose_input_range(_tile(chip, w), x, per_vector=dynamic)
+        assert (kept.rule, kept.input_range) == ("unused", None)
 
 
 def test_nan_inputs_are_refused_by_name(chip):
