@@ -154,10 +154,10 @@ def choose_input_range(tile: Tile | Sequence[Tile], x: np.ndarray, rule: str = "
             {"max": candidates["max"]}
     chosen = min(candidates, key=lambda name: (held_error(candidates[name]), name))
     r = candidates[chosen]
+    use(r)  # the best fixed range, even where per-vector scaling wins below
     if keep is not None and tile_error(keep, held, reference_outputs(first, held)) \
             <= held_error(r):
         return InputRangeChoice("per-vector", None,
                                 tile_error(keep, x, reference_outputs(first, x)), candidates)
-    use(r)
     return InputRangeChoice(chosen, r, tile_error(tiles, x, reference_outputs(first, x)),
                             candidates)
