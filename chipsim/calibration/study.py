@@ -106,9 +106,7 @@ class CalibrationStudy:
 
     def table(self) -> str:
         """A Markdown table: times down, variants across, accuracy % mean ± std over seeds."""
-        variants = [v for v in VARIANTS if any(r.variant == v for r in self.rows)]
-        times = sorted({r.time_s for r in self.rows})
-        cell = {(r.variant, r.time_s): r for r in self.rows}
+        variants, times, cell = study_grid(self.to_json()["rows"])
         head = ["time", "float"] + variants
         lines = [f"{self.model} on {self.chip}, {self.images} {self.data} test images, "
                  f"accuracy % (mean ± std over seeds), GDC on",
@@ -118,9 +116,18 @@ class CalibrationStudy:
             for v in variants:
                 r = cell.get((v, t))
                 parts.append("" if r is None else
-                             f"{100 * r.accuracy_mean:.2f} ± {100 * r.accuracy_std:.2f}")
+                             f"{100 * r['accuracy_mean']:.2f} ± {100 * r['accuracy_std']:.2f}")
             lines.append("| " + " | ".join(parts) + " |")
         return "\n".join(lines)
+
+
+def study_grid(rows: Sequence[dict[str, Any]]
+               ) -> tuple[list[str], list[float], dict[tuple[str, float], dict[str, Any]]]:
+    """The layout every view of a study shares: its variants (in the rows' order, which is
+    VARIANTS'), its times (ascending) and the row of each (variant, time)."""
+    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    times = sorted({r["time_s"] for r in rows})
+    return variants, times, {(r["variant"], r["time_s"]): r for r in rows}
 
 
 #: Okabe & Ito's colours (readable with colour-vision deficiencies), one per variant in order
@@ -150,9 +157,9 @@ def plot_study(study: dict[str, Any], path: str | Path) -> Path:
 def _draw_variants(ax, rows: list[dict[str, Any]]) -> None:
     """One error-bar line per variant, in the rows' order; the markers of one time are spread a
     little sideways so the bars do not hide each other; t = 0 is drawn at 1 s (log axis)."""
-    variants = list(dict.fromkeys(r["variant"] for r in rows))
+    variants, times, cell = study_grid(rows)
     for k, name in enumerate(variants):
-        mine = sorted((r for r in rows if r["variant"] == name), key=lambda r: r["time_s"])
+        mine = [cell[name, t] for t in times if (name, t) in cell]
         dodge = 10 ** (0.04 * (k - (len(variants) - 1) / 2))
         ax.errorbar([max(r["time_s"], 1.0) * dodge for r in mine],
                     [100 * r["accuracy_mean"] for r in mine],

@@ -13,6 +13,8 @@ from chipsim.functional.switches import NON_IDEALITIES
 
 #: --input-range choices -> the DAC rule of chipsim.tile.TileConfig
 DAC_RULES = {"per-vector": "max_abs", "fixed": "calibrated"}
+#: the non-idealities as --without spells them
+WITHOUT_CHOICES = ", ".join(name.replace("_", "-") for name in NON_IDEALITIES)
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -40,7 +42,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, metavar="N", help="use the first N test images")
     p.add_argument("--without", default="", metavar="LIST",
                    help="non-idealities to switch off, comma-separated, for an error budget: "
-                   f"{', '.join(n.replace('_', '-') for n in NON_IDEALITIES)}")
+                   f"{WITHOUT_CHOICES}")
     p.add_argument("--input-range", choices=tuple(DAC_RULES), default=None,
                    help="DAC input scaling instead of the chip's: per-vector (each vector by "
                    "its own max |x|) or fixed (the mapping's calibrated ranges, 1 where none)")
@@ -63,7 +65,7 @@ def analog_options(args: argparse.Namespace):
     unknown = [name for name in off if name not in NON_IDEALITIES]
     if unknown:
         raise ChipsimError(f"--without: unknown non-ideality {unknown[0].replace('_', '-')!r}; "
-                           f"choose from {', '.join(n.replace('_', '-') for n in NON_IDEALITIES)}")
+                           f"choose from {WITHOUT_CHOICES}")
     if args.calibration_study and (off or args.input_range):
         raise ChipsimError("--without and --input-range do not apply to --calibration-study, "
                            "whose variants set the DAC scaling themselves")

@@ -102,11 +102,10 @@ def calibration_rows(study: dict[str, Any]) -> Rows:
 
 def calibration_page_rows(study: dict[str, Any]) -> Rows:
     """Times down; float and each variant across, as "mean ± std" test accuracy (%)."""
+    from chipsim.calibration.study import study_grid
     from chipsim.functional.times import format_time
 
-    variants = list(dict.fromkeys(r["variant"] for r in study["rows"]))
-    times = sorted({r["time_s"] for r in study["rows"]})
-    cell = {(r["variant"], r["time_s"]): r for r in study["rows"]}
+    variants, times, cell = study_grid(study["rows"])
 
     def spread(row: dict[str, Any] | None) -> str:
         if row is None:
