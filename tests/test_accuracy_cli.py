@@ -71,10 +71,27 @@ def test_an_error_budget_switches_non_idealities_off(tmp_path, capsys):
     assert ideal["switched_off"] == list(NON_IDEALITIES) and ideal["input_range"] == "per-vector"
     assert ideal["rows"][0]["accuracy_mean"] == ideal["float_accuracy"]
     assert ideal["rows"][0]["logit_error_mean"] < 1e-5
-    chip = run()
+    per_vector = run("--input-range", "per-vector")
     clipped = run("--input-range", "fixed")
+    chip = run()  # hermes64 converts a fixed range: the same as --input-range fixed
     assert chip["switched_off"] == [] and chip["input_range"] == "chip"
-    assert clipped["rows"][0]["logit_error_mean"] > 2 * chip["rows"][0]["logit_error_mean"]
+    assert chip["rows"] == clipped["rows"]
+    assert clipped["rows"][0]["logit_error_mean"] > 2 * per_vector["rows"][0]["logit_error_mean"]
+
+
+def test_an_uncalibrated_mapping_on_a_fixed_range_chip_warns_once(tmp_path, capsys):
+    """hermes64 converts a fixed input range: `accuracy` on a mapping without ranges warns once
+    on stderr and names the command that calibrates; a calibrated mapping runs silently."""
+    args = ["accuracy", MLP, "--data", "digits", "--times", "1h", "--seeds", "1", "--gdc", "on",
+            "--limit", "20", "--out", str(tmp_path)]
+    assert main(args + ["--strategy", "sequential"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1 and "chipsim calibrate" in err, err
+    assert main(args + ["--input-range", "per-vector"]) == 0
+    assert "warning:" not in capsys.readouterr().err
+    calibrated = ROOT / "mappings/digits_mlp/mlp-sequential.yaml"
+    assert main(args + ["--mapping", str(calibrated)]) == 0
+    assert "warning:" not in capsys.readouterr().err
 
 
 def test_error_budget_options_are_checked(tmp_path, capsys):

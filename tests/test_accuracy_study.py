@@ -17,80 +17,58 @@ from chipsim.functional.study import (accuracy, accuracy_study, predicted_labels
                                       relative_logit_error)
 from chipsim.functional.times import TimeError, format_time, parse_time, parse_times
 from chipsim.graph import load_graph, lower
-from chipsim.mapping import STRATEGIES
+from chipsim.mapping import STRATEGIES, Mapping
+from chipsim.report import pcm_reference
+from chipsim.report.pcm_reference import REFERENCE
 
 ROOT = Path(__file__).resolve().parents[1]
 HOUR, DAY, YEAR = 3600.0, 86400.0, 365 * 86400.0
 
 
 def test_hermes64_holds_the_reference_settings():
-    """The built-in chip is set as shared/reference/pcm-noise.md's end-to-end table: one device
+    """The built-in chip is set as shared/reference/pcm-noise.md's end-to-end tables: one device
     per polarity of the published PCM model (g_max 25 uS, t0 20 s, t_read 250 ns), one weight
-    scale per tile, 8-bit DAC with per-vector input scaling, 8-bit ADC over +-12 with output
-    noise 0.06 (normalized units)."""
+    scale per tile, 8-bit DAC with a fixed input range per tile (rule 2, as the silicon runs),
+    8-bit ADC over +-12 with output noise 0.06 (normalized units)."""
     cores = load_chip("hermes64").cores
     assert (cores.device.g_max_us, cores.device.t0_s, cores.device.t_read_s) == (25.0, 20.0, 250e-9)
     assert (cores.unit_cell.devices_per_polarity, cores.unit_cell.weight_scale) == (1, "tile")
-    assert (cores.dac.bits, cores.dac.input_range) == (8, "max_abs")
+    assert (cores.dac.bits, cores.dac.input_range) == (8, "calibrated")
     assert (cores.adc.bits, cores.adc.full_scale, cores.adc.noise_std) == (8, 12.0, 0.06)
-
-
-# (condition, time or None for converters only) -> (with GDC, without GDC), pcm-noise.md
-REFERENCE = {
-    "io": (None, 0.026, 0.026),
-    "t0": (0.0, 0.074, 0.072),
-    "1h": (HOUR, 0.097, 0.418),
-    "1d": (DAY, 0.121, 0.571),
-    "1y": (YEAR, 0.181, 0.756),
-}
 
 
 @pytest.fixture(scope="module")
 def mlp_errors():
-    """Relative logit errors of the bundled digits MLP on hermes64, 5 seeds as the reference;
-    one chip per seed and condition, read with and without GDC."""
-    chip = load_chip("hermes64")
-    graph = load_graph(ROOT / "workloads/digits_mlp/mlp.onnx")
-    layers = lower(graph)
-    mapping = STRATEGIES["sequential"].place(layers, chip)
-    x, _ = load_dataset("digits", "test")
-    ref = run_network(graph, FloatBackend(layers), x)
-    errors = {}
-    for name, (t, _, _) in REFERENCE.items():
-        options = AnalogOptions.io_only() if t is None else AnalogOptions()
-        runs = {True: [], False: []}
-        for seed in range(5):
-            net = AnalogNetwork(graph, layers, mapping, chip, seed=seed, options=options)
-            net.drift(0.0 if t is None else t)
-            for gdc in (True, False):
-                runs[gdc].append(relative_logit_error(net.run(x, gdc=gdc), ref))
-        for gdc in (True, False):
-            errors[name, gdc] = float(np.mean(runs[gdc]))
-    return errors
+    """Relative logit errors of the bundled digits MLP on hermes64 under both DAC rules of
+    pcm-noise.md, 5 seeds as the reference (`python -m chipsim.report.pcm_reference`)."""
+    return pcm_reference.mlp_errors(seeds=5)
 
 
 @pytest.mark.parametrize("gdc", [True, False], ids=["gdc", "no_gdc"])
-@pytest.mark.parametrize("name", list(REFERENCE))
-def test_logit_error_matches_the_reference_table(mlp_errors, name, gdc):
+@pytest.mark.parametrize("name", list(REFERENCE["per-vector"]))
+@pytest.mark.parametrize("rule", list(REFERENCE))
+def test_logit_error_matches_the_reference_table(mlp_errors, rule, name, gdc):
     # GDC rows rely on the calibration read going through the converters (Tile._gdc_readout):
     # its noise floor is what makes the compensated error grow with time as in the table
-    want = REFERENCE[name][1 if gdc else 2]
-    assert abs(mlp_errors[name, gdc] - want) <= 0.15 * want, (mlp_errors[name, gdc], want)
+    want = REFERENCE[rule][name][1 if gdc else 2]
+    got = mlp_errors[rule, name, gdc]
+    assert abs(got - want) <= 0.15 * want, (got, want)
 
 
 def test_errors_grow_with_time_and_gdc_helps(mlp_errors):
-    for gdc in (True, False):
-        series = [mlp_errors[n, gdc] for n in ("t0", "1h", "1d", "1y")]
-        assert series == sorted(series)
-    for name in ("1h", "1d", "1y"):
-        assert mlp_errors[name, True] < 0.5 * mlp_errors[name, False]
+    for rule in REFERENCE:
+        for gdc in (True, False):
+            series = [mlp_errors[rule, n, gdc] for n in ("t0", "1h", "1d", "1y")]
+            assert series == sorted(series)
+        for name in ("1h", "1d", "1y"):
+            assert mlp_errors[rule, name, True] < 0.5 * mlp_errors[rule, name, False]
 
 
 def test_cnn_accuracy_does_not_rise_with_drift_time_without_gdc():
     chip = load_chip("hermes64")
     graph = load_graph(ROOT / "workloads/mnist_cnn/cnn.onnx")
     layers = lower(graph)
-    mapping = STRATEGIES["sequential"].place(layers, chip)
+    mapping = Mapping.from_yaml(ROOT / "mappings/mnist_cnn/cnn-sequential.yaml", chip, layers)
     x, y = load_dataset("mnist", "test")
     result = accuracy_study(graph, layers, mapping, chip, x[:150], y[:150],
                             times=[60.0, DAY, 10 * YEAR], seeds=3, gdc=(False,), batch=64)

@@ -40,8 +40,15 @@ def _with_cores(chip, **changes):
 
 @pytest.fixture(scope="module")
 def static(chip):
-    """hermes64 with a fixed DAC range (1.0 until calibrated) instead of each vector's max |x|."""
-    return _with_cores(chip, dac=chip.cores.dac.model_copy(update={"input_range": "calibrated"}))
+    """hermes64 as built in: a fixed DAC range per tile (1.0 until calibrated)."""
+    assert chip.cores.dac.input_range == "calibrated"
+    return chip
+
+
+@pytest.fixture(scope="module")
+def per_vector_chip(chip):
+    """hermes64 with each input vector scaled by its own max |x| (a software option)."""
+    return _with_cores(chip, dac=chip.cores.dac.model_copy(update={"input_range": "max_abs"}))
 
 
 @pytest.fixture(scope="module")
@@ -101,11 +108,11 @@ def test_calibration_lowers_the_error_on_calibration_data(mlp, calibrated):
     assert after["logit_error"] < before["logit_error"]
 
 
-def test_a_per_vector_chip_keeps_its_scaling_unless_a_fixed_range_does_better(chip):
+def test_a_per_vector_chip_keeps_its_scaling_unless_a_fixed_range_does_better(per_vector_chip):
+    chip = per_vector_chip
     graph = load_graph(ROOT / "workloads/digits_mlp/mlp.onnx")
     layers = lower(graph)
     mapping = STRATEGIES["sequential"].place(layers, chip)
-    assert chip.cores.dac.input_range == "max_abs"
     x = load_dataset("digits", "calibration")[0][:16]
     plain = AnalogNetwork(graph, layers, mapping, chip)
     assert {t.config.input_range for t in plain.tiles} == {"max_abs"}

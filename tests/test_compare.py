@@ -77,7 +77,7 @@ def test_compare_writes_one_report_with_every_strategy(compared):
         assert (out / name / "index.html").is_file() and f"{name}/mapping.png" in page.images
     keys = {c["key"] for c in data["columns"]}
     assert {"first_latency_us", "inferences_per_s", "energy_per_inference_uj", "cores_used",
-            "network_kbit_hops", "accuracy_pct"} <= keys
+            "network_kbit_hops", "accuracy_pct_1h", "logit_error"} <= keys
 
 
 def test_compare_table_equals_json_and_marks_best(compared):

@@ -86,8 +86,9 @@ def calibrate_mapping(
     The tiles start from the mapping as given (its calibration, if any), programmed on `chip`
     with `options` (default: the chip as described); a skipped step keeps that value. A tile
     whose DAC scales each vector by its own max |x| keeps doing so where no fixed range does
-    better (input rule "best"). Returns a new Mapping with each placement's `calibration`
-    filled in. `seed` picks the calibration chips (`calibration_seeds(seed, draws)`).
+    better (input rule "best"). Copies of one block (replicas) share its calibration: ranges
+    belong to a block's weights and the data that reaches it, not to the core it sits on.
+    Returns a new Mapping with each placement's `calibration` filled in. `seed` picks the calibration chips (`calibration_seeds(seed, draws)`).
     """
     if draws < 1:
         raise DataError(f"calibration: draws must be at least 1, got {draws}")
@@ -101,8 +102,15 @@ def calibrate_mapping(
     by_name = {layer.name: layer for layer in layers}
     inputs = collect_tile_inputs(graph, layers, mapping, x, max_rows=max_rows, batch=batch)
     placements, reports = [], []
+    done: dict[tuple, tuple[dict | None, TileCalibration]] = {}  # block -> its calibration
     for tile_id, (placement, rows) in enumerate(zip(mapping.placements, inputs)):
         b = placement.block
+        key = (block_key(placement), repr(placement.calibration))
+        if key in done:  # another copy of a calibrated block (a replica): the same ranges
+            calibration, report = done[key]
+            placements.append(dataclasses.replace(placement, calibration=calibration))
+            reports.append(dataclasses.replace(report, tile=tile_id))
+            continue
         weights = by_name[b.layer].weight[b.row_start:b.row_stop, b.col_start:b.col_stop]
         given = placement.calibration or {}
         fixed = given.get("input_range") is not None
@@ -139,12 +147,19 @@ def calibrate_mapping(
             tile_id, b.layer, input_choice and input_choice.rule,
             calibration.get("input_range"), column_choice and column_choice.rule,
             column_choice and column_choice.alpha, scaled_down, before, after))
+        done[key] = (placements[-1].calibration, reports[-1])
     settings = {"input_rule": input_rule, "column_rule": column_rule, "seed": seed,
                 "calibration_seeds": seeds,
                 "time_s": t_seconds, "rows_per_tile": max_rows, "quantile": quantile,
                 "std_k": k, "column_L": L, "samples": int(len(x))}
     return CalibrationResult(dataclasses.replace(mapping, placements=tuple(placements)),
                              reports, settings)
+
+
+def block_key(placement) -> tuple:
+    """What a calibration belongs to: the layer and the rows and columns of its block."""
+    b = placement.block
+    return (b.layer, b.row_start, b.row_stop, b.col_start, b.col_stop)
 
 
 def _tile(chip: Any, weights: np.ndarray, tile_id: int, seed: int, calibration: dict,

@@ -55,7 +55,8 @@ class Variant:
 #: the study's variants, in the order tables and plots show them
 VARIANTS = {
     "per-vector": Variant(True, "none", "none", "each input vector scaled by its own max |x| "
-                          "(digital per-vector scaling, hermes64's default); no calibration"),
+                          "(digital per-vector scaling, IBM aihwkit's default; a software "
+                          "option, the silicon has no per-vector reduction); no calibration"),
     "per-vector + column": Variant(True, "none", "best", "per-vector input scaling, column "
                                    "conductance ranges calibrated"),
     "uncalibrated": Variant(False, "none", "none", f"fixed DAC range |x| <= "
@@ -67,6 +68,17 @@ VARIANTS = {
     "both": Variant(False, "best", "best", "fixed DAC range and column conductance ranges, both "
                     "calibrated"),
 }
+
+
+def chip_variant(chip: Any) -> str:
+    """The variant that is `chip` as it runs after `chipsim calibrate`'s default: both ranges
+    calibrated on a fixed-range DAC (the silicon), column ranges alone on a per-vector one."""
+    return "both" if chip.cores.dac.input_range == "calibrated" else "per-vector + column"
+
+
+def variant_label(name: str, study: dict[str, Any]) -> str:
+    """A variant's name, marked when it is the study's chip as that chip runs."""
+    return f"{name} ({study['chip']})" if name == study.get("chip_variant") else name
 
 
 @dataclass(frozen=True)
@@ -93,11 +105,12 @@ class CalibrationStudy:
     images: int
     rows: list[StudyRow] = field(default_factory=list)
     calibration_images: int | None = None  # calibration samples the ranges were fitted on
+    chip_variant: str | None = None  # the variant that is the chip as it runs (`chip_variant`)
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "chip": self.chip, "data": self.data,
                 "images": self.images, "calibration_images": self.calibration_images,
-                "float_accuracy": self.float_accuracy,
+                "float_accuracy": self.float_accuracy, "chip_variant": self.chip_variant,
                 "rows": [dataclasses.asdict(r) for r in self.rows]}
 
     def plot(self, path: str | Path) -> Path:
@@ -106,10 +119,12 @@ class CalibrationStudy:
 
     def table(self) -> str:
         """A Markdown table: times down, variants across, accuracy % mean ± std over seeds."""
-        variants, times, cell = study_grid(self.to_json()["rows"])
-        head = ["time", "float"] + variants
+        study = self.to_json()
+        variants, times, cell = study_grid(study["rows"])
+        head = ["time", "float"] + [variant_label(v, study) for v in variants]
         lines = [f"{self.model} on {self.chip}, {self.images} {self.data} test images, "
-                 f"accuracy % (mean ± std over seeds), GDC on",
+                 f"accuracy % (mean ± std over seeds), GDC on; ({self.chip}): the chip as it "
+                 "runs after `chipsim calibrate`",
                  "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for t in times:
             parts = [format_time(t), f"{100 * self.float_accuracy:.2f}"]
@@ -143,7 +158,7 @@ def plot_study(study: dict[str, Any], path: str | Path) -> Path:
 
     fig = Figure(figsize=(7.5, 4.6))
     ax = fig.add_subplot()
-    _draw_variants(ax, study["rows"])
+    _draw_variants(ax, study)
     reference = 100 * study["float_accuracy"]
     ax.axhline(reference, color="black", linestyle="--", linewidth=1,
                label=f"float ({reference:.2f} %)")
@@ -154,10 +169,10 @@ def plot_study(study: dict[str, Any], path: str | Path) -> Path:
     return path
 
 
-def _draw_variants(ax, rows: list[dict[str, Any]]) -> None:
+def _draw_variants(ax, study: dict[str, Any]) -> None:
     """One error-bar line per variant, in the rows' order; the markers of one time are spread a
     little sideways so the bars do not hide each other; t = 0 is drawn at 1 s (log axis)."""
-    variants, times, cell = study_grid(rows)
+    variants, times, cell = study_grid(study["rows"])
     for k, name in enumerate(variants):
         mine = [cell[name, t] for t in times if (name, t) in cell]
         dodge = 10 ** (0.04 * (k - (len(variants) - 1) / 2))
@@ -165,7 +180,7 @@ def _draw_variants(ax, rows: list[dict[str, Any]]) -> None:
                     [100 * r["accuracy_mean"] for r in mine],
                     yerr=[100 * r["accuracy_std"] for r in mine],
                     color=_COLOURS[k % len(_COLOURS)], marker=_MARKERS[k % len(_MARKERS)],
-                    capsize=3, label=name)
+                    capsize=3, label=variant_label(name, study))
 
 
 def _label_axes(ax, study: dict[str, Any]) -> None:
@@ -230,7 +245,8 @@ def calibration_study(
     """Test accuracy of every variant (see `calibrated_variants`) over time and seeds."""
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     reference = run_network(graph, FloatBackend(layers), x, batch=batch)
-    result = CalibrationStudy(*names, float_accuracy=accuracy(reference, y), images=int(len(y)))
+    result = CalibrationStudy(*names, float_accuracy=accuracy(reference, y), images=int(len(y)),
+                              chip_variant=chip_variant(chip))
     for name, (mapping, options) in variants.items():
         nets = [AnalogNetwork(graph, layers, mapping, chip, seed=s, options=options)
                 for s in seed_list]

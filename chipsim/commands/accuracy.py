@@ -45,7 +45,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    f"{WITHOUT_CHOICES}")
     p.add_argument("--input-range", choices=tuple(DAC_RULES), default=None,
                    help="DAC input scaling instead of the chip's: per-vector (each vector by "
-                   "its own max |x|) or fixed (the mapping's calibrated ranges, 1 where none)")
+                   "its own max |x|, a software option) or fixed (the mapping's calibrated "
+                   "ranges, 1 where none, as the silicon runs)")
     p.add_argument("--calibration-study", action="store_true",
                    help="instead: compare per-vector input scaling (alone and with column "
                    "ranges calibrated), an uncalibrated fixed-range chip and input-range, "
@@ -71,6 +72,21 @@ def analog_options(args: argparse.Namespace):
                            "whose variants set the DAC scaling themselves")
     return AnalogOptions(input_range=DAC_RULES.get(args.input_range),
                          **{name: False for name in off})
+
+
+def warn_uncalibrated(args: argparse.Namespace, mapping, chip, options) -> None:
+    """One line on stderr when a fixed-range chip runs a mapping without input ranges: its
+    tiles convert |x| <= 1 and clip, which is the uncalibrated baseline, not the chip as run."""
+    from chipsim.calibration.auto import uncalibrated_tiles
+
+    missing = uncalibrated_tiles(mapping, chip, options)
+    if not missing:
+        return
+    source = args.mapping or f"{Path(args.model).stem}.yaml (chipsim map {args.model} -o ...)"
+    print(f"warning: {missing} of {len(mapping.placements)} tiles have no calibrated input "
+          f"range, and {chip.name} converts a fixed range (|x| <= 1 until calibrated); this is "
+          f"the uncalibrated chip. Calibrate with: chipsim calibrate {args.model} --mapping "
+          f"{source} --data {args.data} -o CALIBRATED.yaml", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("reports") / f"accuracy-{model}"
     log = CsvLog(out / "accuracy.csv")
     quiet = args.json
+    if not args.calibration_study:
+        warn_uncalibrated(args, mapping, chip, options)
     if not quiet:
         print(f"{model}: {len(y)} {args.data} test images, {len(mapping.placements)} tiles "
               f"({mapping.strategy} mapping), seeds {args.seeds}, writing {out}/", file=sys.stderr)

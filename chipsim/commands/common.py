@@ -56,3 +56,32 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def add_calibrate_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-calibrate", action="store_true",
+        help="measure an uncalibrated mapping as it is: on a chip whose DACs convert a fixed "
+        "input range, every tile without a range then converts |x| <= 1 (the published "
+        "uncalibrated baseline); by default such a mapping is calibrated first, on the "
+        "calibration split of --data (synthetic calibration inputs without --data)",
+    )
+
+
+def calibrate_unless_told(args: argparse.Namespace, graph: Any, layers: Any, mapping: Any,
+                          chip: Any, log: Any) -> tuple[Any, str | None]:
+    """The mapping a measuring command runs, and the line that says how its ranges were set
+    (None on a chip that scales each vector, or when the mapping carries every range)."""
+    from chipsim.calibration.auto import calibrate_for_run, uncalibrated_tiles
+
+    if not args.no_calibrate:
+        mapping, note = calibrate_for_run(graph, layers, mapping, chip, data=args.data,
+                                          seed=args.seed, log=log)
+    elif missing := uncalibrated_tiles(mapping, chip):
+        note = (f"uncalibrated (--no-calibrate): {missing} of {len(mapping.placements)} tiles "
+                f"convert |x| <= 1 on {chip.name}'s fixed-range DACs")
+    else:
+        note = None
+    if note:
+        log(note)
+    return mapping, note

@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from chipsim.commands.common import (add_chip_option, add_json_option, add_mapping_options,
+from chipsim.commands.common import (add_calibrate_option, add_chip_option, add_json_option,
+                                     add_mapping_options, calibrate_unless_told,
                                      mapping_from_args, print_json)
 from chipsim.errors import ChipsimError
 
@@ -56,6 +57,7 @@ def add_measure_options(p: argparse.ArgumentParser, *, seeds: int) -> None:
     p.add_argument("--seed", type=int, default=0, metavar="N",
                    help="first seed: the event model and synthetic inputs use it, the accuracy "
                    "study seeds N, N+1, ... (default 0)")
+    add_calibrate_option(p)
 
 
 def check_counts(args: argparse.Namespace) -> None:
@@ -102,8 +104,10 @@ def run(args: argparse.Namespace) -> int:
     mapping = mapping_from_args(args, chip, work.layers, Path(args.model).name)
     out = out_folder(args, Path("reports") / f"{work.model}-{mapping.strategy}")
     seeds = range(args.seed, args.seed + args.seeds)
+    mapping, note = calibrate_unless_told(args, work.graph, work.layers, mapping, chip, log(args))
     results, trace = measure_run(work, mapping, times=times, seeds=seeds, seed=args.seed,
                                  log=log(args))
+    results["range_calibration"] = note
     if args.calibration_study:
         from chipsim.report.measure import measure_calibration
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from chipsim.commands.common import (add_chip_option, add_json_option, add_mapping_options,
+from chipsim.commands.common import (add_calibrate_option, add_chip_option, add_json_option,
+                                     add_mapping_options, calibrate_unless_told,
                                      mapping_from_args, print_json)
 from chipsim.errors import ChipsimError, DataError
 from chipsim.functional.executor import synthetic_inputs
@@ -38,6 +39,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "default: synthetic inputs drawn from the seed")
     p.add_argument("--seed", type=int, default=0, metavar="N",
                    help="seed of the programmed tiles and synthetic inputs (default 0)")
+    add_calibrate_option(p)
     p.add_argument("--read-mode", default=None, metavar="NAME",
                    help="read mode of the chip (default: the description's default)")
     p.add_argument("--trace-inputs", type=int, default=2, metavar="N",
@@ -55,6 +57,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from chipsim.arch import load_chip
     from chipsim.graph import load_graph, lower
+    from chipsim.timing.params import TimingParams
     from chipsim.timing.simulate import Simulation
 
     if args.inputs < 1:
@@ -62,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise ChipsimError(f"--seed: expected a non-negative integer, got {args.seed}")
     chip = load_chip(args.chip)
+    TimingParams.from_chip(chip, args.read_mode)  # an unknown read mode fails before any work
     graph = load_graph(args.model)
     if len(graph.inputs) != 1:
         raise DataError(f"{args.model}: the model has {len(graph.inputs)} inputs; "
@@ -86,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
     model = Path(args.model).stem
     out = Path(args.out) if args.out else Path("reports") / f"simulate-{model}"
     out.mkdir(parents=True, exist_ok=True)
+    say = (lambda message: None) if args.json else (
+        lambda message: print(message, file=sys.stderr, flush=True))
+    mapping, note = calibrate_unless_told(args, graph, layers, mapping, chip, say)
     sim = Simulation(graph, layers, chip, mapping, read_mode=args.read_mode, seed=args.seed,
                      model=model)
     log = open(out / "inputs.csv", "w", newline="")
@@ -108,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
     if not result.steady_state and not args.json:
         print(f"note: {result.notes[0]}", file=sys.stderr)
     result.notes.append(f"inputs: {source}")
+    if note:
+        result.notes.append(f"range calibration: {note}")
     result.extra.update({"strategy": mapping.strategy, "data": args.data or "synthetic",
                          "seed": args.seed})
     result.write(out)
@@ -121,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
                            strategy=mapping.strategy, seed=args.seed, inputs=source,
                            mapping=summarize(mapping, layers, chip), timing=result.to_json(),
                            accuracy=None)
+        results["range_calibration"] = note
         write_run_report(results, out, chip=chip, mapping=mapping, trace=trace.to_json())
 
     if args.json:

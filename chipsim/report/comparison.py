@@ -17,6 +17,7 @@ from typing import Any, Sequence
 from chipsim.report import plots
 from chipsim.report import tables as t
 from chipsim.report.document import Document, Table
+from chipsim.report.measure import headline_row
 from chipsim.report.single import save_json
 
 #: significant digits at which figures are compared (closer values count as equal)
@@ -29,20 +30,40 @@ COLUMNS = (
     ("energy_per_inference_uj", "energy/inference", "µJ", False),
     ("cores_used", "cores used", "cores", False),
     ("network_kbit_hops", "network traffic", "kbit·hops/inference", False),
-    ("accuracy_pct", "accuracy at 1h", "%", True),
-    ("logit_error", "logit error at 1h", "ratio", False),
 )
 
 
 def compare_rows(runs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """The compared figures, each with its value per strategy (None where a run lacks it)."""
+    """The compared figures, each with its value per strategy (None where a run lacks it):
+    the event model's, then accuracy at every time of the study and the logit error at the
+    headline time."""
     columns = []
-    for key, label, unit, higher in COLUMNS:
+    for key, label, unit, higher in COLUMNS + accuracy_columns(runs):
         values = {name: run["summary"].get(key, {}).get("value") for name, run in runs.items()}
         if any(v is not None for v in values.values()):
             columns.append({"key": key, "label": label, "unit": unit,
                             "higher_is_better": higher, "values": values})
     return columns
+
+
+def accuracy_columns(runs: dict[str, dict[str, Any]]) -> tuple[tuple[str, str, str, bool], ...]:
+    """(key, label, unit, higher is better) of accuracy at each time the runs measured (GDC
+    on), named for what it is: test accuracy, or agreement with a float network that has no
+    labels (a random-weight graph), then the headline logit error."""
+    from chipsim.functional.times import format_time
+
+    studies = [run["accuracy"] for run in runs.values() if run.get("accuracy")]
+    if not studies:
+        return ()
+    what = "accuracy" if studies[0]["metric"] == "test accuracy" else "agreement with float"
+    times = sorted({r["time_s"] for s in studies for r in s["rows"] if r["gdc"]})
+    columns = tuple((f"accuracy_pct_{format_time(t)}", f"{what} at {format_time(t)}", "%", True)
+                    for t in times)
+    head = headline_row(studies[0])
+    if head is None:
+        return columns
+    return columns + (("logit_error", f"logit error at {format_time(head['time_s'])}", "ratio",
+                       False),)
 
 
 def _score(value: float, higher_is_better: bool) -> float:
@@ -102,6 +123,8 @@ def write_comparison(runs: dict[str, dict[str, Any]], out: str | Path, *, meta: 
                   f"({', '.join(map(str, data['seeds']))}; the event model uses seed "
                   f"{data['seed']}). Inputs: {data['inputs']}. Every number here is read from "
                   "`results.json`; the table is also in `compare.csv`.")
+    if data.get("range_calibration"):
+        doc.paragraph(f"Range calibration: {data['range_calibration']}.")
     if not data["complete"]:
         missing = [n for n in data["strategies"] if n not in runs]
         doc.paragraph(f"Unfinished: {', '.join(missing)} not run yet.")

@@ -199,6 +199,11 @@ def summary(timing: dict[str, Any], accuracy: dict[str, Any] | None) -> dict[str
                                             100 * accuracy["float_accuracy"], "%")
         out["accuracy_pct"] = row(f"{accuracy['metric']} at {when} (GDC on)",
                                   100 * head["accuracy_mean"], "%")
+        for r in accuracy["rows"]:
+            if r["gdc"]:
+                at = format_time(r["time_s"])
+                out[f"accuracy_pct_{at}"] = row(f"{accuracy['metric']} at {at} (GDC on)",
+                                                100 * r["accuracy_mean"], "%")
         out["logit_error"] = row(f"relative logit error vs float at {when}",
                                  head["logit_error_mean"], "(ratio)")
     return out

@@ -57,6 +57,8 @@ def write_run_report(results: dict[str, Any], out: str | Path, *, chip: Any, map
     doc.paragraph(f"Inputs: {results['inputs']}. Seed {results['seed']}; read mode "
                   f"{timing['read_mode']}, clock {timing['clock_ghz']:g} GHz. Every number on this "
                   "page is read from `results.json`; the tables are also in CSV files.")
+    if results.get("range_calibration"):
+        doc.paragraph(f"Range calibration: {results['range_calibration']}.")
     doc.heading("Summary")
     doc.table(t.page_table(t.summary_rows(results), "summary.csv"))
     bottleneck = timing["bottleneck"]
@@ -116,6 +118,8 @@ def calibration_section(doc: Document, study: dict[str, Any], out: Path) -> None
                   f"images (never test data), then tested on the {study['images']} accuracy "
                   "inputs with the accuracy study's seeds and times, GDC on. Variants:")
     doc.bullets([f"`{name}`: {VARIANTS[name].about}"
+                 + (f"; **{study['chip']} as it runs** after `chipsim calibrate`"
+                    if name == study.get("chip_variant") else "")
                  for name in dict.fromkeys(r["variant"] for r in study["rows"])])
     doc.figure(plot_study(study, out / "calibration.png").name,
                "Test accuracy of each calibration variant against time after programming "

@@ -102,7 +102,7 @@ def calibration_rows(study: dict[str, Any]) -> Rows:
 
 def calibration_page_rows(study: dict[str, Any]) -> Rows:
     """Times down; float and each variant across, as "mean ± std" test accuracy (%)."""
-    from chipsim.calibration.study import study_grid
+    from chipsim.calibration.study import study_grid, variant_label
     from chipsim.functional.times import format_time
 
     variants, times, cell = study_grid(study["rows"])
@@ -112,6 +112,7 @@ def calibration_page_rows(study: dict[str, Any]) -> Rows:
             return "n/a"
         return f"{fmt(100 * row['accuracy_mean'])} ± {fmt(100 * row['accuracy_std'])}"
 
-    return (["time after programming", "float (%)"] + [f"{v} (%)" for v in variants],
+    return (["time after programming", "float (%)"]
+            + [f"{variant_label(v, study)} (%)" for v in variants],
             [[format_time(t), 100 * study["float_accuracy"]]
              + [spread(cell.get((v, t))) for v in variants] for t in times])

@@ -1,0 +1,152 @@
+"""The Python API: the steps of the command line as a few calls, on real types.
+
+    chip = load_chip("hermes64")
+    graph = load_graph("workloads/mnist_cnn/cnn.onnx")
+    mapping = map_network(graph, chip, "sequential")
+    mapping = calibrate(graph, mapping, chip, data="mnist")
+    print(accuracy(graph, mapping, chip, data="mnist", times=["1h", "1d"], seeds=3).table())
+    print(simulate(graph, mapping, chip, data="mnist", inputs=16).inferences_per_s)
+
+Each call does what its command does, with the same defaults and the same errors
+(`chipsim.errors`); a script holds the objects between steps instead of files. Times are
+seconds or strings such as "1h" (units s, m, h, d, y).
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from chipsim.arch import Chip, load_chip
+from chipsim.errors import ChipsimError
+from chipsim.functional.analog import AnalogOptions
+from chipsim.functional.result import AccuracyResult
+from chipsim.graph import Graph, load_graph, lower
+from chipsim.mapping import STRATEGIES, Mapping
+from chipsim.timing.results import SimResult
+
+__all__ = ["accuracy", "calibrate", "load_chip", "load_graph", "load_mapping", "map_network",
+           "report", "simulate"]
+
+
+def map_network(graph: Graph, chip: Chip, strategy: str = "balanced") -> Mapping:
+    """Place `graph` on `chip` with a mapping strategy (sequential, locality, balanced, packed)."""
+    if strategy not in STRATEGIES:
+        raise ChipsimError(f"unknown strategy {strategy!r}; strategies: {', '.join(STRATEGIES)}")
+    return STRATEGIES[strategy].place(lower(graph), chip,
+                                      graph=Path(graph.source).name or graph.name)
+
+
+def _model(graph: Graph) -> str:
+    """The name results carry: the graph file's stem, as the commands name it."""
+    return Path(graph.source).stem or graph.name
+
+
+def load_mapping(path: str | Path, chip: Chip, graph: Graph) -> Mapping:
+    """A mapping file (from `chipsim map` or `Mapping.to_yaml`), checked against chip and graph."""
+    return Mapping.from_yaml(path, chip, lower(graph))
+
+
+def calibrate(graph: Graph, mapping: Mapping, chip: Chip, *, data: str | np.ndarray,
+              samples: int = 256, seed: int = 0, input_rule: str = "best",
+              column_rule: str = "best") -> Mapping:
+    """The mapping with every tile's input range and column ranges calibrated, as `chipsim
+    calibrate` does: on the first `samples` of a data set's calibration split (never test
+    data), or on the array of calibration inputs given."""
+    from chipsim.calibration.auto import calibration_inputs
+    from chipsim.calibration.calibrate import calibrate_mapping
+    from chipsim.functional.executor import check_inputs
+
+    if isinstance(data, str):
+        x, _ = calibration_inputs(graph, data, samples)
+    else:
+        x = check_inputs(graph, np.asarray(data), name="calibration inputs")
+    return calibrate_mapping(graph, lower(graph), mapping, chip, x, input_rule=input_rule,
+                             column_rule=column_rule, seed=seed).mapping
+
+
+def accuracy(graph: Graph, mapping: Mapping, chip: Chip, *, data: str,
+             times: Sequence[float | str] = ("1h",), seeds: int | Sequence[int] = 5,
+             images: int | None = None, gdc: Sequence[bool] = (True,),
+             options: AnalogOptions | None = None) -> AccuracyResult:
+    """Test accuracy and relative logit error against float over drift time and seeds, on the
+    first `images` of the data set's test split (all by default). Warns when a fixed-range
+    chip runs a mapping without input ranges (the uncalibrated baseline)."""
+    from chipsim.calibration.auto import uncalibrated_tiles
+    from chipsim.datasets import load_dataset
+    from chipsim.functional.executor import check_inputs
+    from chipsim.functional.study import accuracy_study
+
+    x, y = load_dataset(data, "test")
+    x, y = x[:images], y[:images]
+    x = check_inputs(graph, x, name=f"data set {data!r}")
+    if missing := uncalibrated_tiles(mapping, chip, options):
+        warnings.warn(f"{missing} of {len(mapping.placements)} tiles have no calibrated input "
+                      f"range and {chip.name} converts a fixed range (|x| <= 1): this is the "
+                      "uncalibrated chip; chipsim.calibrate(...) sets the ranges", stacklevel=2)
+    return accuracy_study(graph, lower(graph), mapping, chip, x, y, times=_seconds(times),
+                          seeds=seeds, gdc=tuple(gdc), options=options,
+                          names=(_model(graph), chip.name, data))
+
+
+def simulate(graph: Graph, mapping: Mapping, chip: Chip, *, data: str | None = None,
+             inputs: int | np.ndarray = 32, seed: int = 0,
+             read_mode: str | None = None) -> SimResult:
+    """Stream inputs through the cycle-level model: the first `inputs` of the data set's test
+    split, synthetic ones drawn from `seed`, or the array given. The result's figures:
+    `first_latency_ns`, `inferences_per_s`, `energy_per_inference_pj`, `tops_per_w`, ...;
+    `outputs_match_functional` says whether the outputs equal the accuracy path's bit for bit."""
+    from chipsim.functional.executor import check_inputs, synthetic_inputs
+    from chipsim.timing.simulate import Simulation
+
+    if isinstance(inputs, np.ndarray):
+        x = inputs
+    elif data is not None:
+        from chipsim.datasets import load_dataset
+
+        x = load_dataset(data, "test")[0][:inputs]
+    else:
+        x = synthetic_inputs(graph, inputs, seed)
+    x = check_inputs(graph, x, name="inputs")
+    sim = Simulation(graph, lower(graph), chip, mapping, read_mode=read_mode, seed=seed,
+                     model=_model(graph))
+    result, _, outputs = sim.run(x)
+    result.outputs_match_functional = bool(np.array_equal(outputs, sim.functional(x)))
+    return result
+
+
+def report(model: str | Path, chip: Chip, out: str | Path, *, mapping: Mapping | None = None,
+           strategy: str = "balanced", data: str | None = None,
+           times: Sequence[float | str] = ("1s", "1h", "1d", "1y"), seeds: int = 2,
+           images: int = 32, inputs: int = 32, seed: int = 0, calibrate: bool = True,
+           progress: bool = False) -> Path:
+    """Measure the graph file `model` with both models and write a report folder (`index.html`,
+    `README.md`, figures, `results.json`); as `chipsim report`, an uncalibrated mapping on a
+    fixed-range chip is calibrated first unless `calibrate` is False. Returns `out`."""
+    from chipsim.calibration.auto import calibrate_for_run
+    from chipsim.report import Workload, measure_run, write_run_report
+
+    log = (lambda m: print(m, file=sys.stderr, flush=True)) if progress else (lambda m: None)
+    work = Workload.load(model, chip, data=data, inputs=inputs, images=images, seed=seed)
+    mapping = mapping or map_network(work.graph, chip, strategy)
+    note = None
+    if calibrate:
+        mapping, note = calibrate_for_run(work.graph, work.layers, mapping, chip, data=data,
+                                          seed=seed, log=log)
+    results, trace = measure_run(work, mapping, times=_seconds(times),
+                                 seeds=range(seed, seed + seeds), seed=seed, log=log)
+    results["range_calibration"] = note
+    write_run_report(results, out, chip=chip, mapping=mapping, trace=trace)
+    return Path(out)
+
+
+def _seconds(times: Sequence[float | str]) -> list[float]:
+    from chipsim.functional.times import parse_time
+
+    if isinstance(times, (str, int, float)):
+        times = [times]
+    return [parse_time(t) if isinstance(t, str) else float(t) for t in times]
