@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from chipsim.arch import Chip, load_chip
-from chipsim.errors import ChipsimError
+from chipsim.errors import MappingError
 from chipsim.functional.analog import AnalogOptions
 from chipsim.functional.result import AccuracyResult
 from chipsim.graph import Graph, load_graph, lower
@@ -36,7 +36,7 @@ __all__ = ["accuracy", "calibrate", "load_chip", "load_graph", "load_mapping", "
 def map_network(graph: Graph, chip: Chip, strategy: str = "balanced") -> Mapping:
     """Place `graph` on `chip` with a mapping strategy (sequential, locality, balanced, packed)."""
     if strategy not in STRATEGIES:
-        raise ChipsimError(f"unknown strategy {strategy!r}; strategies: {', '.join(STRATEGIES)}")
+        raise MappingError(f"unknown strategy {strategy!r}; strategies: {', '.join(STRATEGIES)}")
     return STRATEGIES[strategy].place(lower(graph), chip,
                                       graph=Path(graph.source).name or graph.name)
 
