@@ -32,6 +32,18 @@ def _trained(workload: str, graph: str, data: str, images: int) -> list[str]:
 _TRAINED = (("digits_mlp", "mlp", "digits", 540), ("mnist_cnn", "cnn", "mnist", 200),
             ("mnist_resnet9", "resnet9", "mnist", 100))
 
+def _drift(workload: str, graph: str, data: str) -> list[str]:
+    """Test accuracy over drift time on the whole test split, 5 chips, with and without GDC."""
+    return ["accuracy", f"workloads/{workload}/{graph}.onnx", "--chip", "hermes64", "--mapping",
+            f"mappings/{workload}/{graph}-sequential.yaml", "--data", data, "--times",
+            "1s,1h,1d,1y", "--seeds", "5"]
+
+
+def _calibration(workload: str, graph: str, data: str) -> list[str]:
+    """The range-calibration study on the whole test split, 5 chips."""
+    return _drift(workload, graph, data) + ["--calibration-study"]
+
+
 #: report folder -> the chipsim command that writes it (paths relative to the repository root)
 RUNS: dict[str, list[str]] = {
     "compare-cifar_resnet9": ["compare", "workloads/cifar_resnet9/resnet9.onnx", "--chip",
@@ -40,6 +52,10 @@ RUNS: dict[str, list[str]] = {
        for folder, graph, data, images in _TRAINED for variant in ("", "_hwa")},
     "ptb_lstm": ["report", "workloads/ptb_lstm/lstm.onnx", "--chip", "hermes64", "--strategy",
                  "balanced"],
+    # the results behind the README's accuracy and calibration tables
+    **{f"drift-mnist_cnn{v}": _drift("mnist_cnn", f"cnn{v}", "mnist") for v in ("", "_hwa")},
+    **{f"calibration-{folder}{variant}": _calibration(folder, graph + variant, data)
+       for folder, graph, data, _ in _TRAINED for variant in ("", "_hwa")},
 }
 HEADLINE = "compare-cifar_resnet9"
 
