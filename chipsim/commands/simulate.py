@@ -128,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
 
         results = assemble(model=model, graph_file=str(args.model), chip=chip.name,
                            strategy=mapping.strategy, seed=args.seed, inputs=source,
-                           mapping=summarize(mapping, layers, chip), timing=result.to_json(),
+                           mapping=summarize(mapping, layers, chip, graph),
+                           timing=result.to_json(),
                            accuracy=None)
         results["range_calibration"] = note
         write_run_report(results, out, chip=chip, mapping=mapping, trace=trace.to_json())
@@ -153,7 +154,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"TOPS:                    {result.tops:.2f}")
     print(f"TOPS/W:                  {result.tops_per_w:.2f} as the chip paper counts "
           f"(arrays, DACs, ADCs); {result.whole_chip_tops_per_w:.2f} whole chip")
-    print(f"cores used:              {result.cores_used}; simulated MVMs {result.simulated_mvms:,}")
+    print(f"network traffic:         {result.traffic_bit_hops_per_inference / 1e3:,.1f} "
+          "kbit-hops per inference")
+    print(f"cores used:              {result.cores_used}; simulated MVMs {result.simulated_mvms:,} "
+          f"({result.mvms_per_inference:,.0f} per inference over {result.streamed_inputs} inputs "
+          "streamed)")
     print(f"outputs match functional path: {result.outputs_match_functional}")
     print(f"wrote {out}/figures.json, figures.csv, inputs.csv, trace.json"
           + (", index.html, README.md and the report's figures" if args.report else ""))

@@ -1,19 +1,20 @@
 """Figures of merit of a Mapping: how many cores, how much traffic, how long the slowest stage.
 
-`max_stage_mvms` is the pipeline's bottleneck: a layer is one stage; its blocks work in
-parallel and its copies share its MVMs, so the stage takes ceil(mvms / copies) MVM times.
-Blocks that share a crossbar use disjoint rows and columns and so do not slow each other.
+`max_stage_mvms` is the pipeline's bottleneck in MVMs per inference: the busiest core's. A
+layer's copies share its MVMs (copy r takes MVM g when g % R == r, so at most ceil(mvms / R));
+a core works one MVM job at a time, so blocks that share its crossbar (packed) add up, as they
+do in the event model (`chipsim.timing.core`). Traffic is `chipsim.mapping.traffic`'s message
+model, the one the event model sends.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any, Sequence
-
-import numpy as np
 
 from chipsim.mapping.mapping import Mapping
 from chipsim.mapping.tiling import LayerLike
-from chipsim.mapping.traffic import hop_matrix, hop_weighted, traffic_matrix
+from chipsim.mapping.traffic import Routes
 
 
 def stage_mvms(layers: Sequence[LayerLike], replication: dict[str, int]) -> dict[str, int]:
@@ -21,11 +22,29 @@ def stage_mvms(layers: Sequence[LayerLike], replication: dict[str, int]) -> dict
     return {layer.name: -(-layer.mvms // replication.get(layer.name, 1)) for layer in layers}
 
 
-def summarize(mapping: Mapping, layers: Sequence[LayerLike], chip: Any) -> dict[str, Any]:
-    """The figures `chipsim map --json` prints (JSON-ready: plain ints, floats and strings)."""
-    units = [(p.block, p.replica) for p in mapping.placements]
-    cores = np.array([p.core for p in mapping.placements], dtype=np.int64)
-    traffic = traffic_matrix(units, layers, mapping.replication, chip)
+def core_mvms(mapping: Mapping, layers: Sequence[LayerLike], *, busiest: bool = False
+              ) -> dict[int, float]:
+    """MVMs per inference each core runs, one job at a time: on average (mvms / R per block),
+    or with `busiest` for the inference whose copies get the rounded-up share."""
+    stages = stage_mvms(layers, mapping.replication)
+    by_name = {layer.name: layer for layer in layers}
+    out: dict[int, float] = defaultdict(float)
+    for pl in mapping.placements:
+        name = pl.block.layer
+        out[pl.core] += stages[name] if busiest else \
+            by_name[name].mvms / mapping.replication.get(name, 1)
+    return dict(out)
+
+
+def summarize(mapping: Mapping, layers: Sequence[LayerLike], chip: Any,
+              graph: Any | None = None) -> dict[str, Any]:
+    """The figures `chipsim map --json` prints (JSON-ready: plain ints, floats and strings).
+
+    With the IR `graph`, traffic counts what digital work between layers shrinks (pooling);
+    without it every value is sent in full (`chipsim.mapping.traffic`).
+    """
+    routes = Routes(mapping, layers, chip, graph)
+    sends = routes.per_inference()
     cells = sum(p.block.cells for p in mapping.placements)
     used = mapping.cores_used
     return {
@@ -35,9 +54,9 @@ def summarize(mapping: Mapping, layers: Sequence[LayerLike], chip: Any) -> dict[
         "cores_used": used,
         "cores_available": chip.cores.count,
         "blocks": len(mapping.placements),
-        "hop_weighted_traffic": round(hop_weighted(traffic, hop_matrix(chip), cores), 3),
-        "traffic_bits": round(float(traffic.sum()), 3),
-        "max_stage_mvms": max(stage_mvms(layers, mapping.replication).values(), default=0),
+        "hop_weighted_traffic": round(routes.hop_weighted(sends), 3),
+        "traffic_bits": round(float(sum(s.bits for s in sends)), 3),
+        "max_stage_mvms": int(max(core_mvms(mapping, layers, busiest=True).values(), default=0)),
         "utilization": round(cells / (used * chip.cores.rows * chip.cores.cols), 4) if used else 0.0,
         "replication": {k: v for k, v in mapping.replication.items() if v > 1},
     }

@@ -121,8 +121,11 @@ def write_comparison(runs: dict[str, dict[str, Any]], out: str | Path, *, meta: 
     doc = Document(title)
     doc.paragraph(f"Strategies {', '.join(data['strategies'])}, each run with the same seeds "
                   f"({', '.join(map(str, data['seeds']))}; the event model uses seed "
-                  f"{data['seed']}). Inputs: {data['inputs']}. Every number here is read from "
-                  "`results.json`; the table is also in `compare.csv`.")
+                  f"{data['seed']}). Inputs: {data['inputs']}. Per-inference figures count "
+                  "one inference: energy and network traffic of the inputs above over their "
+                  "number (the timing-only inputs streamed to measure the throughput are left "
+                  "out), static power over one steady-state interval. Every number here is "
+                  "read from `results.json`; the table is also in `compare.csv`.")
     if data.get("range_calibration"):
         doc.paragraph(f"Range calibration: {data['range_calibration']}.")
     if not data["complete"]:

@@ -112,7 +112,7 @@ def measure_run(work: Workload, mapping: Any, *, times: Sequence[float] = (HEADL
         accuracy = _accuracy(work, mapping, times, seeds)
     results = assemble(model=work.model, graph_file=work.graph_file, chip=chip.name,
                        strategy=mapping.strategy, seed=seed, inputs=work.source,
-                       mapping=summarize(mapping, work.layers, chip), timing=timing,
+                       mapping=summarize(mapping, work.layers, chip, work.graph), timing=timing,
                        accuracy=accuracy)
     return results, trace.to_json()
 
@@ -158,7 +158,9 @@ def measure_calibration(work: Workload, mapping: Any, *, times: Sequence[float],
 
 
 def network_traffic_bits(timing: dict[str, Any]) -> float:
-    """Bits that crossed links per inference, summed over links (bit-hops per inference)."""
+    """Bit-hops per inference: the bits that crossed links for the user's inputs, summed over
+    links, over their number (timing-only inputs send the same messages and are left out, as
+    from energy; `chipsim.timing.results`). It equals the mapping's `hop_weighted_traffic`."""
     return sum(link["bits"] for link in timing["links"]) / timing["inputs"]
 
 
@@ -187,8 +189,8 @@ def summary(timing: dict[str, Any], accuracy: dict[str, Any] | None) -> dict[str
         "whole_chip_tops_per_w": row("TOPS/W (whole chip)", timing["whole_chip_tops_per_w"],
                                      "TOPS/W"),
         "cores_used": row("cores used", timing["cores_used"], "cores"),
-        "network_kbit_hops": row("network traffic", network_traffic_bits(timing) / 1e3,
-                                 "kbit·hops/inference"),
+        "network_kbit_hops": row("network traffic per inference (user's inputs only)",
+                                 network_traffic_bits(timing) / 1e3, "kbit·hops/inference"),
     }
     if accuracy is not None and (head := headline_row(accuracy)) is not None:
         from chipsim.functional.times import format_time

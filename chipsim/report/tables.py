@@ -76,7 +76,7 @@ def core_rows(timing: dict[str, Any]) -> Rows:
 
 
 def link_rows(timing: dict[str, Any]) -> Rows:
-    return (["link", "traffic (kbit/inference)", "busy (% of run)"],
+    return (["link", "traffic (kbit/inference, user's inputs)", "busy (% of run)"],
             [[link["link"], link["bits"] / timing["inputs"] / 1e3, 100 * link["utilization"]]
              for link in timing["links"]])
 

@@ -10,33 +10,19 @@ The crossbar only multiplies. Everything else is digital work, done in two place
   operands from and writes its results to its memory (SRAM).
 
 Both are `Server`s: one job at a time, first come, first served. Which operation goes where is
-decided by `runs_on_core`: element-wise work that the LDPU supports stays on the core.
+decided by `runs_on_core` (`chipsim.mapping.digital`, which the mapping's traffic model reads
+too): element-wise work that the LDPU supports stays on the core.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from chipsim.mapping.digital import GATHERING, UNIT_OP, runs_on_core  # noqa: F401 (re-exported)
 from chipsim.timing.energy import EnergyLedger
 from chipsim.timing.params import TimingParams
 from chipsim.timing.server import Server
 from chipsim.timing.trace import Trace
-
-# The operation each IR digital op needs from a unit's instruction set (`Op` in the schema).
-UNIT_OP = {
-    "relu": "relu", "leaky_relu": "relu", "clip": "relu", "batchnorm": "affine", "affine": "affine",
-    "add": "add", "sub": "add", "mul": "multiply", "sigmoid": "sigmoid", "tanh": "tanh",
-    "maxpool": "max", "avgpool": "add", "global_avgpool": "add", "lstm_cell": "lut",
-    "softmax": "lut", "gelu": "lut", "embedding": "lut",
-}
-# Ops that combine values of several pixels or several layers: never local to one core.
-GATHERING = {"add", "sub", "mul", "maxpool", "avgpool", "global_avgpool", "lstm_cell", "softmax",
-             "concat", "embedding"}
-
-
-def runs_on_core(op: str, ldpu_ops: tuple[str, ...]) -> bool:
-    """Whether a digital op runs on the producing core's LDPU rather than on a global unit."""
-    return op not in GATHERING and UNIT_OP.get(op, "lut") in ldpu_ops
 
 
 class GlobalUnit:

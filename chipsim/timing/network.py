@@ -8,9 +8,12 @@ it holds every link of its route; another packet that wants one of them waits, f
 first served (`Server`). Routes come from the description: dimension-ordered XY on a 2-D mesh
 of cores, otherwise the shortest path on the topology graph.
 
-Each directed link counts the bits it carried and its busy cycles; the bit-hops of each layer
-are charged to the ledger at the description's energy per bit per hop (`charge`, called at
-the end of a run, so a packet costs no ledger call of its own).
+Each directed link counts its busy cycles (every input streamed) and the bits it carried for the
+user's inputs, the ones the ledger bills: timing-only inputs (`pipeline.py`) send the same
+messages and are left out of traffic as of energy, so bits / inputs is the traffic of one
+inference. The bit-hops of each layer are charged to the ledger at the description's energy
+per bit per hop (`charge`, called at the end of a run, so a packet costs no ledger call of its
+own).
 """
 
 from __future__ import annotations
@@ -98,12 +101,14 @@ class Network:
         for server, offset in zip(servers, offsets):  # wormhole: wait for every link
             if server.free_at - offset > start:
                 start = server.free_at - offset
+        counted = self.ledger.counts(inference)
         for server, offset, flits in zip(servers, offsets, busy):
             server.free_at = start + offset + flits
             server.busy_cycles += flits
             server.jobs += 1
-            server.bits += bits
-        if self.ledger.counts(inference):
+            if counted:
+                server.bits += bits
+        if counted:
             self._bit_hops[layer] += bits * len(links)
         if self.trace.wants(inference):
             for link, flits, offset in zip(links, busy, offsets):
@@ -118,7 +123,8 @@ class Network:
         self._bit_hops.clear()
 
     def link_report(self, total_cycles: int) -> list[dict[str, Any]]:
-        """Per directed link that carried anything: bits, busy cycles and utilization."""
+        """Per directed link that carried anything: bits of the user's inputs, packets, busy
+        cycles and utilization (of every input streamed)."""
         rows = []
         for link, server in self.links.items():
             if server.jobs:

@@ -26,6 +26,7 @@ from chipsim.arch import load_chip
 from chipsim.arch.metrics import mode_metrics
 from chipsim.functional.analog import AnalogOptions, tile_config
 from chipsim.mapping import Block, Mapping, Placement
+from chipsim.mapping.traffic import Routes
 from chipsim.tile import Tile
 from chipsim.timing.activity import ActivityRecorder
 from chipsim.timing.chunks import plan_layers
@@ -93,7 +94,8 @@ class PeakWorkload:
         positions = {c: chip.core_position(c) for c in range(chip.cores.count)}
         timed = ChipModel(params, self.layers, self.mapping, plan_layers(self.layers), recorder,
                           chip.network_graph(), positions, compute, inputs=inputs,
-                          in_flight=inputs, group=inputs, trace_inputs=0)
+                          routes=Routes(self.mapping, self.layers, chip), in_flight=inputs,
+                          group=inputs, trace_inputs=0)
         timed.run()
         return summarize(timed, self.layers, self.mapping, "full-utilization MVMs")
 

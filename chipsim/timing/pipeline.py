@@ -8,7 +8,9 @@ g % R, every block of that replica working on its slice of the vector. The block
 column that hold different rows send their partial sums over the network to the top block's
 core, whose local digital unit adds them, applies bias and element-wise activations; the
 finished outputs go on, through a global digital unit when the layer is followed by pooling, a
-residual add or an LSTM cell, to every core of each consumer layer. Several inputs are on the
+residual add or an LSTM cell, to the cores of each consumer layer that read them. Which
+messages go where is the mapping's message model (`chipsim.mapping.traffic.Routes`): the model
+sends exactly those, so its counted traffic is the mapper's. Several inputs are on the
 chip at once (`in_flight`), so layers of different inputs overlap; when one leaves, the next
 enters. Values are the functional path's own (`ActivityRecorder`), computed a group of inputs
 at a time because the kernels are batch-invariant; time and energy are accounted MVM by MVM.
@@ -31,9 +33,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Callable, Sequence
 
-import numpy as np
 import simpy
 
+from chipsim.mapping.traffic import Routes
 from chipsim.timing.activity import ActivityRecorder
 from chipsim.timing.chunks import LayerPlan
 from chipsim.timing.core import Core, MvmJob
@@ -64,8 +66,8 @@ class ChipModel:
     def __init__(self, params: TimingParams, layers: Sequence[Any], mapping: Any,
                  plans: dict[str, LayerPlan], recorder: ActivityRecorder, network_graph: Any,
                  positions: dict[int, tuple[int, int]], compute: Callable[[int, int], None],
-                 inputs: int, in_flight: int | None = None, group: int = 8,
-                 trace_inputs: int = 2, graph: Any | None = None,
+                 inputs: int, routes: Routes, in_flight: int | None = None, group: int = 8,
+                 trace_inputs: int = 2,
                  on_finish: Callable[[int, int, int], None] | None = None,
                  keep_streaming: bool = True) -> None:
         self.p = params
@@ -91,24 +93,18 @@ class ChipModel:
                       for i, core in enumerate(params.gdpu_attach)]
         # per layer: the placements (recorder order), their cores, and the top core of each
         # (replica, column range), which adds that column's partial sums
+        self.routes = routes
         self.core_of: dict[str, list[int]] = defaultdict(list)
-        self.head: dict[str, dict[tuple[int, int], int]] = defaultdict(dict)
+        self.head = {name: {key: h.core for key, h in heads.items()}
+                     for name, heads in routes.head.items()}
         self.parts: dict[str, dict[tuple[int, int], int]] = defaultdict(lambda: defaultdict(int))
         for pl in mapping.placements:
             b = pl.block
             self.core_of[b.layer].append(pl.core)
             self.parts[b.layer][(pl.replica, b.col_start)] += 1
-            if b.row_start == 0:
-                self.head[b.layer][(pl.replica, b.col_start)] = pl.core
         self.col_start = {name: [mapping.placements[s.index].block.col_start for s in specs]
                           for name, specs in recorder.blocks.items()}
-        self.consumers: dict[str, list[str]] = defaultdict(list)
-        for layer in layers:
-            for source in dict.fromkeys(layer.sources):
-                if source in self.layers:
-                    self.consumers[source].append(layer.name)
-            if plans[layer.name].recurrent:
-                self.consumers[layer.name].append(layer.name)
+        self.consumers = routes.consumers
         self.sinks = [n for n in self.layers if not [c for c in self.consumers[n] if c != n]]
         self.entries = [n for n, plan in plans.items() if not plan.needs]  # read the input
         self.local_ops, self.global_ops = {}, {}
@@ -117,8 +113,8 @@ class ChipModel:
             local = {k: runs_on_core(k, params.ldpu_ops) for k in ops}
             self.local_ops[layer.name] = sum(v for k, v in ops.items() if local[k])
             self.global_ops[layer.name] = sum(v for k, v in ops.items() if not local[k])
-        self.unit_of = {name: self._nearest_unit(name) for name in self.layers}
-        self.readers = self._readers(mapping, graph)
+        units = {u.name: u for u in self.gdpus}
+        self.unit_of = {name: units.get(routes.unit[name]) for name in self.layers}
         self.flights: dict[int, _Flight] = {}
         self.finished: dict[int, int] = {}  # input -> cycle its last chunk was done
         self.started: dict[int, int] = {}
@@ -140,43 +136,9 @@ class ChipModel:
         """Inputs streamed past the user's to measure the steady state (values not computed)."""
         return max(0, self._next_input - self.inputs)
 
-    def _readers(self, mapping: Any, graph: Any | None) -> dict[tuple[str, str], list]:
-        """Per (source, consumer): each consumer core with the source columns its blocks read,
-        and the share of the source's values that reach the consumer after the digital ops
-        between them (a 2x2 pooling passes a quarter).
-
-        A consumer block of rows r0..r1 (of R) reads source columns r0 C / R .. r1 C / R, the
-        rule of the mapping's traffic model (exact for dense layers and channel-major im2col).
-        """
-        readers: dict[tuple[str, str], list] = {}
-        for consumer in self.layers.values():
-            for source in self.sources_of(consumer.name):
-                src = self.layers[source]
-                share = 1.0
-                if graph is not None:
-                    out = np.prod(graph.shapes[graph.node(source).outputs[0]])
-                    seen = np.prod(graph.shapes[graph.node(consumer.name).inputs[0]])
-                    share = float(min(1.0, seen / out))
-                per_core: dict[int, list[tuple[int, int]]] = defaultdict(list)
-                for pl in mapping.placements:
-                    b = pl.block
-                    if b.layer == consumer.name:
-                        lo = b.row_start * src.cols // consumer.rows
-                        hi = -(-b.row_stop * src.cols // consumer.rows)
-                        per_core[pl.core].append((lo, hi))
-                readers[(source, consumer.name)] = [(core, ranges, share)
-                                                    for core, ranges in sorted(per_core.items())]
-        return readers
-
     def sources_of(self, name: str) -> list[str]:
         """The layers whose outputs `name` reads (itself too for a recurrent layer)."""
         return [s for s in self.layers if name in self.consumers[s]]
-
-    def _nearest_unit(self, name: str) -> GlobalUnit | None:
-        if not self.gdpus or not self.head[name]:
-            return None
-        core = min(self.head[name].values())
-        return min(self.gdpus, key=lambda u: (len(self.network.route(core, u.name)), u.name))
 
     # -- time helpers ----------------------------------------------------------------------
     def at(self, cycle: int, action: Callable[[], None]) -> None:
@@ -282,7 +244,7 @@ class ChipModel:
         def done(job: MvmJob, core: int, t: int) -> None:
             group = groups[key]
             head = self.head[name][key]
-            bits = job.mvms * job.cols * self.p.partial_sum_bits
+            bits = job.mvms * job.cols * self.routes.partial_sum_bits
             arrival = self.network.send(t, core, head, bits, name, flight.n)
             chunk["jobs"] -= 1
             if chunk["jobs"] == 0 and name in self.entries:
@@ -319,8 +281,8 @@ class ChipModel:
     def _chunk_done(self, flight: _Flight, name: str, c: int, heads: list) -> None:
         now, layer = self.env.now, self.layers[name]
         unit = self.unit_of[name]
-        if self.global_ops[name] and unit is not None:
-            bits = self.p.activation_bits
+        if unit is not None:
+            bits = self.routes.activation_bits
             arrive = max(self.network.send(now, h, unit.name, k * (c1 - c0) * bits, name, flight.n)
                          for h, k, c0, c1 in heads)
             plan = self.plans[name]
@@ -338,17 +300,16 @@ class ChipModel:
         self.at(end, lambda: self._deliver(flight, name, c, senders))
 
     def _deliver(self, flight: _Flight, name: str, c: int, senders: list) -> None:
-        """Send a finished chunk to every core of each consumer; the sink's output leaves."""
-        now, bits = self.env.now, self.p.activation_bits
+        """Send a finished chunk to the cores of each consumer that read it (`Routes`); the
+        sink's output leaves."""
+        now, routes, plan = self.env.now, self.routes, self.plans[name]
         for consumer in self.consumers[name]:
             arrive = now
-            for dst, ranges, share in self.readers[(name, consumer)]:
-                for src, count, c0, c1 in senders:
-                    cols = sum(max(0, min(c1, hi) - max(c0, lo)) for lo, hi in ranges)
-                    if cols:
-                        t = self.network.send(now, src, dst, count * cols * share * bits, name,
-                                              flight.n)
-                        arrive = max(arrive, t)
+            copies = routes.copies_reading(name, consumer, flight.n, plan.bounds[c],
+                                           plan.bounds[c + 1])
+            for send in routes.outputs(name, consumer, senders, copies):
+                arrive = max(arrive, self.network.send(now, send.src, send.dst, send.bits, name,
+                                                       flight.n))
             self.at(arrive, lambda consumer=consumer: self._arrived(flight, consumer, name, c))
         if name in self.sinks:
             flight.sinks_left -= 1

@@ -6,8 +6,16 @@ inputs, `pipeline.py`) until the completion intervals settle (`steady_rate`), so
 inputs, one included, gets the steady-state rate. The pipeline has filled once the first input
 has left, and the stream's end distorts nothing before the moment one more input would have
 entered; the rate is the completions of the inputs that entered the full pipeline, up to that
-moment, over whole repeats of their intervals (`steady_rate`). Latency (of the first input), energy per inference and the outputs are those
-of the user's inputs; static power is charged over the time they took. TOPS count 2 operations per
+moment, over whole repeats of their intervals (`steady_rate`). Latency (of the first input),
+energy and the outputs are those of the user's inputs; static power is charged for one
+steady-state interval per inference (`simulate.summarize`).
+
+Per-inference figures count what one inference does, whatever the number of inputs streamed:
+energy and network traffic are counted over the user's inputs and divided by their number (the
+timing-only inputs send the same messages and are billed nothing); MVM counts cover every input
+streamed, so they are divided by all of them (`streamed_inputs`). Traffic is bit-hops: a bit
+crossing one link; it equals the mapping's `hop_weighted_traffic` (`chipsim.mapping.traffic`
+owns the messages). TOPS count 2 operations per
 weight per MVM as the chip paper does; "TOPS/W as the paper counts them" divides by the energy of
 the crossbar arrays, DACs and ADCs only, and the whole-chip figure beside it divides by all of it
 (digital units, network, memory, static power).
@@ -39,7 +47,7 @@ class SimResult:
     ops_per_inference: float  # 2 x weights used x MVMs
     simulated_mvms: int  # crossbar MVMs that ran (one block, one vector), timing-only ones too
     cores_used: int
-    energy_pj: float  # whole chip, whole run
+    energy_pj: float  # whole chip, the user's inputs
     energy_by_component: dict[str, float]
     energy_by_layer: dict[str, float]
     energy_by_core: dict[int, float]
@@ -52,7 +60,28 @@ class SimResult:
     steady_inputs: int = 0  # completions the steady rate was measured over
     steady_state: bool = False  # the completion intervals settled (repeat) within the bound
     timing_only_inputs: int = 0  # streamed after the real inputs for the rate; no values, energy
+    core_mvms: dict[int, int] = field(default_factory=dict)  # per core, every input streamed
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def streamed_inputs(self) -> int:
+        """Every input that went through the chip: the user's and the timing-only ones."""
+        return self.inputs + self.timing_only_inputs
+
+    @property
+    def mvms_per_inference(self) -> float:
+        return self.simulated_mvms / self.streamed_inputs
+
+    @property
+    def core_mvms_per_inference(self) -> dict[int, float]:
+        """MVMs per inference each core ran (`chipsim.mapping.metrics.core_mvms` on average)."""
+        return {c: k / self.streamed_inputs for c, k in self.core_mvms.items()}
+
+    @property
+    def traffic_bit_hops_per_inference(self) -> float:
+        """Bits x hops one inference sends over the network (sum over links of the user's
+        inputs' bits, over their number)."""
+        return sum(link["bits"] for link in self.links) / self.inputs
 
     @property
     def first_latency_ns(self) -> float:
@@ -91,7 +120,10 @@ class SimResult:
             "inferences_per_s": self.inferences_per_s,
             "steady_state": self.steady_state, "steady_inputs": self.steady_inputs,
             "timing_only_inputs": self.timing_only_inputs,
+            "streamed_inputs": self.streamed_inputs,
             "energy_per_inference_pj": self.energy_per_inference_pj,
+            "traffic_bit_hops_per_inference": self.traffic_bit_hops_per_inference,
+            "mvms_per_inference": self.mvms_per_inference,
             "tops": self.tops, "tops_per_w": self.tops_per_w,
             "whole_chip_tops_per_w": self.whole_chip_tops_per_w,
             "paper_scope_energy_per_inference_pj": self.paper_energy_per_inference_pj,
@@ -104,6 +136,8 @@ class SimResult:
             "energy_by_layer_pj": self.energy_by_layer,
             "energy_by_core_pj": {str(k): v for k, v in self.energy_by_core.items()},
             "core_utilization": {str(k): v for k, v in self.core_utilization.items()},
+            "core_mvms_per_inference": {str(k): v
+                                        for k, v in self.core_mvms_per_inference.items()},
             "links": self.links, "units": self.units, "notes": self.notes, **self.extra,
         }
 

@@ -24,7 +24,7 @@ class Server:
         self.free_at = 0
         self.busy_cycles = 0
         self.jobs = 0
-        self.bits = 0.0  # data it carried, for links
+        self.bits = 0.0  # data it carried for the user's inputs, for links
 
     def book(self, now: int, cycles: int) -> tuple[int, int]:
         """Serve a job of `cycles` arriving at `now`: returns (start, end) in cycles."""

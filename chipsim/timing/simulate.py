@@ -14,6 +14,7 @@ import numpy as np
 
 from chipsim.functional.analog import AnalogNetwork, AnalogOptions
 from chipsim.functional.executor import check_inputs, run_graph
+from chipsim.mapping.traffic import Routes
 from chipsim.timing.activity import ActivityRecorder
 from chipsim.timing.chunks import plan_layers
 from chipsim.timing.params import TimingParams
@@ -36,6 +37,7 @@ class Simulation:
         self.net = AnalogNetwork(graph, layers, mapping, chip, seed=seed, options=options)
         self.positions = {c: chip.core_position(c) for c in range(chip.cores.count)}
         self.plans = plan_layers(layers, graph, mapping.replication, job_mvms)
+        self.routes = Routes(mapping, layers, chip, graph)  # the messages the model sends
 
     def run(self, x: np.ndarray, *, in_flight: int | None = None, group: int = 8,
             trace_inputs: int = 2, keep_outputs: bool = True,
@@ -60,8 +62,8 @@ class Simulation:
 
         timed = ChipModel(self.params, self.layers, self.mapping, self.plans, recorder,
                           self.chip.network_graph(), self.positions, compute, inputs=len(x),
-                          in_flight=in_flight, group=group, trace_inputs=trace_inputs,
-                          graph=self.graph, on_finish=on_finish,
+                          routes=self.routes, in_flight=in_flight, group=group,
+                          trace_inputs=trace_inputs, on_finish=on_finish,
                           keep_streaming=keep_streaming)
         timed.run()
         result = summarize(timed, self.layers, self.mapping, self.model)
@@ -95,17 +97,23 @@ def simulate(graph: Any, layers: Sequence[Any], chip: Any, mapping: Any, x: np.n
 
 
 def summarize(timed: ChipModel, layers: Sequence[Any], mapping: Any, model: str) -> SimResult:
-    """Turn a finished `ChipModel` run into figures (charges static power over the time the
-    real inputs took: from the start until the last of them left)."""
+    """Turn a finished `ChipModel` run into figures.
+
+    Static power is charged per inference over one steady-state interval (1 / throughput): what
+    each inference costs a chip that streams, so energy per inference does not depend on how
+    many inputs were simulated (the pipeline's fill is not charged). Without a rate it falls
+    back to the time the user's inputs took, from the start until the last of them left.
+    """
     p, env = timed.p, timed.env
     cycles = int(env.now)
     inputs, finished = timed.inputs, timed.finished
     timed.network.charge()
-    real_cycles = max(finished[n] for n in range(inputs))
-    timed.ledger.charge("static", "(chip)", "chip", real_cycles * p.static_pj_per_cycle)
     first_latency = finished[0] - timed.started[0]
     horizon = cycles if timed.stream_end is None else timed.stream_end
     ips, steady, settled = steady_rate(timed.steady_ends(), horizon, p.clock_ghz, timed.min_gaps)
+    static_cycles = (inputs * p.clock_ghz * 1e9 / ips if ips
+                     else max(finished[n] for n in range(inputs)))
+    timed.ledger.charge("static", "(chip)", "chip", static_cycles * p.static_pj_per_cycle)
     notes = [] if settled else [
         f"throughput not settled: the intervals between the {steady} completions in the "
         f"steady window did not repeat within {SETTLED:.0%} after {len(finished)} inputs in "
@@ -128,6 +136,7 @@ def summarize(timed: ChipModel, layers: Sequence[Any], mapping: Any, model: str)
         chip=p.chip, model=model, read_mode=p.read_mode, inputs=inputs, clock_ghz=p.clock_ghz,
         cycles=cycles, first_latency_cycles=int(first_latency), inferences_per_s=ips,
         ops_per_inference=ops, simulated_mvms=timed.simulated_mvms,
+        core_mvms={c: core.mvms for c, core in timed.cores.items()},
         cores_used=len(timed.cores), energy_pj=timed.ledger.total(),
         energy_by_component=timed.ledger.by_component(), energy_by_layer=timed.ledger.by_layer(),
         energy_by_core=timed.ledger.by_core(), core_utilization=utilization,

@@ -7,7 +7,8 @@ dataflow and puts each block on the free core nearest (in traffic-weighted hops)
 already placed. Local search moves a block to a free core or swaps two blocks whenever that
 lowers the cost, until no single move or swap helps. The cheaper result wins, so locality is
 never worse than sequential. No random numbers are drawn: the result depends only on the
-inputs.
+inputs. Plans are compared, the in-order one among them, on the full message model
+(`chipsim.mapping.traffic`, global units included) that `chipsim map` reports.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 from chipsim.mapping.mapping import Mapping
 from chipsim.mapping.strategies.base import Strategy, build, require_cores, units_of
 from chipsim.mapping.tiling import LayerLike
-from chipsim.mapping.traffic import Unit, hop_matrix, hop_weighted, traffic_matrix
+from chipsim.mapping.traffic import Routes, Unit, hop_matrix, traffic_matrix
 
 MAX_PASSES = 50  # each pass tries every block on every core; a pass that finds nothing stops it
 
@@ -35,13 +36,19 @@ class Locality(Strategy):
 
 def arrange(units: Sequence[Unit], layers: Sequence[LayerLike], replication: dict[str, int],
             chip: Any) -> np.ndarray:
-    """Cores (one unit per core) with low hop-weighted traffic; never worse than in-order cores."""
+    """Cores (one unit per core) with low hop-weighted traffic; never worse than in-order cores.
+
+    The search moves blocks on the traffic between blocks; the plans it finds and the in-order
+    one are then costed with every message, those through global units too, and the cheapest
+    wins (the first of equals)."""
     traffic = traffic_matrix(units, layers, replication, chip)
     hops = hop_matrix(chip).astype(float)
     talk = traffic + traffic.T
     np.fill_diagonal(talk, 0.0)  # a block's messages to itself never leave its core
-    plans = [improve(np.arange(len(units)), talk, hops), improve(greedy(talk, hops), talk, hops)]
-    costs = [hop_weighted(traffic, hops, plan) for plan in plans]
+    in_order = np.arange(len(units))
+    plans = [in_order, improve(in_order, talk, hops), improve(greedy(talk, hops), talk, hops)]
+    costs = [Routes(build("search", layers, chip, "search", units, plan, replication=replication),
+                    layers, chip).hop_weighted() for plan in plans]
     return plans[int(np.argmin(costs))]
 
 
