@@ -370,12 +370,12 @@ class Tile:
         """`dac` writing the codes of x (contiguous float32) into `codes` (same shape)."""
         c = self.config
         ranges = np.empty(x.shape[0], dtype=np.float32)
-        run_rows(kernels.dac, x.shape[0], x, self._input_range, c.input_range == "max_abs",
-                 float(c.dac_max_code), c.dac_quantization, codes, ranges)
-        bad = np.flatnonzero(np.isnan(ranges))
-        if bad.size:
-            k = int(bad[0])
-            self._refuse(int(numbers[k]) if numbers.size else first_index + k)
+        firsts = run_rows(kernels.dac, x.shape[0], x, self._input_range,
+                          c.input_range == "max_abs", float(c.dac_max_code), c.dac_quantization,
+                          codes, ranges)
+        bad = [k for k in firsts if k >= 0]  # each part's first bad row, parts in row order
+        if bad:
+            self._refuse(int(numbers[bad[0]]) if numbers.size else first_index + bad[0])
         return codes, ranges
 
     def convert(self, codes: np.ndarray, ranges: np.ndarray, first_index: int = 0,

@@ -50,15 +50,20 @@ def _dac_row(x: np.ndarray, out: np.ndarray, fixed_range: np.float32, max_abs: b
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def dac(x: np.ndarray, fixed_range: float, max_abs: bool, max_code: float, quantize: bool,
-        codes: np.ndarray, ranges: np.ndarray, k0: int, k1: int) -> None:
+        codes: np.ndarray, ranges: np.ndarray, k0: int, k1: int) -> int:
     """Signed input codes of rows k0..k1-1 into `codes` (float32, within +-max_code), and each
-    vector's range r into `ranges` (NaN for a vector holding a NaN or an infinity).
+    vector's range r into `ranges` (NaN for a vector holding a NaN or an infinity). Returns
+    the first such vector's row, or -1 (one number to check, not a scan of `ranges`).
 
     x / r is clipped to [-1, 1] and scaled to max_code; `quantize` rounds to integers.
     r is the vector's max |x| (`max_abs`) or `fixed_range` (a calibrated per-tile range).
     """
+    bad = -1
     for k in range(k0, k1):
         ranges[k] = _dac_row(x[k], codes[k], _F(fixed_range), max_abs, _F(max_code), quantize)
+        if bad < 0 and np.isnan(ranges[k]):
+            bad = k
+    return bad
 
 
 @njit(cache=True, inline="always", error_model="numpy")
