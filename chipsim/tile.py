@@ -30,7 +30,7 @@ operating system (the C allocator hands large blocks back after use) and then co
 for every 4 KiB first written: with codes and sums fresh on every call that was a third of a
 256 x 256 tile's time at batch 1024. Chunks keep the scratch a fixed size whatever the batch.
 A chunk of 1,024 rows per thread reads a large matrix's conductances half as often as one of
-512 (2048 x 2048 weights at batch 1024: 0.82 of numpy against 0.69); 2,048 spills the caches.
+512 (2048 x 2048 weights at batch 1024: 0.82 of numpy against 0.69); 2,048 is slower again.
 """
 
 from __future__ import annotations
