@@ -6,6 +6,9 @@ are split over tiles (`TiledMatrix`) with partial sums added digitally. Both sid
 process on the same inputs, interleaved, and the best of several repeats counts, so the ratio
 holds on a busy machine better than either figure alone.
 
+The ratio depends on which GEMM kernel numpy's BLAS runs (OpenBLAS picks one from the CPU, or
+takes OPENBLAS_CORETYPE's), so every row names it under "blas" and the table's footer prints it.
+
     python benchmarks/bench_tile.py          # table
     python benchmarks/bench_tile.py --json   # one JSON list of rows on stdout
 """
@@ -25,7 +28,7 @@ import numpy as np
 
 from chipsim.tile import TileConfig, TiledMatrix
 
-from common import benchmark_parser, print_rows  # benchmarks/common.py
+from common import benchmark_parser, blas_info, blas_line, print_rows  # benchmarks/common.py
 
 SHAPES = ((256, 256), (512, 512), (2048, 2048))
 BATCHES = (1, 64, 1024)
@@ -50,6 +53,8 @@ def _best_of(fn_a, fn_b, budget_s: float) -> tuple[float, float]:
 def run() -> list[dict]:
     rs = np.random.default_rng(0)
     config = TileConfig()  # 256 x 256, every non-ideality on
+    blas = blas_info()
+    print(f"  {blas_line(blas)}", file=sys.stderr)
     rows_out = []
     for rows, cols in SHAPES:
         w = rs.normal(0, 0.05, (rows, cols)).astype(np.float32)
@@ -62,7 +67,7 @@ def run() -> list[dict]:
             t_tile, t_numpy = _best_of(lambda: matrix.forward(x), lambda: x @ w, BUDGET_S)
             row = {"rows": rows, "cols": cols, "batch": batch,
                    "vectors_per_s": batch / t_tile, "numpy_vectors_per_s": batch / t_numpy,
-                   "ratio": t_numpy / t_tile}
+                   "ratio": t_numpy / t_tile, "blas": blas}
             print(f"  {rows}x{cols} batch {batch}: ratio {row['ratio']:.2f}", file=sys.stderr)
             rows_out.append(row)
     return rows_out
@@ -74,6 +79,8 @@ def table(rows: list[dict]) -> str:
     lines += [f"{r['rows']:>5}x{r['cols']:<5} {r['batch']:>6} {r['vectors_per_s']:>12,.0f} "
               f"{r['numpy_vectors_per_s']:>12,.0f} {r['ratio']:>6.2f}" for r in rows]
     lines.append("targets: ratio >= 0.6 at batch 64 and 1024, >= 0.3 at batch 1")
+    if rows:
+        lines.append(blas_line(rows[0]["blas"]))
     return "\n".join(lines)
 
 

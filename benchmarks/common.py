@@ -9,7 +9,8 @@ here as well so that argparse accepts it and --help shows it.
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable
 
 from chipsim.commands.common import add_json_option, print_json  # imports no numpy
 
@@ -22,6 +23,41 @@ def benchmark_parser(doc: str) -> argparse.ArgumentParser:
                         help="threads for BLAS and the tile kernels (default 1)")
     add_json_option(parser)
     return parser
+
+
+def blas_info() -> dict[str, Any]:
+    """Which BLAS numpy's matmul runs, as threadpoolctl reports it: library (internal_api),
+    version, kernel (architecture, e.g. Haswell or SkylakeX for OpenBLAS) and threads.
+
+    Ratios against numpy hang on that kernel: OpenBLAS picks it from the CPU unless
+    OPENBLAS_CORETYPE names one. Call after numpy is imported. Without threadpoolctl (the
+    `test` extra installs it) every field reads "unknown".
+    """
+    unknown = {"internal_api": "unknown", "version": "unknown", "architecture": "unknown",
+               "threads": "unknown"}
+    try:
+        import numpy
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return unknown
+    libraries = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    # a wheel's own BLAS lies in numpy.libs/ beside numpy/ (both start so); else take the first
+    numpy_dir = str(Path(numpy.__file__).parent)
+    own = [lib for lib in libraries if lib.get("filepath", "").startswith(numpy_dir)]
+    if not (own or libraries):
+        return unknown
+    lib = (own or libraries)[0]
+    return {"internal_api": lib.get("internal_api", "unknown"),
+            "version": lib.get("version") or "unknown",
+            # OpenBLAS and BLIS name their kernel "architecture", MKL has none
+            "architecture": lib.get("architecture") or lib.get("corename") or "unknown",
+            "threads": lib.get("num_threads", "unknown")}
+
+
+def blas_line(info: dict[str, Any]) -> str:
+    """`blas_info()` in one line for a table's footer."""
+    return (f"numpy BLAS: {info['internal_api']} {info['version']}, kernel "
+            f"{info['architecture']}, {info['threads']} thread(s)")
 
 
 def print_rows(rows: list[dict], as_json: bool, table: Callable[[list[dict]], str]) -> None:

@@ -29,6 +29,8 @@ buffers reused from call to call. A fresh array of a megabyte often comes straig
 operating system (the C allocator hands large blocks back after use) and then costs a page fault
 for every 4 KiB first written: with codes and sums fresh on every call that was a third of a
 256 x 256 tile's time at batch 1024. Chunks keep the scratch a fixed size whatever the batch.
+A chunk of 1,024 rows per thread reads a large matrix's conductances half as often as one of
+512 (2048 x 2048 weights at batch 1024: 0.82 of numpy against 0.69); 2,048 is slower again.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from chipsim.kernels.threads import run_rows, thread_count
 _EXACT = 2**24 - 1  # largest integer up to which every float32 integer sum is exact
 _PARALLEL_BATCH = 32  # from this batch size on: BLAS GEMM, kernels spread over threads
 _MIN_LEVELS = 32  # coarsest read-out grid accepted (levels per max |conductance difference|)
-_CHUNK_ROWS = 512  # rows per thread of a large batch converted together (module docstring)
+_CHUNK_ROWS = 1024  # rows per thread of a large batch converted together (module docstring)
 
 
 @dataclass(frozen=True)
@@ -328,11 +330,7 @@ class Tile:
         if out is None:
             out = np.empty((x.shape[0], c.cols), dtype=np.float32)
         if c.dac_quantization and x.shape[0] < _PARALLEL_BATCH:
-            bad = kernels.forward_small(np.ascontiguousarray(x), self._grid, self._key_out,
-                                        first_index, numbers, self._params, self._flags,
-                                        self._col_factor, self._column_offset, out, add)
-            if bad >= 0:
-                self._refuse(int(numbers[bad]) if numbers.size else first_index + bad)
+            self._forward_small(np.ascontiguousarray(x), first_index, numbers, out, add)
         else:
             x = np.ascontiguousarray(x)
             for k0, k1 in _chunks(x.shape[0]):
@@ -341,6 +339,15 @@ class Tile:
                                            first_index + k0, part)
                 self._convert_rows(*converted, first_index + k0, part, out[k0:k1], add)
         return out[0] if single else out
+
+    def _forward_small(self, x: np.ndarray, first_index: int, numbers: np.ndarray,
+                       out: np.ndarray, add: bool) -> None:
+        """`forward` of a small batch (x contiguous, checked) through the fused kernel."""
+        bad = kernels.forward_small(x, self._grid, self._key_out, first_index, numbers,
+                                    self._params, self._flags, self._col_factor,
+                                    self._column_offset, out, add)
+        if bad >= 0:
+            self._refuse(int(numbers[bad]) if numbers.size else first_index + bad)
 
     def _refuse(self, index: int) -> None:
         raise DataError(f"tile {self.tile_id}: input {index} contains NaN or infinity")
@@ -363,12 +370,12 @@ class Tile:
         """`dac` writing the codes of x (contiguous float32) into `codes` (same shape)."""
         c = self.config
         ranges = np.empty(x.shape[0], dtype=np.float32)
-        run_rows(kernels.dac, x.shape[0], x, self._input_range, c.input_range == "max_abs",
-                 float(c.dac_max_code), c.dac_quantization, codes, ranges)
-        bad = np.flatnonzero(np.isnan(ranges))
-        if bad.size:
-            k = int(bad[0])
-            self._refuse(int(numbers[k]) if numbers.size else first_index + k)
+        firsts = run_rows(kernels.dac, x.shape[0], x, self._input_range,
+                          c.input_range == "max_abs", float(c.dac_max_code), c.dac_quantization,
+                          codes, ranges)
+        bad = [k for k in firsts if k >= 0]  # each part's first bad row, parts in row order
+        if bad:
+            self._refuse(int(numbers[bad[0]]) if numbers.size else first_index + bad[0])
         return codes, ranges
 
     def convert(self, codes: np.ndarray, ranges: np.ndarray, first_index: int = 0,
@@ -471,14 +478,15 @@ class TiledMatrix:
             x = x[None, :]
         if x.ndim != 2 or x.shape[1] != self.shape[0]:
             raise DataError(f"input of shape {x.shape}, expected (batch, {self.shape[0]})")
-        if x.shape[0] < _PARALLEL_BATCH:  # the fused per-vector kernel, tile by tile
-            # one contiguous buffer per column block (kernels run fastest on contiguous rows)
+        if x.shape[0] < _PARALLEL_BATCH and self.tiles[0][0].config.dac_quantization:
+            # the fused per-vector kernel, tile by tile; one contiguous buffer per column block
+            # (kernels run fastest on contiguous rows)
             parts = [np.empty((x.shape[0], line.config.cols), dtype=np.float32)
                      for line in self.tiles[0]]
             for i, r0 in enumerate(self.row_starts):  # row blocks in order: deterministic sums
                 x_block = np.ascontiguousarray(x[:, r0:r0 + self.tiles[i][0].config.rows])
                 for j, tile in enumerate(self.tiles[i]):
-                    tile.forward(x_block, first_index, parts[j], add=i > 0)
+                    tile._forward_small(x_block, first_index, _NO_INDICES, parts[j], i > 0)
             y = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
         else:  # chunk by chunk through every tile, in scratch: one large array, the result
             y = np.empty((x.shape[0], self.shape[1]), dtype=np.float32)

@@ -55,3 +55,25 @@ def test_json_mode_prints_the_rows_as_one_document_and_nothing_else(capsys):
 def test_table_mode_prints_the_benchmarks_table(capsys):
     common.print_rows(ROWS, False, _table)
     assert capsys.readouterr().out == "a 0.50\nb 1.25\n"
+
+
+def test_blas_info_names_the_kernel_numpy_runs():
+    import numpy  # noqa: F401  (threadpoolctl sees BLAS libraries once loaded)
+
+    info = common.blas_info()
+    assert set(info) == {"internal_api", "version", "architecture", "threads"}
+    assert info["internal_api"] != "unknown"  # threadpoolctl comes with the test extra
+    assert info["architecture"] in common.blas_line(info)
+
+
+def test_bench_tile_rows_and_table_carry_the_blas_kernel():
+    script = subprocess.run(  # a tiny run in its own process: importing it settles threads
+        [sys.executable, "-c",
+         "import json, sys; sys.argv = ['bench_tile.py']; sys.path.insert(0, 'benchmarks');"
+         "import bench_tile as b; b.SHAPES = ((256, 256),); b.BATCHES = (1, 64);"
+         "b.BUDGET_S = 0.01; rows = b.run(); print(json.dumps(rows)); print(b.table(rows))"],
+        cwd=ROOT, capture_output=True, text=True, check=True).stdout.splitlines()
+    rows = json.loads(script[0])
+    assert min(r["ratio"] for r in rows if r["batch"] >= 64) > 0
+    assert all(r["blas"] == rows[0]["blas"] and "architecture" in r["blas"] for r in rows)
+    assert script[-1] == common.blas_line(rows[0]["blas"])

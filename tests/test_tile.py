@@ -419,3 +419,24 @@ def test_a_nan_late_in_a_large_batch_is_named(small_chunks):
     x[170, 3] = np.inf
     with pytest.raises(DataError, match="input 180 contains NaN"):
         matrix.forward(x, first_index=10)
+
+
+@pytest.mark.parametrize("rows", [128, 75, 3])  # whole groups of four crossbar rows, and not
+def test_small_batch_kernel_gives_the_bits_of_the_gemm(rows):
+    """The per-vector kernel sums four crossbar rows at a time; the batched path runs BLAS. The
+    sums are exact integers, so both give the same bits, whatever the row count."""
+    rs = np.random.default_rng(9)
+    matrix = TiledMatrix(TileConfig(rows=128, cols=64),
+                         rs.normal(0, 0.05, (128 + rows, 70)).astype(np.float32), seed=2)
+    matrix.drift(60.0)
+    x = rs.uniform(-1, 1, (40, 128 + rows)).astype(np.float32)
+    batched = matrix.forward(x, first_index=3)  # from 32 on: BLAS
+    assert np.array_equal(batched, np.vstack([matrix.forward(x[k:k + 1], first_index=3 + k)
+                                              for k in range(40)]))
+
+
+def test_ideal_tiled_matrix_small_batch_matches_its_large_batch():
+    """Without DAC quantization a small batch takes the batched float path too."""
+    w, x = _weights(100, 60), _inputs(40, 100)
+    matrix = TiledMatrix(TileConfig.ideal(rows=64, cols=32), w)
+    assert np.allclose(matrix.forward(x[:5]), matrix.forward(x)[:5], rtol=1e-5, atol=1e-6)

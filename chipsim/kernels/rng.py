@@ -42,12 +42,9 @@ _GAMMA = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio, SplitMix64's incr
 GAMMA_ELEMENT = np.uint64(0xD1B54A32D192ED03)  # another odd constant for the element axis
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31, _S32, _S41, _S25, _S9 = (np.uint64(s) for s in (30, 27, 31, 32, 41, 25, 9))
+_S30, _S27, _S31, _S32, _S25, _S16, _S9 = (np.uint64(s) for s in (30, 27, 31, 32, 25, 16, 9))
 _LOW32 = np.uint64(0xFFFFFFFF)
 _ONE = np.uint64(1)
-_TWO = np.uint64(2)
-_LOW23 = np.uint64(0x7FFFFF)
-_LOW16 = np.uint64(0xFFFF)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -112,23 +109,26 @@ _F = np.float32
 _LN2 = _F(math.log(2.0))
 _SQRT_HALF = _F(math.sqrt(0.5))
 _HALF_PI = _F(math.pi / 2)
-_SQRT2_BITS = np.uint32(0x3FB504F3)  # mantissa bits of sqrt(2) with exponent 0
+_SQRT2 = np.array([0x3FB504F3], dtype=np.uint32).view(np.float32)[0]  # float32 just below sqrt 2
 
 
 @njit(cache=True, inline="always", error_model="numpy")
 def _log_unit(y: np.float32) -> np.float32:
-    """Natural log of a normal positive float32, from its exponent and an odd series."""
+    """Natural log of a normal positive float32, from its exponent and an odd series.
+
+    Exponent and fold are float operations on exact small integers and halvings: Numba widens
+    32-bit integer arithmetic to 64 bits, which vectorises into twice the instructions.
+    """
     bits = float32_bits(y)
-    mbits = (bits & np.uint32(0x007FFFFF)) | np.uint32(0x3F800000)  # mantissa in [1, 2)
-    # fold to [sqrt(1/2), sqrt(2)) so the series converges fast (branch-free, so it vectorises)
-    fold = np.uint32(mbits > _SQRT2_BITS)
-    mbits -= fold << np.uint32(23)
-    e = np.int32(bits >> np.uint32(23)) - np.int32(127) + np.int32(fold)
-    m = bits_float32(mbits)
+    m = bits_float32((bits & np.uint32(0x007FFFFF)) | np.uint32(0x3F800000))  # mantissa in [1, 2)
+    e = _F(np.int32(bits >> np.uint32(23))) - _F(127.0)
+    if m > _SQRT2:  # fold to [sqrt(1/2), sqrt(2)) so the series converges fast (a select)
+        m = m * _F(0.5)
+        e = e + _F(1.0)
     f = (m - _F(1.0)) / (m + _F(1.0))
     s = f * f
     series = _F(1.0) + s * (_F(1 / 3) + s * (_F(1 / 5) + s * (_F(1 / 7) + s * _F(1 / 9))))
-    return _F(e) * _LN2 + _F(2.0) * f * series
+    return e * _LN2 + _F(2.0) * f * series
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -138,11 +138,13 @@ def normal_pair(bits: np.uint64) -> tuple[np.float32, np.float32]:
     39 bits give the radius sqrt(-2 ln u), 23 bits an angle in a quarter turn, 2 bits the signs
     of the two coordinates (reflecting a quarter turn onto the full circle keeps it uniform).
     """
-    high = _F(np.int32(bits >> _S41)) * _F(65536.0)  # top 23 of the 39 radius bits, exact
-    low = _F(np.int32((bits >> _S25) & _LOW16))  # the other 16 (int32 converts, and vectorises)
+    low32 = np.uint32(bits & _LOW32)  # angle and sign bits, in 32-bit lanes
+    top = bits >> _S25  # the 39 radius bits
+    high = _F(np.int32(top >> _S16)) * _F(65536.0)  # their top 23, exact
+    low = _F(np.int32(np.uint32(top) & np.uint32(0xFFFF)))  # the other 16
     u = ((high + low) + _F(0.5)) * _F(1.0 / 549755813888.0)  # in [2^-40, 1]: tails to 7.45
     radius = np.sqrt(_F(-2.0) * _log_unit(u))
-    k = _F(np.int32((bits >> _TWO) & _LOW23))
+    k = _F(np.int32((low32 >> np.uint32(2)) & np.uint32(0x7FFFFF)))
     phi = ((k + _F(0.5)) * _F(1.0 / 8388608.0) - _F(0.5)) * _HALF_PI  # angle - pi/4
     s = phi * phi  # Taylor series on |phi| <= pi/4: errors below 4e-7
     sin_phi = phi * (_F(1.0) - s * (_F(1 / 6) - s * (_F(1 / 120) - s * _F(1 / 5040))))
@@ -150,10 +152,9 @@ def normal_pair(bits: np.uint64) -> tuple[np.float32, np.float32]:
     a = radius * _SQRT_HALF  # cos(pi/4 + phi) = (cos - sin) / sqrt 2, sin(pi/4 + phi) = (cos + sin) / sqrt 2
     z0 = a * (cos_phi - sin_phi)
     z1 = a * (cos_phi + sin_phi)
-    if bits & _ONE:
-        z0 = -z0
-    if bits & _TWO:
-        z1 = -z1
+    # bit 0 flips the sign of z0, bit 1 that of z1: an xor of the sign bit, no branch
+    z0 = bits_float32(float32_bits(z0) ^ np.uint32(low32 << np.uint32(31)))
+    z1 = bits_float32(float32_bits(z1) ^ np.uint32((low32 >> np.uint32(1)) << np.uint32(31)))
     return z0, z1
 
 

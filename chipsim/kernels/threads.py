@@ -49,17 +49,16 @@ def threads_from_argv(argv: list[str], default: int) -> int:
     return count
 
 
-def run_rows(kernel: Callable[..., Any], batch: int, *args: Any) -> None:
-    """kernel(*args, k0, k1) over row ranges that together cover 0..batch-1."""
+def run_rows(kernel: Callable[..., Any], batch: int, *args: Any) -> list[Any]:
+    """kernel(*args, k0, k1) over row ranges that together cover 0..batch-1; the kernel's
+    results, one per range, in row order."""
     global _pool
     parts = min(thread_count(), batch // _MIN_ROWS_PER_PART)
     if parts <= 1:
-        kernel(*args, 0, batch)
-        return
+        return [kernel(*args, 0, batch)]
     if _pool is None:  # parts <= thread_count(), which only limit_threads lowers
         _pool = ThreadPoolExecutor(max_workers=thread_count(), thread_name_prefix="chipsim")
     bounds = [batch * i // parts for i in range(parts + 1)]
     futures = [_pool.submit(kernel, *args, bounds[i], bounds[i + 1]) for i in range(1, parts)]
-    kernel(*args, bounds[0], bounds[1])  # the calling thread takes the first part
-    for f in futures:
-        f.result()
+    first = kernel(*args, bounds[0], bounds[1])  # the calling thread takes the first part
+    return [first, *(f.result() for f in futures)]
