@@ -42,11 +42,12 @@ def run(args: argparse.Namespace) -> int:
 
     model = Path(args.model)
     chip = load_chip(args.chip)
-    layers = lower(load_graph(model))
+    graph = load_graph(model)
+    layers = lower(graph)
     mapping = STRATEGIES[args.strategy].place(layers, chip, graph=model.name)
     output = args.output or Path("mappings") / f"{model.stem}-{args.strategy}.yaml"
     mapping.to_yaml(output)
-    summary = summarize(mapping, layers, chip)
+    summary = summarize(mapping, layers, chip, graph)
     summary["mapping_file"] = str(output)
 
     # in --json mode stdout holds the JSON document only
