@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 #: not pay for the numerical stack
 _EXPORTS = {
     **{name: "chipsim.api" for name in ("accuracy", "calibrate", "load_mapping", "map_network",
-                                         "report", "simulate")},
+                                         "simulate", "write_report")},
     "load_chip": "chipsim.arch", "Chip": "chipsim.arch",
     "load_graph": "chipsim.graph", "Graph": "chipsim.graph",
     "Mapping": "chipsim.mapping",

@@ -30,7 +30,7 @@ from chipsim.mapping import STRATEGIES, Mapping
 from chipsim.timing.results import SimResult
 
 __all__ = ["accuracy", "calibrate", "load_chip", "load_graph", "load_mapping", "map_network",
-           "report", "simulate"]
+           "simulate", "write_report"]
 
 
 def map_network(graph: Graph, chip: Chip, strategy: str = "balanced") -> Mapping:
@@ -119,11 +119,11 @@ def simulate(graph: Graph, mapping: Mapping, chip: Chip, *, data: str | None = N
     return result
 
 
-def report(model: str | Path, chip: Chip, out: str | Path, *, mapping: Mapping | None = None,
-           strategy: str = "balanced", data: str | None = None,
-           times: Sequence[float | str] = ("1s", "1h", "1d", "1y"), seeds: int = 2,
-           images: int = 32, inputs: int = 32, seed: int = 0, calibrate: bool = True,
-           progress: bool = False) -> Path:
+def write_report(model: str | Path, chip: Chip, out: str | Path, *,
+                 mapping: Mapping | None = None, strategy: str = "balanced",
+                 data: str | None = None, times: Sequence[float | str] = ("1s", "1h", "1d", "1y"),
+                 seeds: int = 2, images: int = 32, inputs: int = 32, seed: int = 0,
+                 calibrate: bool = True, progress: bool = False) -> Path:
     """Measure the graph file `model` with both models and write a report folder (`index.html`,
     `README.md`, figures, `results.json`); as `chipsim report`, an uncalibrated mapping on a
     fixed-range chip is calibrated first unless `calibrate` is False. Returns `out`."""

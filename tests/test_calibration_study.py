@@ -91,7 +91,7 @@ def test_report_section_shows_figure_and_the_json_numbers(report):
     page = parse(out / "index.html")
     assert "calibration.png" in page.images and (out / "calibration.png").stat().st_size > 5000
     table = next(t for t in page.tables if t[0][:2] == ["time after programming", "float (%)"])
-    assert table[0][2:] == [f"{v} (%)" for v in ORDER]
+    assert table[0][2:] == [f"{v} (hermes64) (%)" if v == "both" else f"{v} (%)" for v in ORDER]
     by_cell = {(r["variant"], r["time_s"]): r for r in study["rows"]}
     for line, t in zip(table[1:], (3600.0, 86400.0)):
         assert line[1] == fmt(100 * study["float_accuracy"])

@@ -34,6 +34,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--times", default="1h", metavar="LIST",
                    help="times after programming at which accuracy is compared, comma-separated, "
                    "units s/m/h/d/y (default 1h); each is a column")
+    p.add_argument("--calibration", default=None, metavar="FILE",
+                   help="a calibrated mapping file of the same network (`chipsim calibrate`; "
+                   "the bundled mappings/ are): every strategy takes its input and column "
+                   "ranges from it, block by block, instead of being calibrated here")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="report folder (default reports/compare-<model>/)")
     add_json_option(p)
@@ -63,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
 
     names = parse_strategies(args.strategies)
     check_counts(args)
+    if args.calibration and args.no_calibrate:
+        raise ChipsimError("--calibration and --no-calibrate: give one of them")
     times = parse_times(args.times)
     chip = load_chip(args.chip)
     work = Workload.load(args.model, chip, data=args.data, inputs=args.inputs,
@@ -72,13 +78,22 @@ def run(args: argparse.Namespace) -> int:
     out = out_folder(args, Path("reports") / f"compare-{work.model}")
     seeds = list(range(args.seed, args.seed + args.seeds))
     say = log(args)
-    first, note = calibrate_unless_told(args, work.graph, work.layers, mappings[names[0]], chip,
-                                        say)
-    if first is not mappings[names[0]]:  # calibrated once; every strategy holds the same blocks
+    if args.calibration:  # ranges fitted before, in a calibrated mapping of the same network
+        from chipsim.mapping import Mapping
+
+        first = Mapping.from_yaml(args.calibration, chip, work.layers)
+        note = (f"input and column ranges taken from {args.calibration}, block by block, for "
+                "every strategy")
+        say(note)
+    else:  # calibrated once; every strategy holds the same blocks
+        first, note = calibrate_unless_told(args, work.graph, work.layers, mappings[names[0]],
+                                            chip, say)
+        if note and first is not mappings[names[0]]:
+            note += "; the same ranges for every strategy, block by block"
+    if first is not mappings[names[0]]:
         from chipsim.calibration.auto import transfer_calibration
 
         mappings = {n: transfer_calibration(first, m) for n, m in mappings.items()}
-        note += "; the same ranges for every strategy, block by block"
     meta = {"model": work.model, "graph_file": work.graph_file, "chip": chip.name,
             "seeds": seeds, "seed": args.seed, "inputs": work.source, "times": list(times),
             "range_calibration": note}
