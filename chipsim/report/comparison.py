@@ -128,6 +128,10 @@ def write_comparison(runs: dict[str, dict[str, Any]], out: str | Path, *, meta: 
                   "read from `results.json`; the table is also in `compare.csv`.")
     if data.get("range_calibration"):
         doc.paragraph(f"Range calibration: {data['range_calibration']}.")
+    floats = {run["summary"].get("float_accuracy_pct", {}).get("value") for run in runs.values()}
+    if len(floats) == 1 and None not in floats:
+        doc.paragraph(f"The float network's test accuracy on the same inputs: "
+                      f"{t.fmt(floats.pop())} %.")
     if not data["complete"]:
         missing = [n for n in data["strategies"] if n not in runs]
         doc.paragraph(f"Unfinished: {', '.join(missing)} not run yet.")
