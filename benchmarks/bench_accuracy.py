@@ -25,13 +25,15 @@ from chipsim.arch import load_chip
 from chipsim.functional.analog import AnalogNetwork
 from chipsim.functional.executor import FloatBackend, run_network
 from chipsim.graph import load_graph, lower
-from chipsim.mapping import STRATEGIES
+from chipsim.mapping import Mapping
 
-from common import benchmark_parser, print_rows  # benchmarks/common.py
+from common import benchmark_parser, blas_info, blas_line, print_rows  # benchmarks/common.py
 
 ROOT = Path(__file__).resolve().parents[1]
-CASES = [("mnist_cnn", "workloads/mnist_cnn/cnn.onnx"),
-         ("cifar_resnet9", "workloads/cifar_resnet9/resnet9.onnx")]
+#: (name, graph, its bundled calibrated mapping): the chip as it runs, fixed input ranges
+CASES = [("mnist_cnn", "workloads/mnist_cnn/cnn.onnx", "mappings/mnist_cnn/cnn-sequential.yaml"),
+         ("mnist32_resnet9", "workloads/mnist32_resnet9/resnet9_hwa.onnx",
+          "mappings/mnist32_resnet9/resnet9_hwa-sequential.yaml")]
 
 
 def _best_rate(fn, images: int, repeats: int) -> float:
@@ -43,11 +45,12 @@ def _best_rate(fn, images: int, repeats: int) -> float:
     return images / best
 
 
-def bench(name: str, path: str, batch: int, images: int, repeats: int) -> dict:
+def bench(name: str, path: str, mapping_file: str, batch: int, images: int,
+          repeats: int) -> dict:
     chip = load_chip("hermes64")
     graph = load_graph(ROOT / path)
     layers = lower(graph)
-    mapping = STRATEGIES["sequential"].place(layers, chip)
+    mapping = Mapping.from_yaml(ROOT / mapping_file, chip, layers)
     (shape,) = graph.inputs.values()
     x = np.random.default_rng(0).random((images,) + shape).astype(np.float32)
     net = AnalogNetwork(graph, layers, mapping, chip, seed=0)
@@ -58,7 +61,8 @@ def bench(name: str, path: str, batch: int, images: int, repeats: int) -> dict:
     analog = _best_rate(lambda: net.run(x, batch=batch, gdc=True), images, repeats)
     ref = _best_rate(lambda: run_network(graph, float_backend, x, batch=batch), images, repeats)
     return {"model": name, "batch": batch, "images": images, "tiles": len(mapping.placements),
-            "analog_images_per_s": analog, "float_images_per_s": ref, "ratio": analog / ref}
+            "analog_images_per_s": analog, "float_images_per_s": ref, "ratio": analog / ref,
+            "blas": blas_info()}
 
 
 def table(rows: list[dict]) -> str:
@@ -66,7 +70,7 @@ def table(rows: list[dict]) -> str:
     lines = [f"{'model':<14} {'batch':>5} {'analog img/s':>13} {'float img/s':>12} {'ratio':>6}"]
     lines += [f"{r['model']:<14} {r['batch']:>5} {r['analog_images_per_s']:>13.1f} "
               f"{r['float_images_per_s']:>12.1f} {r['ratio']:>6.2f}" for r in rows]
-    return "\n".join(lines)
+    return "\n".join(lines + ([blas_line(rows[0]["blas"])] if rows else []))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,11 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=2)
     args = p.parse_args(argv)
     rows = []
-    for name, path in CASES:
+    for name, path, mapping_file in CASES:
         print(f"benchmarking {name} ...", file=sys.stderr)
         # ResNet-9 runs ~100x slower per image: fewer images keep the benchmark near a minute
         images = args.images if name == "mnist_cnn" else args.resnet_images
-        rows.append(bench(name, path, min(args.batch, images), images, args.repeats))
+        rows.append(bench(name, path, mapping_file, min(args.batch, images), images,
+                          args.repeats))
     print_rows(rows, args.json, table)
     return 0
 
