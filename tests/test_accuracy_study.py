@@ -10,7 +10,7 @@ import pytest
 from chipsim.arch import load_chip
 from chipsim.datasets import load_dataset
 from chipsim.errors import DataError
-from chipsim.functional.analog import AnalogNetwork, AnalogOptions
+from chipsim.functional.analog import AnalogOptions
 from chipsim.functional.executor import FloatBackend, run_network, synthetic_inputs
 from chipsim.functional.result import AccuracyRow, CsvLog, read_csv
 from chipsim.functional.study import (accuracy, accuracy_study, predicted_labels,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import math as _m
 
 import numpy as np
 import pytest

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from chipsim.arch import Chip
+    from chipsim.graph import Graph, MatrixLayer
+    from chipsim.mapping import Mapping
 
 
 def add_chip_option(parser: argparse.ArgumentParser) -> None:
@@ -68,8 +73,16 @@ def add_calibrate_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def calibrate_unless_told(args: argparse.Namespace, graph: Any, layers: Any, mapping: Any,
-                          chip: Any, log: Any) -> tuple[Any, str | None]:
+def progress(args: argparse.Namespace) -> Callable[[str], None]:
+    """Progress lines on stderr (stdout stays for results; silent in --json mode)."""
+    if args.json:
+        return lambda message: None
+    return lambda message: print(message, file=sys.stderr, flush=True)
+
+
+def calibrate_unless_told(args: argparse.Namespace, graph: "Graph", layers: list["MatrixLayer"],
+                          mapping: "Mapping", chip: "Chip", log: Callable[[str], None]
+                          ) -> tuple["Mapping", str | None]:
     """The mapping a measuring command runs, and the line that says how its ranges were set
     (None on a chip that scales each vector, or when the mapping carries every range)."""
     from chipsim.calibration.auto import calibrate_for_run, uncalibrated_tiles

@@ -6,9 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
-from chipsim.commands.common import (add_calibrate_option, add_chip_option, add_json_option,
-                                     calibrate_unless_told, print_json)
-from chipsim.commands.report import add_measure_options, check_counts, log, out_folder
+from chipsim.commands.common import (add_chip_option, add_json_option, calibrate_unless_told,
+                                     print_json, progress)
+from chipsim.commands.report import add_measure_options, check_counts, out_folder
 from chipsim.errors import ChipsimError, MappingError
 
 
@@ -20,8 +20,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="compare mapping strategies on latency, throughput, energy, traffic and accuracy",
         description="Map MODEL with each strategy, run each mapping through the event model "
         "and the accuracy study (at 1 h after programming unless --times says otherwise) with "
-        "the same seeds, and write one report: a side-by-side table marking the best value of each figure and the "
-        "Pareto-optimal strategies, plots, results.json and compare.csv, plus each strategy's "
+        "the same seeds, and write one report: a side-by-side table marking the best value of "
+        "each figure and the Pareto-optimal strategies, plots, results.json and compare.csv, plus each strategy's "
         "full report in a subfolder. Results are written as each strategy finishes. On a chip "
         "whose DACs convert a fixed input range, an uncalibrated network is calibrated once "
         "first and every strategy gets the same ranges.",
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
                 for n in names}
     out = out_folder(args, Path("reports") / f"compare-{work.model}")
     seeds = list(range(args.seed, args.seed + args.seeds))
-    say = log(args)
+    say = progress(args)
     if args.calibration:  # ranges fitted before, in a calibrated mapping of the same network
         from chipsim.mapping import Mapping
 

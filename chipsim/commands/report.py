@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from chipsim.commands.common import (add_calibrate_option, add_chip_option, add_json_option,
                                      add_mapping_options, calibrate_unless_told,
-                                     mapping_from_args, print_json)
+                                     mapping_from_args, print_json, progress)
 from chipsim.errors import ChipsimError
 
 
@@ -83,13 +82,6 @@ def out_folder(args: argparse.Namespace, default: Path) -> Path:
     return out
 
 
-def log(args: argparse.Namespace):
-    """Progress lines on stderr (stdout stays for results; silent in --json mode)."""
-    if args.json:
-        return lambda message: None
-    return lambda message: print(message, file=sys.stderr, flush=True)
-
-
 def run(args: argparse.Namespace) -> int:
     from chipsim.arch import load_chip
     from chipsim.functional.times import parse_times
@@ -104,16 +96,16 @@ def run(args: argparse.Namespace) -> int:
     mapping = mapping_from_args(args, chip, work.layers, Path(args.model).name)
     out = out_folder(args, Path("reports") / f"{work.model}-{mapping.strategy}")
     seeds = range(args.seed, args.seed + args.seeds)
-    mapping, note = calibrate_unless_told(args, work.graph, work.layers, mapping, chip, log(args))
+    mapping, note = calibrate_unless_told(args, work.graph, work.layers, mapping, chip, progress(args))
     results, trace = measure_run(work, mapping, times=times, seeds=seeds, seed=args.seed,
-                                 log=log(args))
+                                 log=progress(args))
     results["range_calibration"] = note
     if args.calibration_study:
         from chipsim.report.measure import measure_calibration
 
         results["calibration"] = measure_calibration(work, mapping, times=times, seeds=seeds,
                                                      csv_path=out / "calibration.csv",
-                                                     log=log(args))
+                                                     log=progress(args))
     files = write_run_report(results, out, chip=chip, mapping=mapping, trace=trace)
     if args.json:
         print_json({"report": str(out), "files": [str(f) for f in files], **results})

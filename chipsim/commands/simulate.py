@@ -11,7 +11,7 @@ import numpy as np
 
 from chipsim.commands.common import (add_calibrate_option, add_chip_option, add_json_option,
                                      add_mapping_options, calibrate_unless_told,
-                                     mapping_from_args, print_json)
+                                     mapping_from_args, print_json, progress)
 from chipsim.errors import ChipsimError, DataError
 from chipsim.functional.executor import synthetic_inputs
 
@@ -90,9 +90,7 @@ def run(args: argparse.Namespace) -> int:
     model = Path(args.model).stem
     out = Path(args.out) if args.out else Path("reports") / f"simulate-{model}"
     out.mkdir(parents=True, exist_ok=True)
-    say = (lambda message: None) if args.json else (
-        lambda message: print(message, file=sys.stderr, flush=True))
-    mapping, note = calibrate_unless_told(args, graph, layers, mapping, chip, say)
+    mapping, note = calibrate_unless_told(args, graph, layers, mapping, chip, progress(args))
     sim = Simulation(graph, layers, chip, mapping, read_mode=args.read_mode, seed=args.seed,
                      model=model)
     log = open(out / "inputs.csv", "w", newline="")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from chipsim.mapping.digital import GATHERING, UNIT_OP, runs_on_core  # noqa: F401 (re-exported)
 from chipsim.timing.energy import EnergyLedger
 from chipsim.timing.params import TimingParams
 from chipsim.timing.server import Server

@@ -39,7 +39,8 @@ from chipsim.mapping.traffic import Routes
 from chipsim.timing.activity import ActivityRecorder
 from chipsim.timing.chunks import LayerPlan
 from chipsim.timing.core import Core, MvmJob
-from chipsim.timing.digital import GlobalUnit, LocalUnit, runs_on_core
+from chipsim.mapping.digital import runs_on_core
+from chipsim.timing.digital import GlobalUnit, LocalUnit
 from chipsim.timing.energy import EnergyLedger
 from chipsim.timing.network import Network
 from chipsim.timing.params import TimingParams
