@@ -15,7 +15,7 @@ from chipsim import __version__
 from chipsim.errors import ChipsimError
 
 # Subcommands in the order `chipsim --help` lists them.
-COMMANDS = ("info", "map", "accuracy", "simulate", "calibrate", "report", "compare")
+COMMANDS = ("info", "map", "accuracy", "simulate", "calibrate", "report", "compare", "linalg")
 
 
 def build_parser() -> argparse.ArgumentParser:
