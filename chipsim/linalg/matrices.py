@@ -2,8 +2,8 @@
 
 - `digits`: scikit-learn's 1,797 handwritten digits, 64 pixels each (0..16, scaled by 1/16);
   PCA and low-rank approximation (no right-hand side).
-- `diabetes`: scikit-learn's diabetes regression set, 442 x 10 standardized features and the
-  disease-progression target as b (least squares).
+- `diabetes`: scikit-learn's diabetes regression set, 442 x 10 standardized features and an
+  intercept column (scaled like them), the disease-progression target as b (least squares).
 - `synthetic`: an m x n matrix with a chosen spectrum, A = U diag(s) V^T with U, V random
   orthonormal (Gaussian QR, from a seed) and singular values from 1 down to 1 / cond, either
   geometrically (`decay="fast"`) or linearly (`decay="slow"`); for least squares b = A x + e
@@ -82,8 +82,11 @@ def _sklearn(name: str) -> Problem:
         a = datasets.load_digits().data / 16.0
         return Problem("digits", a, None, "scikit-learn digits, 1797 x 64 pixels scaled to 0..1")
     bunch = datasets.load_diabetes()
-    return Problem("diabetes", np.asarray(bunch.data, float), np.asarray(bunch.target, float),
-                   "scikit-learn diabetes, 442 x 10 standardized features, target as b")
+    x = np.asarray(bunch.data, float)
+    a = np.hstack([x, np.full((len(x), 1), 1.0 / np.sqrt(len(x)))])  # an intercept column
+    return Problem("diabetes", a, np.asarray(bunch.target, float),
+                   "scikit-learn diabetes, 442 x 10 standardized features and an intercept, "
+                   "target as b")
 
 
 def _file(path: Path, target: str | None) -> Problem:

@@ -67,6 +67,14 @@ RUNS: dict[str, list[str]] = {
                             f"mappings/mnist32_resnet9/{graph}-balanced.yaml", "--data",
                             "mnist32", "--images", "200", "--seeds", "2"]
        for graph in _HEADLINE_NETS},
+    # randomized linear algebra on the arrays (docs/linalg.md)
+    "linalg-pca-digits": ["linalg", "pca", "digits", "--rank", "10", "--seeds", "5"],
+    "linalg-lowrank-digits": ["linalg", "lowrank", "digits", "--rank", "10", "--seeds", "5"],
+    "linalg-lstsq-synthetic": ["linalg", "lstsq", "synthetic", "--cond", "1e4"],
+    "linalg-lstsq-cond1e8": ["linalg", "lstsq", "synthetic", "--cond", "1e8"],
+    "linalg-lstsq-large": ["linalg", "lstsq", "synthetic", "--rows", "4096", "--cols", "256",
+                           "--cond", "1e6"],
+    "linalg-lstsq-diabetes": ["linalg", "lstsq", "diabetes"],
     # the results behind the README's accuracy and calibration tables
     **{f"drift-mnist_cnn{v}": _drift("mnist_cnn", f"cnn{v}", "mnist") for v in ("", "_hwa")},
     **{f"calibration-{folder}{variant}": _calibration(folder, graph + variant, data)

@@ -22,10 +22,12 @@ def write_linalg_report(result: dict[str, Any], out: str | Path) -> list[Path]:
     data = save_json(out / "results.json", result)
     kind = data["experiment"]
     doc = Document(f"{kind} on {data['chip']}: {data['matrix']}")
+    from chipsim.functional.times import format_time
+
     doc.paragraph(f"Matrix products on the arrays of {data['chip']} ({data['read_mode']} read "
-                  f"mode), read {fmt(data['time_s'])} s after programming, each vector scaled "
-                  "by its own max |x|; the rest in float64 digital. Every number here is read "
-                  "from `results.json`.")
+                  f"mode), read {format_time(data['time_s'])} after programming, each vector "
+                  "scaled by its own max |x|; the rest in float64 digital. Every number here is "
+                  "read from `results.json`.")
     doc.heading("Accuracy")
     if kind == "lstsq":
         doc.table(Table(["figure", "value"], [[k, fmt(data[k])] for k in (
@@ -74,7 +76,8 @@ def _rank_plot(data: dict[str, Any], path: Path) -> Path:
     fig = _figure(6.0, 3.6)
     ax = fig.add_subplot()
     ranks = range(1, data["rank"] + 1)
-    ax.plot(ranks, [100 * v for v in data["explained_by_rank_exact"]], "k--", label="exact SVD")
+    ax.plot(ranks, [100 * v for v in data["explained_by_rank_exact"]], color="0.6", linewidth=4,
+            label="exact SVD")
     ax.plot(ranks, [100 * v for v in data["explained_by_rank"]], "o-", color="#0072B2",
             label=f"arrays ({data['seeds']} chips)")
     ax.set_xlabel("rank k")
