@@ -36,7 +36,13 @@ def run_json(capsys, *argv: str) -> dict:
 
 def test_every_registered_command_is_covered_here():
     assert set(COMMANDS) == {"info", "map", "accuracy", "simulate", "calibrate", "report",
-                             "compare"}
+                             "compare", "linalg"}  # linalg: tests/test_linalg.py
+
+
+def test_linalg_default_report_folder(capsys, in_tmp):
+    doc = run_json(capsys, "linalg", "lstsq", "synthetic", "--rows", "128", "--cols", "8")
+    assert doc["report"] == "reports/linalg-lstsq-synthetic" and doc["refinement_steps"] >= 1
+    assert (in_tmp / "reports" / "linalg-lstsq-synthetic" / "residual.png").is_file()
 
 
 def test_info(capsys):
