@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chipsim.arch import Chip
-from chipsim.errors import DataError, MappingError
+from chipsim.errors import DataError
 from chipsim.functional.analog import AnalogNetwork, AnalogOptions
 from chipsim.functional.executor import run_graph
 from chipsim.graph import Graph, MatrixLayer, lower
@@ -105,17 +105,6 @@ class ArrayProduct:
         self.calls.batches.append(len(x))
         (y,) = run_graph(self.graph, self.net, {"x": x.astype(np.float32)}, first)
         return y.astype(np.float64) * self.scale
-
-
-def fits(matrix_shape: tuple[int, int], chip: Chip) -> int:
-    """Crossbars a matrix of this shape needs on `chip`; a MappingError if the chip is short."""
-    rows, cols = matrix_shape
-    c = chip.cores
-    tiles = -(-rows // c.rows) * -(-cols // c.cols)
-    if tiles > c.count:
-        raise MappingError(f"a {rows} x {cols} matrix needs {tiles} crossbars of {c.rows} x "
-                           f"{c.cols}; {chip.name} has {c.count}")
-    return tiles
 
 
 def _rows(x: np.ndarray, calls: Calls) -> np.ndarray:
