@@ -101,8 +101,8 @@ def test_summary_is_read_from_the_models_figures(report):
     assert summary["network_kbit_hops"]["value"] == pytest.approx(
         sum(link["bits"] for link in timing["links"]) / timing["inputs"] / 1e3)
     one_hour = next(row for row in accuracy["rows"] if row["time_s"] == 3600)
-    assert summary["accuracy_pct"]["value"] == 100 * one_hour["accuracy_mean"]
-    assert summary["accuracy_pct"]["figure"] == "test accuracy at 1h (GDC on)"
+    assert summary["accuracy_pct_1h"]["value"] == 100 * one_hour["accuracy_mean"]
+    assert summary["accuracy_pct_1h"]["figure"] == "test accuracy at 1h (GDC on)"
     assert summary["float_accuracy_pct"]["value"] == 100 * accuracy["float_accuracy"]
     assert accuracy["metric"] == "test accuracy" and accuracy["images"] == 40
     assert [row["time_s"] for row in accuracy["rows"]] == [1.0, 3600.0]

@@ -199,9 +199,7 @@ def summary(timing: dict[str, Any], accuracy: dict[str, Any] | None) -> dict[str
         if accuracy["metric"] == "test accuracy":
             out["float_accuracy_pct"] = row("float network test accuracy",
                                             100 * accuracy["float_accuracy"], "%")
-        out["accuracy_pct"] = row(f"{accuracy['metric']} at {when} (GDC on)",
-                                  100 * head["accuracy_mean"], "%")
-        for r in accuracy["rows"]:
+        for r in accuracy["rows"]:  # one row per time, in the study's order
             if r["gdc"]:
                 at = format_time(r["time_s"])
                 out[f"accuracy_pct_{at}"] = row(f"{accuracy['metric']} at {at} (GDC on)",
