@@ -6,8 +6,10 @@ chosen here from calibration data (a slice of the training set), stored per plac
 mapping file, and used as they are by `chipsim accuracy` and `chipsim simulate`.
 
 `calibrate_mapping(graph, layers, mapping, chip, x)` returns the calibrated mapping and a
-per-tile account; `calibration_study` compares per-vector input scaling (alone and with column
-ranges calibrated), an uncalibrated fixed range, input-only, column-only and both.
+per-tile account; `auto.calibrate_for_run` calibrates a mapping before a command measures it
+(a fixed-range chip is judged as it runs); `calibration_study` compares per-vector input
+scaling (alone and with column ranges calibrated), an uncalibrated fixed range, input-only,
+column-only and both.
 """
 
 from chipsim.calibration.cache import collect_tile_inputs
