@@ -84,3 +84,29 @@ def test_zero_shifting_puts_each_zero_within_one_step_of_its_symmetry_point():
 def test_bad_parameters_are_named():
     with pytest.raises(ValueError, match="PulsedParams.w_min"):
         pulsed.PulsedParams(w_min=0.5)
+
+
+@pytest.mark.parametrize("kind", ["constant_step", "soft_bounds"])
+def test_n_pulses_at_once_match_n_pulses_in_turn(kind):
+    # same device, n pulses one after another (n draws) or at once (one draw): equal for n = 1,
+    # equal in mean and spread over many devices for n > 1 (5 sigma of the means)
+    p = pulsed.PulsedParams(kind=kind, dw_min=0.01, up_down=0.2, ctoc=0.3, bound_dtod=0.0)
+    shape = (20000,)
+    dev = _devices(p, shape, seed=6)
+    rs = np.random.default_rng(7)
+    w0 = rs.uniform(-0.3, 0.3, shape)  # 9 steps (< 0.03 each) stay inside +-0.6
+    up = rs.random(shape) < 0.5
+    z = rs.standard_normal(shape)
+    np.testing.assert_allclose(pulsed.pulses(w0, np.ones(shape), up, dev, z, p),
+                               pulsed.pulse(w0, up, dev, z, p), atol=1e-12)
+    n = 9
+    w = w0
+    for _ in range(n):
+        w = pulsed.pulse(w, up, dev, rs.standard_normal(shape), p)
+    at_once = pulsed.pulses(w0, np.full(shape, n), up, dev, rs.standard_normal(shape), p)
+    noiseless = pulsed.pulses(w0, np.full(shape, n), up, dev, np.zeros(shape), p)
+    a, b = w - noiseless, at_once - noiseless  # the cycle-to-cycle part of each
+    spread = a.std() / np.sqrt(a.size)
+    assert abs(a.mean()) < 5 * spread and abs(b.mean()) < 5 * spread
+    assert abs(a.std() / b.std() - 1) < 0.05
+    assert (pulsed.pulses(w0, np.zeros(shape), up, dev, z, p) == w0).all()

@@ -19,8 +19,9 @@ Zero-shifting measures w* of every device by alternating up/down pulses and sets
 there, so that weight zero sits where the device relaxes to.
 
 The functions are pure: draws are passed in (arrays of standard normals, or a function that
-returns the draws of pulse pair k), so the caller decides how draws are addressed. The Numba
-update kernel (`chipsim.kernels.update`) applies the same step formula element by element.
+returns the draws of pulse pair k), so the caller decides how draws are addressed. `pulses`
+applies n pulses of one direction at once, with one draw: the Numba update kernel
+(`chipsim.kernels.update`) applies that formula to the coincidences of an update.
 """
 
 from __future__ import annotations
@@ -99,6 +100,32 @@ def pulse(w: np.ndarray, up: np.ndarray, dev: Devices, z: np.ndarray,
         step_down = dev.a_down * (1.0 - w / dev.b_min)
     dw = np.where(up, step_up, -step_down) * (1.0 + p.ctoc * np.asarray(z, dtype=np.float64))
     return np.clip(w + dw, dev.b_min, dev.b_max)
+
+
+def pulses(w: np.ndarray, n: np.ndarray, up: np.ndarray, dev: Devices, z: np.ndarray,
+           p: PulsedParams) -> np.ndarray:
+    """Weights after n pulses of one direction per device (n >= 0), with one standard normal z
+    per device standing for the n cycle-to-cycle draws. For n = 1 this is `pulse` exactly.
+
+    Constant step: the n steps add, a (n + s sqrt(n) z): exact in distribution.
+    Soft bounds: each step scales the distance to the bound b it heads for by
+    1 - r (1 + s xi), r = a / |b|, so after n steps it is (b - w)(1 - r)^n prod_k(1 - e xi_k)
+    with e = r s / (1 - r); the product is 1 - e sqrt(n) z to first order in e (its variance
+    errs by a relative n e^2 / 2: below 1e-3 for 31 pulses at r = 0.002, s = 0.3).
+    Intermediate clips at the far bound (a step of the wrong sign, xi < -1/s) are not seen.
+    """
+    w = np.asarray(w, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    z = np.asarray(z, dtype=np.float64)
+    root = np.sqrt(n)
+    if p.kind == "constant_step":
+        moved = w + np.where(up, dev.a_up, -dev.a_down) * (n + p.ctoc * root * z)
+    else:
+        bound = np.where(up, dev.b_max, dev.b_min)
+        r = np.where(up, dev.a_up, dev.a_down) / np.abs(bound)
+        e = r * p.ctoc / (1.0 - r)
+        moved = bound - (bound - w) * (1.0 - r) ** n * (1.0 - e * root * z)
+    return np.where(n > 0, np.clip(moved, dev.b_min, dev.b_max), w)
 
 
 def symmetry_point(dev: Devices) -> np.ndarray:
