@@ -42,11 +42,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from chipsim.device import pcm
+from chipsim.device import pcm, pulsed
 from chipsim.errors import DataError, DescriptionError
 from chipsim.kernels import rng
 from chipsim.kernels import tile as kernels
 from chipsim.kernels.threads import run_rows, thread_count
+from chipsim.tile_update import PulsedArray, UpdateConfig
 
 _EXACT = 2**24 - 1  # largest integer up to which every float32 integer sum is exact
 _PARALLEL_BATCH = 32  # from this batch size on: BLAS GEMM, kernels spread over threads
@@ -76,6 +77,9 @@ class TileConfig:
     adc_quantization: bool = True
     output_noise: bool = True
     adc_saturation: bool = True  # clip at +-out_bound
+    # a training tile: pulsed devices hold the weights (see chipsim.tile_update), None: PCM
+    training: UpdateConfig | None = None
+    bound_management: bool = True  # backward: halve the inputs and repeat while the ADC saturates
 
     def __post_init__(self) -> None:
         checks = [
@@ -130,6 +134,11 @@ class TileConfig:
             devices_per_polarity=cores.unit_cell.devices_per_polarity,
             weight_scaling=cores.unit_cell.weight_scale,
         )
+        if chip.training is not None:
+            t = chip.training
+            settings["training"] = UpdateConfig(
+                device=pulsed.PulsedParams(**t.device.model_dump()), bl=t.bl,
+                update_management=t.update_management)
         return cls(**{**settings, **overrides})
 
     @property
@@ -147,7 +156,12 @@ class TileConfig:
 
 
 class Tile:
-    """One crossbar holding `weights` (rows x cols): program(), drift(t), forward(x)."""
+    """One crossbar holding `weights` (rows x cols): program(), drift(t), forward(x), and the
+    training cycles backward(d) and update(x, d, lr).
+
+    With `config.training` the weights live in pulsed devices (`chipsim.tile_update`), in
+    normalized units (column scale 1), without drift; else in PCM conductances.
+    """
 
     def __init__(self, config: TileConfig, weights: np.ndarray, tile_id: int = 0, seed: int = 0):
         w = np.asarray(weights, dtype=np.float32)
@@ -161,6 +175,11 @@ class Tile:
         self.config, self.weights, self.tile_id, self.seed = config, w, tile_id, seed
         max_abs = np.abs(w).max(axis=0) if config.weight_scaling == "column" else \
             np.full(config.cols, np.abs(w).max(), dtype=np.float32)
+        if config.training is not None:  # device units are weight units
+            max_abs = np.ones(config.cols, dtype=np.float32)
+        self._array = None if config.training is None else \
+            PulsedArray(config.training, w, tile_id, seed)
+        self._stale = False  # the read-out grid lags the pulsed devices (after an update)
         #: weight units per unit of normalized conductance, per column; calibration may change
         #: it, and the next program() writes the weights with it
         self.column_scale = np.where(max_abs > 0, max_abs, 1.0).astype(np.float64)
@@ -207,6 +226,11 @@ class Tile:
         """
         c, p = self.config, self.config.device
         self._programmed_scale = np.array(self.column_scale, dtype=np.float64)
+        if self._array is not None:  # pulsed devices: written exactly, read without noise
+            self._array.write(self.weights)
+            self._refresh(force=True)
+            self.set_gdc_factor(1.0)
+            return
         w_norm = self.weights / self._programmed_scale[None, :]
         cell_targets = pcm.differential_targets(w_norm, c.g_cell_max)
         target, self._g_prog = self._program_devices(cell_targets)
@@ -241,6 +265,9 @@ class Tile:
         """Let the conductances drift to `t_seconds` after programming and read them there."""
         if not (np.isfinite(t_seconds) and t_seconds >= 0):
             raise DataError(f"tile {self.tile_id}: drift time must be >= 0 s, got {t_seconds}")
+        if self._array is not None:  # pulsed devices are modelled without drift
+            self.time = float(t_seconds)
+            return
         self._settle(float(t_seconds))
         if self.config.gdc:
             now = self._gdc_readout()
@@ -268,7 +295,21 @@ class Tile:
                              int(np.float64(t).view(np.int64)))
             g = pcm.read(self._g_prog, g, self._device_normals(rng.READ_NOISE, key), t, p)
         self.time = t
-        g_pos, g_neg = g[0].sum(axis=0), g[1].sum(axis=0)  # uS, (rows, cols): devices add
+        self._load(g[0].sum(axis=0), g[1].sum(axis=0))  # uS, (rows, cols): devices add
+
+    def _refresh(self, force: bool = False) -> None:
+        """Read the pulsed devices again when an update has changed them since the last read."""
+        if not (self._stale or force):
+            return
+        self._stale = False
+        self.weights = self._array.weights()
+        g = self.weights.astype(np.float64) * self.config.g_cell_max
+        self.time = 0.0
+        self._load(np.maximum(g, 0.0), np.maximum(-g, 0.0))
+
+    def _load(self, g_pos: np.ndarray, g_neg: np.ndarray) -> None:
+        """The array's conductances (uS) as its reads see them, and their integer grid."""
+        c = self.config
         self._row_conductances = (g_pos.sum(axis=1), g_neg.sum(axis=1))
         self.conductance_difference = g_pos - g_neg
         levels = _EXACT // (c.dac_max_code * c.rows)
@@ -343,6 +384,7 @@ class Tile:
     def _forward_small(self, x: np.ndarray, first_index: int, numbers: np.ndarray,
                        out: np.ndarray, add: bool) -> None:
         """`forward` of a small batch (x contiguous, checked) through the fused kernel."""
+        self._refresh()
         bad = kernels.forward_small(x, self._grid, self._key_out, first_index, numbers,
                                     self._params, self._flags, self._col_factor,
                                     self._column_offset, out, add)
@@ -393,6 +435,7 @@ class Tile:
     def _convert_rows(self, codes: np.ndarray, ranges: np.ndarray, first_index: int,
                       numbers: np.ndarray, out: np.ndarray, add: bool) -> None:
         """`convert` of one chunk, its sums in this thread's scratch."""
+        self._refresh()
         c = self.config
         acc = _scratch("sums", codes.shape[0], c.cols)
         if c.dac_quantization:  # integer codes x integer grid: exact in float32
@@ -402,7 +445,91 @@ class Tile:
         run_rows(kernels.adc, codes.shape[0], acc, self._key_out, first_index, numbers,
                  self._params, self._flags, ranges, self._col_factor, self._column_offset, out, add)
 
+    # ---------------------------------------------------------------------- training cycles
+    def backward(self, d: np.ndarray, first_index: int = 0) -> np.ndarray:
+        """z ~= d @ W.T for d of shape (batch, cols) or (cols,): the transposed read.
 
+        The same converters as `forward`, driven from the columns: noise management scales each
+        vector by its own max |d| (the papers' rule, whatever `input_range` says for forward),
+        and bound management (`bound_management`) halves the inputs of every vector whose
+        outputs saturate the ADC and reads it again, up to 2^-8 of full scale. Output noise of
+        vector k's attempt a is drawn at index k, element i of stream (BACKWARD_NOISE, a).
+        """
+        self._refresh()
+        c = self.config
+        d = np.asarray(d, dtype=np.float32)
+        single = d.ndim == 1
+        if single:
+            d = d[None, :]
+        if d.ndim != 2 or d.shape[1] != c.cols:
+            raise DataError(f"tile {self.tile_id}: error of shape {d.shape}, "
+                            f"expected (batch, {c.cols}) or ({c.cols},)")
+        if not np.isfinite(d).all():
+            self._refuse(first_index + int(np.nonzero(~np.isfinite(d).all(axis=1))[0][0]))
+        d = d * self._col_factor[None, :]  # the column scales and GDC, digitally, before the DAC
+        ranges = np.abs(d).max(axis=1)
+        ranges[ranges == 0] = 1.0
+        out = np.empty((d.shape[0], c.rows), dtype=np.float32)
+        todo = np.arange(d.shape[0])
+        retries = _BOUND_RETRIES if (c.bound_management and c.adc_saturation) else 0
+        for attempt in range(retries + 1):
+            part = self._backward_read(d[todo], ranges[todo], todo + first_index, attempt)
+            out[todo] = part
+            if attempt == retries:
+                break
+            limit = np.float32(c.out_bound * (1 - 1e-6)) * ranges[todo, None]
+            saturated = (np.abs(part) >= limit).any(axis=1)
+            if not saturated.any():
+                break
+            todo = todo[saturated]
+            ranges[todo] *= 2.0  # halve the inputs: the DAC codes use twice the range
+        return out[0] if single else out
+
+    def _backward_read(self, d: np.ndarray, ranges: np.ndarray, numbers: np.ndarray,
+                       attempt: int) -> np.ndarray:
+        """One transposed read of the vectors d (scaled by their ranges into the DAC)."""
+        c = self.config
+        codes = np.clip(d * (np.float32(c.dac_max_code) / ranges)[:, None], -c.dac_max_code,
+                        c.dac_max_code)
+        if c.dac_quantization:
+            codes = np.rint(codes).astype(np.float32)
+            acc = np.ascontiguousarray(codes @ self._grid.T)
+        else:
+            acc = np.ascontiguousarray((codes.astype(np.float64) @ self._g_norm64.T)
+                                       .astype(np.float32))
+        key = rng.subkey(rng.key(self.seed, self.tile_id, rng.BACKWARD_NOISE), attempt)
+        out = np.empty((d.shape[0], c.rows), dtype=np.float32)
+        ones = np.ones(c.rows, np.float32)
+        run_rows(kernels.adc, d.shape[0], acc, key, 0, np.ascontiguousarray(numbers, np.int64),
+                 self._params, self._flags, ranges.astype(np.float32), ones,
+                 np.zeros(c.rows, np.float32), out, False)
+        return out
+
+    def update(self, x: np.ndarray, d: np.ndarray, lr: float) -> None:
+        """Pulsed update W -= lr * outer(x, d) (about; stochastic), for x of shape (rows,) and
+        d of shape (cols,), or batches of both applied one rank-1 update after another: the
+        stochastic pulse scheme of `chipsim.tile_update`. Only a training tile can do it."""
+        if self._array is None:
+            raise DataError(f"tile {self.tile_id}: a PCM tile cannot be updated by pulses "
+                            f"(its configuration has no training device)")
+        self._array.update(x, d, lr)
+        self._stale = True
+
+    def zero_shift(self, pairs: int, averaged: int | None = None) -> np.ndarray:
+        """Kim et al.'s zero-shifting of every device (`PulsedArray.zero_shift`); returns the
+        references, the devices' measured symmetry points."""
+        if self._array is None:
+            raise DataError(f"tile {self.tile_id}: a PCM tile has no pulsed devices to shift")
+        self._stale = True
+        return self._array.zero_shift(pairs, averaged)
+
+    @property
+    def pulsed(self) -> PulsedArray | None:
+        """The pulsed devices of a training tile (None for a PCM tile)."""
+        return self._array
+
+
+_BOUND_RETRIES = 8  # bound management halves the inputs at most this often
 _NO_INDICES = np.empty(0, dtype=np.int64)
 _scratch_buffers = threading.local()  # each thread its own: tiles may run in several threads
 

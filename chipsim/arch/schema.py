@@ -228,6 +228,30 @@ class Energy(_Model):
     static_rest_mw: NonNegNum  # everything else: network, global units, I/O
 
 
+# ------------------------------------------------------------------------------------- training
+
+
+class PulsedDevice(_Model):
+    """A device updated by pulses (chipsim.device.pulsed), in normalized weight units."""
+
+    kind: Literal["constant_step", "soft_bounds"]
+    dw_min: PosNum  # mean step of one pulse at w = 0
+    up_down: Annotated[Num, Field(gt=-1, lt=1)] = 0.0  # a+- = dw_min (1 +- up_down)
+    w_max: PosNum  # mean upper bound b_max
+    w_min: Annotated[Num, Field(lt=0)]  # mean lower bound b_min
+    dtod: NonNegNum  # device-to-device std of a+ and a-, relative
+    bound_dtod: Annotated[Num, Field(ge=0, lt=1)]  # device-to-device std of the bounds, relative
+    ctoc: NonNegNum  # cycle-to-cycle std of one step, relative
+
+
+class Training(_Model):
+    """How the cores train in place: their pulsed devices and the stochastic update."""
+
+    device: PulsedDevice
+    bl: Annotated[Int, Field(ge=1, le=64)]  # pulse slots per update (one 64-bit word at most)
+    update_management: Bool = True  # balance row and column pulse probabilities
+
+
 # ----------------------------------------------------------------------------------------- chip
 
 
@@ -243,6 +267,7 @@ class Chip(_Model):
     network: Network
     global_units: GlobalUnits
     energy: Energy
+    training: Training | None = None  # absent: an inference chip, its tiles cannot be updated
 
     @model_validator(mode="after")
     def _consistent(self) -> Chip:

@@ -37,6 +37,12 @@ READ_NOISE = 3
 OUTPUT_NOISE = 4
 GDC_REFERENCE = 5
 VERIFY_READ = 6  # the read-out of a device just programmed, before the next one is programmed
+DEVICE_VARIATION = 7  # device-to-device parameters of pulsed (training) devices
+PULSE_ROWS = 8  # the row pulse trains of a stochastic update
+PULSE_COLS = 9  # the column pulse trains of a stochastic update
+CYCLE_NOISE = 10  # cycle-to-cycle noise of a device's pulses in one update
+BACKWARD_NOISE = 11  # output noise of the transposed read
+SYMMETRY_PULSES = 12  # cycle-to-cycle noise of the alternating pulses of zero-shifting
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio, SplitMix64's increment
 GAMMA_ELEMENT = np.uint64(0xD1B54A32D192ED03)  # another odd constant for the element axis

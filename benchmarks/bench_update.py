@@ -1,0 +1,86 @@
+"""Speed of the pulsed update of a training tile against numpy's float rank-1 update.
+
+One 256 x 256 tile of soft-bound devices with the Gokmen et al. variation (30 % device to
+device and cycle to cycle, rpu_train's training device) takes a stochastic pulse update of
+BL = 31 slots (`Tile.update`), timed against `W += eta * np.outer(x, d)` in float32 on the same
+vectors, in the same process, interleaved; the best of many repeats counts. The ratio is
+numpy's time over the tile's: 1 means as fast as numpy.
+
+The Kim MLP epoch against float numpy SGD (`epoch_vs_float` of issue 13) is not measured yet:
+it waits for the dense training layers.
+
+    python benchmarks/bench_update.py          # table
+    python benchmarks/bench_update.py --json   # one JSON object on stdout
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from chipsim.kernels.threads import threads_from_argv  # noqa: E402  (imports no numpy)
+
+THREADS = threads_from_argv(sys.argv, default=1)
+
+import numpy as np
+
+from chipsim.arch import load_chip
+from chipsim.commands.common import print_json
+from chipsim.tile import Tile, TileConfig
+
+from common import benchmark_parser, blas_info, blas_line  # benchmarks/common.py
+
+SIZE = 256
+LR = 0.01
+BUDGET_S = 3.0
+
+
+def run() -> dict:
+    rs = np.random.default_rng(0)
+    config = TileConfig.from_chip(load_chip("rpu_train"))
+    tile = Tile(config, rs.uniform(-0.1, 0.1, (SIZE, SIZE)).astype(np.float32))
+    x = rs.uniform(0, 1, SIZE).astype(np.float32)  # activations
+    d = rs.normal(0, 0.1, SIZE).astype(np.float32)  # errors
+    w = np.zeros((SIZE, SIZE), dtype=np.float32)
+    eta = np.float32(LR)
+
+    def tile_update() -> None:
+        tile.update(x, d, LR)
+
+    def numpy_update() -> None:
+        w.__iadd__(eta * np.outer(x, d))
+
+    tile_update()
+    numpy_update()
+    best_tile = best_numpy = float("inf")
+    start, rounds = time.perf_counter(), 0
+    while rounds < 5 or (time.perf_counter() - start < BUDGET_S and rounds < 5000):
+        t0 = time.perf_counter()
+        tile_update()
+        t1 = time.perf_counter()
+        numpy_update()
+        t2 = time.perf_counter()
+        best_tile, best_numpy = min(best_tile, t1 - t0), min(best_numpy, t2 - t1)
+        rounds += 1
+    array = tile.pulsed
+    return {"case": f"{SIZE}x{SIZE} soft bounds, BL {config.training.bl}, lr {LR}",
+            "tile_us": best_tile * 1e6, "numpy_us": best_numpy * 1e6,
+            "update_vs_numpy": best_numpy / best_tile,
+            "pulses_per_update": array.pulses / array.updates,
+            "threads": THREADS, "blas": blas_info()}
+
+
+def main() -> None:
+    args = benchmark_parser(__doc__).parse_args()
+    result = run()
+    if args.json:
+        print_json(result)
+    else:
+        print(f"{result['case']}: tile {result['tile_us']:.1f} us, numpy "
+              f"{result['numpy_us']:.1f} us, update_vs_numpy {result['update_vs_numpy']:.2f} "
+              f"({result['pulses_per_update']:.0f} pulses per update)")
+        print(blas_line(result["blas"]))
+
+
+if __name__ == "__main__":
+    main()
