@@ -74,6 +74,9 @@ class TileConfig:
     drift: bool = True
     read_noise: bool = True
     dac_quantization: bool = True
+    # how the DAC rounds x / step to a code (forward and transposed reads): to the nearest code,
+    # or up with probability equal to the fraction (unbiased; Gokmen et al.'s 5-bit inputs)
+    dac_rounding: Literal["deterministic", "stochastic"] = "deterministic"
     adc_quantization: bool = True
     output_noise: bool = True
     adc_saturation: bool = True  # clip at +-out_bound
@@ -89,6 +92,7 @@ class TileConfig:
             ("out_bound", self.out_bound > 0), ("output_noise_std", self.output_noise_std >= 0),
             ("devices_per_polarity", self.devices_per_polarity >= 1),
             ("weight_scaling", self.weight_scaling in ("tile", "column")),
+            ("dac_rounding", self.dac_rounding in ("deterministic", "stochastic")),
         ]
         for name, ok in checks:
             if not ok:
@@ -129,7 +133,8 @@ class TileConfig:
         device = pcm.PCMParams(g_max=dev.g_max_us, t0=dev.t0_s, t_read=dev.t_read_s, **given)
         settings = dict(
             rows=cores.rows, cols=cores.cols, dac_bits=cores.dac.bits, adc_bits=cores.adc.bits,
-            input_range=cores.dac.input_range, out_bound=cores.adc.full_scale,
+            input_range=cores.dac.input_range, dac_rounding=cores.dac.rounding,
+            out_bound=cores.adc.full_scale,
             output_noise_std=cores.adc.noise_std, device=device,
             devices_per_polarity=cores.unit_cell.devices_per_polarity,
             weight_scaling=cores.unit_cell.weight_scale,
@@ -184,12 +189,18 @@ class Tile:
         #: it, and the next program() writes the weights with it
         self.column_scale = np.where(max_abs > 0, max_abs, 1.0).astype(np.float64)
         self._key_out = rng.key(seed, tile_id, rng.OUTPUT_NOISE)
+        self._key_dac = rng.key(seed, tile_id, rng.DAC_ROUNDING)
         self._flags = np.array([config.input_range == "max_abs", config.dac_quantization,
-                                config.adc_quantization], dtype=np.int64)
+                                config.adc_quantization, self._stochastic], dtype=np.int64)
         self._params = np.zeros(7, dtype=np.float64)
         self.column_offset = np.zeros(config.cols, dtype=np.float32)
         self.input_range = 1.0
         self.program()
+
+    @property
+    def _stochastic(self) -> bool:
+        """Whether the DAC rounds stochastically (only where it quantizes at all)."""
+        return self.config.dac_quantization and self.config.dac_rounding == "stochastic"
 
     @property
     def input_range(self) -> float:
@@ -387,7 +398,7 @@ class Tile:
         self._refresh()
         bad = kernels.forward_small(x, self._grid, self._key_out, first_index, numbers,
                                     self._params, self._flags, self._col_factor,
-                                    self._column_offset, out, add)
+                                    self._column_offset, out, add, self._key_dac)
         if bad >= 0:
             self._refuse(int(numbers[bad]) if numbers.size else first_index + bad)
 
@@ -395,9 +406,11 @@ class Tile:
         raise DataError(f"tile {self.tile_id}: input {index} contains NaN or infinity")
 
     def dac_settings(self) -> tuple:
-        """What the DAC's codes depend on besides the input: tiles that agree share codes."""
+        """What the DAC's codes depend on besides the input: tiles that agree share codes.
+        Stochastic rounding draws from the tile's own stream, so such a tile shares with none."""
         c = self.config
-        return (c.rows, c.input_range, self._input_range, c.dac_bits, c.dac_quantization)
+        own = (self.seed, self.tile_id) if self._stochastic else None
+        return (c.rows, c.input_range, self._input_range, c.dac_bits, c.dac_quantization, own)
 
     def dac(self, x: np.ndarray, first_index: int = 0,
             indices: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -412,9 +425,14 @@ class Tile:
         """`dac` writing the codes of x (contiguous float32) into `codes` (same shape)."""
         c = self.config
         ranges = np.empty(x.shape[0], dtype=np.float32)
-        firsts = run_rows(kernels.dac, x.shape[0], x, self._input_range,
-                          c.input_range == "max_abs", float(c.dac_max_code), c.dac_quantization,
-                          codes, ranges)
+        if self._stochastic:  # draws at each vector's global input number
+            firsts = run_rows(kernels.dac_stochastic, x.shape[0], x, self._input_range,
+                              c.input_range == "max_abs", float(c.dac_max_code), self._key_dac,
+                              first_index, numbers, codes, ranges)
+        else:
+            firsts = run_rows(kernels.dac, x.shape[0], x, self._input_range,
+                              c.input_range == "max_abs", float(c.dac_max_code),
+                              c.dac_quantization, codes, ranges)
         bad = [k for k in firsts if k >= 0]  # each part's first bad row, parts in row order
         if bad:
             self._refuse(int(numbers[bad[0]]) if numbers.size else first_index + bad[0])
@@ -453,7 +471,8 @@ class Tile:
         vector by its own max |d| (the papers' rule, whatever `input_range` says for forward),
         and bound management (`bound_management`) halves the inputs of every vector whose
         outputs saturate the ADC and reads it again, up to 2^-8 of full scale. Output noise of
-        vector k's attempt a is drawn at index k, element i of stream (BACKWARD_NOISE, a).
+        vector k's attempt a is drawn at index k, element i of stream (BACKWARD_NOISE, a); with
+        stochastic DAC rounding its uniforms likewise from stream (BACKWARD_ROUNDING, a).
         """
         self._refresh()
         c = self.config
@@ -491,7 +510,13 @@ class Tile:
         c = self.config
         codes = np.clip(d * (np.float32(c.dac_max_code) / ranges)[:, None], -c.dac_max_code,
                         c.dac_max_code)
-        if c.dac_quantization:
+        if self._stochastic:
+            codes = np.ascontiguousarray(codes, dtype=np.float32)
+            key = rng.subkey(rng.key(self.seed, self.tile_id, rng.BACKWARD_ROUNDING), attempt)
+            run_rows(kernels.round_stochastic, d.shape[0], codes, key, 0,
+                     np.ascontiguousarray(numbers, np.int64))
+            acc = np.ascontiguousarray(codes @ self._grid.T)
+        elif c.dac_quantization:
             codes = np.rint(codes).astype(np.float32)
             acc = np.ascontiguousarray(codes @ self._grid.T)
         else:

@@ -90,6 +90,8 @@ class Dac(_Model):
     step_ns: PosNum  # duration of one PWM step (one LSB)
     window: Literal["fixed", "data"]  # fixed: full-scale steps every MVM; data: largest |code|
     input_range: Literal["calibrated", "max_abs"]  # calibrated per tile, or each vector's max |x|
+    # x / step to a code: nearest code, or up with probability equal to the fraction (unbiased)
+    rounding: Literal["deterministic", "stochastic"] = "deterministic"
 
     @property
     def max_code(self) -> int:

@@ -44,6 +44,8 @@ class AnalogOptions:
     #: one weight scale per tile ("tile", s = g_max / max|W|) or per column ("column");
     #: None keeps the tile layer's default
     weight_scaling: str | None = None
+    #: DAC rounding ("deterministic" or "stochastic"); None keeps the chip description's
+    dac_rounding: str | None = None
 
     @classmethod
     def ideal(cls) -> "AnalogOptions":
@@ -62,7 +64,7 @@ class AnalogOptions:
 def tile_config(chip: Any, options: AnalogOptions, rows: int, cols: int) -> TileConfig:
     """The tile settings of `chip` for a block of rows x cols, with `options` applied."""
     changes = {name: getattr(options, name) for name in NON_IDEALITIES}
-    for name in ("input_range", "weight_scaling"):
+    for name in ("input_range", "weight_scaling", "dac_rounding"):
         if getattr(options, name) is not None:
             changes[name] = getattr(options, name)
     return TileConfig.from_chip(chip, rows=rows, cols=cols, **changes)

@@ -43,6 +43,8 @@ PULSE_COLS = 9  # the column pulse trains of a stochastic update
 CYCLE_NOISE = 10  # cycle-to-cycle noise of a device's pulses in one update
 BACKWARD_NOISE = 11  # output noise of the transposed read
 SYMMETRY_PULSES = 12  # cycle-to-cycle noise of the alternating pulses of zero-shifting
+DAC_ROUNDING = 13  # the uniforms of stochastic rounding in the DAC of the forward read
+BACKWARD_ROUNDING = 14  # the same for the transposed read (one stream per bound-management try)
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio, SplitMix64's increment
 GAMMA_ELEMENT = np.uint64(0xD1B54A32D192ED03)  # another odd constant for the element axis

@@ -13,13 +13,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from chipsim.kernels.rng import bits_float32, fill_normals, float32_bits, row_key
+from chipsim.kernels.rng import (bits_float32, fill_normals, float32_bits, half_bits, pair_bits,
+                                 row_key, uniform_from_bits)
 
 _F = np.float32
 
 # Layout of the `params` vector handed to the kernels (float64), and of `flags` (int64).
 P_RANGE, P_DAC_MAX, P_ANALOG_SCALE, P_NOISE_STD, P_STEP, P_ADC_MAX, P_CLIP = range(7)
-F_MAX_ABS, F_DAC_QUANT, F_ADC_QUANT = range(3)
+F_MAX_ABS, F_DAC_QUANT, F_ADC_QUANT, F_DAC_STOCHASTIC = range(4)
 
 
 _ABS_BITS = np.uint32(0x7FFFFFFF)
@@ -46,6 +47,50 @@ def _dac_row(x: np.ndarray, out: np.ndarray, fixed_range: np.float32, max_abs: b
         v = min(max(x[i] * inv, -max_code), max_code)
         out[i] = np.rint(v) if quantize else v
     return r
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _round_stochastic(v: np.ndarray, row: np.uint64) -> None:
+    """Round each v[i] to floor(v[i]) + 1 with probability v[i] - floor(v[i]), else down: the
+    expected code is v itself, so a constant below half a step is not lost on average.
+
+    The uniform of element i is the one at element i of the index whose key is `row` (elements
+    2m and 2m+1 share one hash). A code already whole stays as it is (u < 0 never holds).
+    """
+    n = v.shape[0]
+    for m in range(0, n, 2):
+        bits = pair_bits(row, m)
+        for e in range(m, min(m + 2, n)):
+            low = np.floor(v[e])
+            u = uniform_from_bits(half_bits(bits, e))
+            v[e] = low + _F(1.0) if u < v[e] - low else low
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def round_stochastic(v, key, first_index, indices, k0, k1) -> None:
+    """Stochastic rounding (`_round_stochastic`) of rows k0..k1-1 of `v` (float32, in place);
+    row k draws at index indices[k], or first_index + k where `indices` is empty."""
+    for k in range(k0, k1):
+        index = indices[k] if indices.shape[0] else first_index + k
+        _round_stochastic(v[k], row_key(key, index))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def dac_stochastic(x, fixed_range, max_abs, max_code, key, first_index, indices, codes, ranges,
+                   k0, k1) -> int:
+    """`dac` with stochastic rounding of the codes (`_round_stochastic`); row k draws at its
+    global input number (indices[k], or first_index + k), so any batch split gives the same
+    codes."""
+    bad = -1
+    for k in range(k0, k1):
+        ranges[k] = _dac_row(x[k], codes[k], _F(fixed_range), max_abs, _F(max_code), False)
+        if np.isnan(ranges[k]):
+            if bad < 0:
+                bad = k
+            continue
+        index = indices[k] if indices.shape[0] else first_index + k
+        _round_stochastic(codes[k], row_key(key, index))
+    return bad
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -133,12 +178,13 @@ def _mvm_row(codes: np.ndarray, grid: np.ndarray, a: np.ndarray) -> None:
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def forward_small(x, grid, key, first_index, indices, params, flags, col_factor, col_offset,
-                  out, add) -> int:
+                  out, add, dac_key) -> int:
     """DAC, MVM and output chain in one call, vector by vector, for small batches.
 
     The MVM of integer codes and the integer conductance grid is exact, so this loop gives the
     same bits as the BLAS GEMM of the batched path. Returns the first row holding a NaN or an
-    infinity (nothing is written from it on), or -1.
+    infinity (nothing is written from it on), or -1. With flags[F_DAC_STOCHASTIC] the codes are
+    rounded stochastically from the stream `dac_key` (as `dac_stochastic`).
     """
     batch, rows = x.shape
     cols = grid.shape[1]
@@ -146,12 +192,15 @@ def forward_small(x, grid, key, first_index, indices, params, flags, col_factor,
     a = np.empty(cols, dtype=np.float32)
     z = np.empty(cols, dtype=np.float32)
     quantize = flags[F_ADC_QUANT] != 0
+    stochastic = flags[F_DAC_STOCHASTIC] != 0
     for k in range(batch):
         r = _dac_row(x[k], codes, _F(params[P_RANGE]), flags[F_MAX_ABS] != 0,
-                     _F(params[P_DAC_MAX]), True)
+                     _F(params[P_DAC_MAX]), not stochastic)
         if np.isnan(r):
             return k
-        _mvm_row(codes, grid, a)
         index = indices[k] if indices.shape[0] else first_index + k
+        if stochastic:
+            _round_stochastic(codes, row_key(dac_key, index))
+        _mvm_row(codes, grid, a)
         _adc_row(a, key, index, params, quantize, r, col_factor, col_offset, out[k], add, z)
     return -1
