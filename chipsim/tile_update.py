@@ -131,8 +131,8 @@ class PulsedArray:
         kernels.pulse_trains(self._keys[rng.PULSE_COLS], u, d, scales.col_scale, c.bl,
                              col_trains, col_negative, 0, cols)
         counts = run_rows(kernels.apply_coincidences, rows, self.state, row_trains, row_negative,
-                          col_trains, col_negative, self._table, s.kind == "soft_bounds", s.ctoc,
-                          self._keys[rng.CYCLE_NOISE], u)
+                          col_trains, col_negative, self._table, pulsed.KINDS.index(s.kind),
+                          s.ctoc, self._keys[rng.CYCLE_NOISE], u, s.nonlinearity)
         self.pulses += sum(counts)
 
     def zero_shift(self, pairs: int, averaged: int | None = None) -> np.ndarray:

@@ -110,3 +110,67 @@ def test_n_pulses_at_once_match_n_pulses_in_turn(kind):
     assert abs(a.mean()) < 5 * spread and abs(b.mean()) < 5 * spread
     assert abs(a.std() / b.std() - 1) < 0.05
     assert (pulsed.pulses(w0, np.zeros(shape), up, dev, z, p) == w0).all()
+
+
+# ------------------------------------------------------------------------------- PCM-like device
+
+
+def _pcm(**changes) -> pulsed.PulsedParams:
+    base = dict(kind="pcm_like", dw_min=0.01, dtod=0.0, bound_dtod=0.0, ctoc=0.3,
+                nonlinearity=2.0, reset_step=10.0)
+    return pulsed.PulsedParams(**{**base, **changes})
+
+
+def test_pcm_like_mean_set_step_shrinks_as_the_weight_grows():
+    # from b_min up to b_max by SET pulses: the mean step over many devices at each stage is
+    # a+ ((b_max - w) / b_max)^gamma of the stage's mean w (noise averages out), falling all the way
+    p = _pcm()
+    shape = (4000,)
+    dev = _devices(p, shape)
+    rs = np.random.default_rng(2)
+    w = np.full(shape, p.w_min)
+    steps, starts = [], []
+    for _ in range(150):
+        after = pulsed.pulse(w, np.ones(shape, bool), dev, rs.standard_normal(shape), p)
+        steps.append((after - w).mean())
+        starts.append(w.mean())
+        w = after
+    steps, starts = np.array(steps), np.array(starts)
+    expected = p.dw_min * ((p.w_max - starts) / p.w_max) ** p.nonlinearity
+    assert np.all(np.diff(steps[::10]) < 0)  # shrinking
+    assert steps[0] == pytest.approx(p.dw_min * 4, rel=0.02)  # (1 + 0.6/0.6)^2 at b_min
+    # the mean of the step at the devices' own w is the step at their mean w to second order
+    np.testing.assert_allclose(steps, expected, rtol=0.05, atol=2e-4)
+
+
+def test_pcm_like_down_step_is_abrupt_and_the_same_everywhere():
+    p = _pcm(ctoc=0.0)
+    dev = _devices(p, (3,))
+    w = np.array([-0.3, 0.0, 0.5])
+    down = pulsed.pulse(w, np.zeros(3, bool), dev, np.zeros(3), p)
+    np.testing.assert_allclose(w - down, p.dw_min * p.reset_step)
+    up = pulsed.pulse(w, np.ones(3, bool), dev, np.zeros(3), p)
+    assert np.all(up - w < w - down)  # a SET step is smaller than a RESET step
+    assert pulsed.pulse(np.array([0.6]), np.ones(1, bool), _devices(p, (1,)), np.zeros(1),
+                        p)[0] == pytest.approx(0.6)  # no SET step at b_max
+
+
+def test_pcm_like_n_pulses_at_once_equal_n_single_pulses_without_noise():
+    p = _pcm(ctoc=0.0)
+    shape = (5,)
+    dev = _devices(p, shape)
+    w0 = np.linspace(-0.5, 0.5, 5)
+    for up in (True, False):
+        w = w0.copy()
+        direction = np.full(shape, up)
+        for _ in range(7):
+            w = pulsed.pulse(w, direction, dev, np.zeros(shape), p)
+        at_once = pulsed.pulses(w0, np.full(shape, 7), direction, dev, np.zeros(shape), p)
+        np.testing.assert_allclose(at_once, w, rtol=1e-12, atol=1e-12)
+
+
+def test_pcm_like_params_check_their_knobs():
+    with pytest.raises(ValueError, match="nonlinearity"):
+        _pcm(nonlinearity=-1.0)
+    with pytest.raises(ValueError, match="reset_step"):
+        _pcm(reset_step=0.0)

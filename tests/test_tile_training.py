@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from chipsim.arch import load_chip
+from chipsim.device import pulsed
 from chipsim.device.pulsed import PulsedParams
 from chipsim.errors import DataError
 from chipsim.kernels.threads import limit_threads, thread_count
@@ -140,3 +141,64 @@ def test_a_bad_training_field_is_named_by_its_key_path():
     data["training"]["device"]["dw_min"] = -0.001
     with pytest.raises(DescriptionError, match=r"x.yaml: training.device.dw_min: expected"):
         parse_chip(yaml.safe_dump(data), "x.yaml")
+
+
+def test_a_pcm_like_device_is_selected_by_the_description():
+    import yaml
+
+    from chipsim.arch import parse_chip
+    from chipsim.arch.loader import BUILTIN_DIR
+    from chipsim.errors import DescriptionError
+    data = yaml.safe_load((BUILTIN_DIR / "rpu_train.yaml").read_text())
+    data["training"]["device"].update(kind="pcm_like", nonlinearity=1.5, reset_step=8.0)
+    device = TileConfig.from_chip(parse_chip(yaml.safe_dump(data))).training.device
+    assert (device.kind, device.nonlinearity, device.reset_step) == ("pcm_like", 1.5, 8.0)
+    data["training"]["device"]["reset_step"] = 0.0
+    with pytest.raises(DescriptionError, match=r"training.device.reset_step: expected"):
+        parse_chip(yaml.safe_dump(data), "x.yaml")
+    del data["training"]["device"]["reset_step"]
+    with pytest.raises(DescriptionError, match=r"training.device.reset_step"):
+        parse_chip(yaml.safe_dump(data), "x.yaml")
+    data["training"]["device"].update(kind="soft_bounds")  # its knobs belong to pcm_like only
+    with pytest.raises(DescriptionError, match=r"training.device.nonlinearity"):
+        parse_chip(yaml.safe_dump(data), "x.yaml")
+
+
+def test_pcm_like_update_kernel_applies_the_device_steps():
+    # without noise, every device's change in one update is some number n of its own steps
+    # (`pulsed.pulses`): up by the shrinking SET steps, down by RESET steps
+    p = PulsedParams(kind="pcm_like", ctoc=0.0, dtod=0.2, dw_min=0.01)
+    config = TileConfig.ideal(32, 16, training=UpdateConfig(device=p))
+    rs = np.random.default_rng(9)
+    w0 = rs.uniform(-0.3, 0.3, (32, 16)).astype(np.float32)
+    tile = Tile(config, w0, tile_id=1, seed=4)
+    x, d = rs.uniform(-1, 1, 32), rs.uniform(-1, 1, 16)
+    arr = tile.pulsed
+    start = arr.weights().astype(np.float64)  # w0 within each device's bounds
+    tile.update(x, d, 0.05)
+    w1 = arr.weights()
+    up = np.outer(x, d) < 0
+    candidates = np.stack([pulsed.pulses(start, np.full(w0.shape, n), up,
+                                         arr.devices, np.zeros(w0.shape), p)
+                           for n in range(32)])
+    nearest = np.abs(candidates - w1[None]).min(axis=0)
+    assert nearest.max() < 1e-5
+    assert (w1 != start).mean() > 0.3
+
+
+def test_pcm_like_tile_trains_weights_in_the_right_direction_on_average():
+    p = PulsedParams(kind="pcm_like", w_max=1.0, w_min=-1.0)
+    config = TileConfig.ideal(32, 16, training=UpdateConfig(device=p))
+    tile = Tile(config, np.zeros((32, 16), np.float32), tile_id=1, seed=5)
+    rs = np.random.default_rng(10)
+    x, d = rs.uniform(-1, 1, 32).astype(np.float32), rs.uniform(-1, 1, 16).astype(np.float32)
+    for _ in range(20):
+        tile.update(x, d, 0.002)
+    change = tile.pulsed.weights()
+    wanted = -np.outer(x, d)
+    big = np.abs(wanted) > 0.3
+    assert np.mean(np.sign(change[big]) == np.sign(wanted[big])) > 0.95
+    # up moves are SET steps, down moves RESET steps reset_step times larger
+    up, down = big & (wanted > 0), big & (wanted < 0)
+    assert np.abs(change[down]).mean() > 3 * np.abs(change[up]).mean()
+

@@ -246,10 +246,29 @@ class PulsedDevice(_Model):
     ctoc: NonNegNum  # cycle-to-cycle std of one step, relative
 
 
+class PcmLikePulsedDevice(_Model):
+    """A PCM-like pulsed device (chipsim.device.pulsed): SET steps that shrink as the weight
+    grows, with exponent `nonlinearity`, and an abrupt RESET-like down step."""
+
+    kind: Literal["pcm_like"]
+    dw_min: PosNum  # mean SET step at w = 0
+    up_down: Annotated[Num, Field(gt=-1, lt=1)] = 0.0  # a+- = dw_min (1 +- up_down) (x reset_step)
+    w_max: PosNum  # mean upper bound b_max: the SET steps vanish there
+    w_min: Annotated[Num, Field(lt=0)]  # mean lower bound b_min
+    dtod: NonNegNum  # device-to-device std of a+ and a-, relative
+    bound_dtod: Annotated[Num, Field(ge=0, lt=1)]  # device-to-device std of the bounds, relative
+    ctoc: NonNegNum  # cycle-to-cycle std of one step, relative
+    nonlinearity: NonNegNum  # SET step a+ ((b_max - w) / b_max)^nonlinearity
+    reset_step: PosNum  # the down (RESET-like) step, in units of dw_min (1 - up_down)
+
+
+TrainingDevice = Annotated[Union[PulsedDevice, PcmLikePulsedDevice], Field(discriminator="kind")]
+
+
 class Training(_Model):
     """How the cores train in place: their pulsed devices and the stochastic update."""
 
-    device: PulsedDevice
+    device: TrainingDevice
     bl: Annotated[Int, Field(ge=1, le=64)]  # pulse slots per update (one 64-bit word at most)
     update_management: Bool = True  # balance row and column pulse probabilities
 

@@ -5,10 +5,19 @@ device's conductance one small step up or down, and the step is not the same eve
 of a ratchet with a worn pawl: every click moves it about one notch, a little more or less, and
 near the end stops the notches get shorter.
 
-Two models, as in the papers chipsim reproduces (summaries in ../shared/reference/seed-results.md):
+Three models, two as in the papers chipsim reproduces (summaries in
+../shared/reference/seed-results.md):
 - constant step: every pulse moves w by +a+ or -a- (times 1 + s xi), clipped to [b_min, b_max];
 - soft bounds (Kim et al., arXiv 1907.10228): the step shrinks linearly towards the bound it heads
-  for, dw+ = a+ (1 - w / b_max)(1 + s xi), dw- = -a- (1 - w / b_min)(1 + s xi), then clip.
+  for, dw+ = a+ (1 - w / b_max)(1 + s xi), dw- = -a- (1 - w / b_min)(1 + s xi), then clip;
+- PCM-like: a phase-change device grows its conductance gradually by partial SET pulses, each
+  smaller as the conductance grows, and lowers it only by a RESET, abruptly (Burr et al., IEEE
+  TED 62:3498, 2015; Nandakumar et al., J. Appl. Phys. 124:152135, 2018). Its shape here:
+  dw+ = a+ ((b_max - w) / b_max)^gamma (1 + s xi), a power-law soft bound (the form of
+  Frascaroli et al., Sci. Rep. 8:7178, 2018) with a+ the step at w = 0, and
+  dw- = -a- (1 + s xi) with a- = dw_min (1 - up_down) reset_step: a large step whatever w,
+  then clip. gamma and reset_step are this model's own knobs; no fitted PCM values are published
+  for them in these units, so the defaults are chosen (marked so in `PulsedParams`).
 Each device has its own a+, a-, b_max, b_min (device-to-device variation, drawn once); each pulse
 its own xi ~ N(0, 1) (cycle-to-cycle noise, s = `ctoc`). Weights are in the device's own units
 (normalized: the RPU papers' bounds of +-0.6 are weights of 0.6).
@@ -31,7 +40,7 @@ from typing import Callable, Literal
 
 import numpy as np
 
-KINDS = ("constant_step", "soft_bounds")
+KINDS = ("constant_step", "soft_bounds", "pcm_like")  # the update kernel's kind codes: index
 
 
 @dataclass(frozen=True)
@@ -42,7 +51,7 @@ class PulsedParams:
     up_down is the up/down imbalance (0: symmetric; Kim et al.'s swept parameter).
     """
 
-    kind: Literal["constant_step", "soft_bounds"] = "soft_bounds"
+    kind: Literal["constant_step", "soft_bounds", "pcm_like"] = "soft_bounds"
     dw_min: float = 0.001  # mean step at w = 0 (Gokmen et al.: 0.001)
     up_down: float = 0.0  # relative imbalance of the up and down steps
     w_max: float = 0.6  # mean upper bound b_max (Gokmen et al.: 0.6)
@@ -50,12 +59,17 @@ class PulsedParams:
     dtod: float = 0.3  # device-to-device std of a+ and a-, relative (Gokmen et al.: 30 %)
     bound_dtod: float = 0.3  # device-to-device std of b_max and b_min, relative (30 %)
     ctoc: float = 0.3  # cycle-to-cycle std of one step, relative: s (Gokmen et al.: 30 %)
+    # pcm_like only (not published, chosen): how fast SET steps shrink towards b_max, and the
+    # RESET-like down step in units of the up step at w = 0
+    nonlinearity: float = 2.0
+    reset_step: float = 10.0
 
     def __post_init__(self) -> None:
         checks = [("kind", self.kind in KINDS), ("dw_min", self.dw_min > 0),
                   ("up_down", -1 < self.up_down < 1), ("w_max", self.w_max > 0),
                   ("w_min", self.w_min < 0), ("dtod", self.dtod >= 0),
-                  ("bound_dtod", 0 <= self.bound_dtod < 1), ("ctoc", self.ctoc >= 0)]
+                  ("bound_dtod", 0 <= self.bound_dtod < 1), ("ctoc", self.ctoc >= 0),
+                  ("nonlinearity", self.nonlinearity >= 0), ("reset_step", self.reset_step > 0)]
         for name, ok in checks:
             if not ok:
                 raise ValueError(f"PulsedParams.{name}: invalid value {getattr(self, name)!r}")
@@ -79,12 +93,14 @@ def draw_devices(p: PulsedParams, z: np.ndarray) -> Devices:
 
     a+- = dw_min (1 +- up_down) max(1 + dtod z, 0.01); b = bound * max(1 + bound_dtod z, 0.01):
     Gaussian relative variation (Gokmen et al.'s 30 %), kept positive so no step changes sign.
+    A PCM-like device's a- is its RESET step: reset_step times as large.
     """
     z = np.asarray(z, dtype=np.float64)
     def factor(sigma: float, zk: np.ndarray) -> np.ndarray:
         return np.maximum(1.0 + sigma * zk, _MIN_FACTOR)
+    reset = p.reset_step if p.kind == "pcm_like" else 1.0
     return Devices(a_up=p.dw_min * (1 + p.up_down) * factor(p.dtod, z[0]),
-                   a_down=p.dw_min * (1 - p.up_down) * factor(p.dtod, z[1]),
+                   a_down=p.dw_min * (1 - p.up_down) * reset * factor(p.dtod, z[1]),
                    b_max=p.w_max * factor(p.bound_dtod, z[2]),
                    b_min=p.w_min * factor(p.bound_dtod, z[3]))
 
@@ -98,8 +114,17 @@ def pulse(w: np.ndarray, up: np.ndarray, dev: Devices, z: np.ndarray,
     if p.kind == "soft_bounds":
         step_up = dev.a_up * (1.0 - w / dev.b_max)
         step_down = dev.a_down * (1.0 - w / dev.b_min)
+    elif p.kind == "pcm_like":
+        step_up = set_step(w, dev, p)
     dw = np.where(up, step_up, -step_down) * (1.0 + p.ctoc * np.asarray(z, dtype=np.float64))
     return np.clip(w + dw, dev.b_min, dev.b_max)
+
+
+def set_step(w: np.ndarray, dev: Devices, p: PulsedParams) -> np.ndarray:
+    """The mean up (SET) step of a PCM-like device at w: a+ ((b_max - w) / b_max)^gamma, zero
+    at and beyond b_max (the step shrinks as the conductance grows)."""
+    room = np.maximum(dev.b_max - w, 0.0) / dev.b_max
+    return dev.a_up * room ** p.nonlinearity
 
 
 def pulses(w: np.ndarray, n: np.ndarray, up: np.ndarray, dev: Devices, z: np.ndarray,
@@ -113,6 +138,9 @@ def pulses(w: np.ndarray, n: np.ndarray, up: np.ndarray, dev: Devices, z: np.nda
     with e = r s / (1 - r); the product is 1 - e sqrt(n) z to first order in e (its variance
     errs by a relative n e^2 / 2: below 1e-3 for 31 pulses at r = 0.002, s = 0.3).
     Intermediate clips at the far bound (a step of the wrong sign, xi < -1/s) are not seen.
+    PCM-like: down as constant step; up, the n SET steps one after another (each depends on
+    where the last left w), each scaled by 1 + s z / sqrt(n): exact for n = 1, and the sum's
+    spread is s sqrt(n) times the mean step to first order.
     """
     w = np.asarray(w, dtype=np.float64)
     n = np.asarray(n, dtype=np.float64)
@@ -120,6 +148,13 @@ def pulses(w: np.ndarray, n: np.ndarray, up: np.ndarray, dev: Devices, z: np.nda
     root = np.sqrt(n)
     if p.kind == "constant_step":
         moved = w + np.where(up, dev.a_up, -dev.a_down) * (n + p.ctoc * root * z)
+    elif p.kind == "pcm_like":
+        factor = 1.0 + p.ctoc * z / np.maximum(root, 1.0)
+        climbed = w.copy()
+        for k in range(int(n.max(initial=0))):
+            step = set_step(climbed, dev, p) * factor
+            climbed = np.where(n > k, np.minimum(climbed + step, dev.b_max), climbed)
+        moved = np.where(up, climbed, w - dev.a_down * (n + p.ctoc * root * z))
     else:
         bound = np.where(up, dev.b_max, dev.b_min)
         r = np.where(up, dev.a_up, dev.a_down) / np.abs(bound)

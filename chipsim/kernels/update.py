@@ -77,13 +77,15 @@ def _power(base: np.float32, n: np.int32) -> np.float32:
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def apply_coincidences(w, row_trains, row_negative, col_trains, col_negative, dev, soft, ctoc,
-                       noise_key, update, k0, k1) -> int:
+def apply_coincidences(w, row_trains, row_negative, col_trains, col_negative, dev, kind, ctoc,
+                       noise_key, update, gamma, k0, k1) -> int:
     """Pulse every device of rows k0..k1-1 once per coincidence of its row and column trains,
     all of them at once (`chipsim.device.pulsed.pulses`, one normal per device).
 
     `dev` (8, rows, cols) float32 holds per device: a+, a-, b_max, b_min, 1 - r+, 1 - r-,
-    e+, e- (r = a / |b|, e = r s / (1 - r); `device_table`). The direction is up
+    e+, e- (r = a / |b|, e = r s / (1 - r); `device_table`). `kind` is the device kind's index
+    in `chipsim.device.pulsed.KINDS` (0 constant step, 1 soft bounds, 2 PCM-like, whose SET
+    steps shrink with exponent `gamma`). The direction is up
     where the row's and the column's values differ in sign (the update moves W against
     outer(x, d)), down where they agree. Returns the number of pulses applied.
     """
@@ -115,7 +117,7 @@ def apply_coincidences(w, row_trains, row_negative, col_trains, col_negative, de
                 z[j] = z1 if (base + j) & 1 else z0
         wi = w[i]
         a_up, a_down, b_max, b_min = dev[0, i], dev[1, i], dev[2, i], dev[3, i]
-        if soft:
+        if kind == 1:  # soft bounds
             keep_up, keep_down, e_up, e_down = dev[4, i], dev[5, i], dev[6, i], dev[7, i]
             # branch-free and reading at most 8 arrays besides the one it writes: LLVM checks
             # that many for overlap at run time and vectorises (a ninth keeps it scalar, 4x slower)
@@ -133,6 +135,23 @@ def apply_coincidences(w, row_trains, row_negative, col_trains, col_negative, de
                 moved = bound - (bound - wj) * shrink * (_F(1.0) - e * np.sqrt(n) * zj)
                 moved = min(max(moved, lo), hi)
                 wi[j] = moved if c > 0 else wj
+        elif kind == 2:  # PCM-like: the SET steps one after another (scalar, as `pulsed.pulses`)
+            g = _F(gamma)
+            for j in range(cols):
+                signed = counts[j]
+                if signed == 0:
+                    continue
+                c = abs(signed)
+                n = _F(c)
+                hi, lo, wj = b_max[j], b_min[j], wi[j]
+                if signed > 0:
+                    f = _F(1.0) + s * z[j] / np.sqrt(n)
+                    for _ in range(c):
+                        room = max(hi - wj, _F(0.0)) / hi
+                        wj = min(wj + a_up[j] * room ** g * f, hi)
+                else:
+                    wj = wj - a_down[j] * (n + s * np.sqrt(n) * z[j])
+                wi[j] = min(max(wj, lo), hi)
         else:
             for j in range(cols):
                 signed = counts[j]
@@ -144,3 +163,4 @@ def apply_coincidences(w, row_trains, row_negative, col_trains, col_negative, de
         for j in range(cols):
             total += abs(np.int64(counts[j]))
     return total
+
