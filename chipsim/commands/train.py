@@ -106,10 +106,12 @@ def run(args: argparse.Namespace) -> int:
                 "train_limit": args.train_limit}
     log = EpochLog(out, f"Training {args.layers} on {args.data}", settings)
     say = progress(args)
-    bar = _bar(args, spec)
+    bar = _bar(args)
     results = train(spec, on_epoch=lambda r: (log.add(r.row()), say(
         f"epoch {r.epoch}: test accuracy {100 * r.test_accuracy:.2f} %, test loss "
-        f"{r.test_loss:.4f}, {r.seconds:.1f} s")), on_batch=bar)
+        f"{r.test_loss:.4f}, {r.seconds:.1f} s")), on_batch=None if bar is None else bar.update)
+    if bar is not None:
+        bar.close()
     if args.json:
         print_json({"report": str(out), "settings": settings,
                     "epochs": [r.row() for r in results]})
@@ -119,14 +121,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bar(args: argparse.Namespace, spec):
-    """A tqdm bar over the training samples on stderr (none in --json mode)."""
+def _bar(args: argparse.Namespace):
+    """A tqdm bar over the training samples of all epochs on stderr (none in --json mode)."""
     if args.json:
         return None
     from tqdm import tqdm
 
-    bar = tqdm(total=None, desc="training", unit="img", file=sys.stderr, leave=False)
-    return bar.update
+    return tqdm(total=None, desc="training", unit="img", file=sys.stderr, leave=False)
 
 
 def _run_kim(args: argparse.Namespace, chip) -> int:

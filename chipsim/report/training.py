@@ -56,7 +56,11 @@ def _curve(rows: list[dict[str, Any]], path: Path) -> Path:
     right.plot(epochs, [r["train_loss"] for r in rows], "s--", color="0.5", label="train")
     right.set_ylabel("loss (nats)")
     right.legend()
+    from matplotlib.ticker import MaxNLocator
+
     for ax in (left, right):
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
+    fig.tight_layout()
     return _save(fig, path)
