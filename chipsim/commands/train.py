@@ -33,6 +33,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.set_defaults(chip="rpu_train")
     p.add_argument("--layers", default="784,256,128,10", metavar="N,N,...",
                    help="layer sizes, inputs first (default 784,256,128,10: Kim et al.'s MLP)")
+    p.add_argument("--graph", default=None, metavar="FILE",
+                   help="take the layer sizes from a graph file (.onnx or native .yaml/.json; "
+                   "dense layers only) instead of --layers; its weights are not used")
     p.add_argument("--data", default="mnist", choices=("mnist", "digits"),
                    help="data set (default mnist: the 5k subset, 4,000 train / 1,000 test)")
     p.add_argument("--activation", default="sigmoid", choices=("sigmoid", "relu"),
@@ -93,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
     from chipsim.training import TrainSpec, train, training_tile_config
 
     config = None if args.float else training_tile_config(chip, up_down=args.up_down)
+    if args.graph:
+        from chipsim.training.shapes import layer_sizes
+
+        args.layers = ",".join(map(str, layer_sizes(args.graph)))
     spec = TrainSpec(layers=tuple(_sizes(args.layers, "layers")), data=args.data,
                      activation=args.activation, epochs=args.epochs, lr=args.lr,
                      batch=args.batch, seed=args.seed, train_limit=args.train_limit,
