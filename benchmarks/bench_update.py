@@ -11,7 +11,8 @@ mini-batch 1) on rpu_train's tiles (`chipsim.training`: forward and transposed r
 updates) over the same network's epoch with float32 numpy products, on the same first
 EPOCH_IMAGES training images of MNIST 5k in the same order, in the same process (the float epoch
 first, then the tiles, then the float epoch again; its faster time counts). Goal: at most 4.
-Measured 4.8 (2.0 s against 0.42 s, one thread): about 60 % of the tile epoch is
+Measured 3.7 to 4.8 over runs on 2 shared cores (about 1.5-2.0 s against 0.4 s, one thread),
+on the edge of the goal: about 60 % of the tile epoch is
 `Tile._refresh` re-reading every updated tile's whole array into its read-out grid in float64
 before the next forward (6 tiles each sample); the pulsed updates themselves are about 20 %.
 
