@@ -15,7 +15,8 @@ from chipsim import __version__
 from chipsim.errors import ChipsimError
 
 # Subcommands in the order `chipsim --help` lists them.
-COMMANDS = ("info", "map", "accuracy", "simulate", "calibrate", "report", "compare", "linalg")
+COMMANDS = ("info", "map", "accuracy", "simulate", "calibrate", "report", "compare", "linalg",
+            "train")
 
 
 def build_parser() -> argparse.ArgumentParser:

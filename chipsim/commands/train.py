@@ -1,0 +1,178 @@
+"""`chipsim train`: train a dense network on a training chip's tiles (or in float), and the
+Kim et al. study (`--study kim`)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import sys
+from pathlib import Path
+
+from chipsim.commands.common import add_chip_option, add_json_option, print_json, progress
+from chipsim.errors import ChipsimError
+
+STUDIES = ("kim",)
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "train",
+        help="train a network on the chip's arrays (pulsed updates), or the Kim et al. study",
+        description="Train a multilayer perceptron with SGD on the crossbars of a training chip "
+        "(a chip description with a `training` section, e.g. the built-in rpu_train): forward "
+        "and backward are reads of the tiles through their converters, updates are the tiles' "
+        "stochastic pulse trains; activations, loss and biases are digital. Each finished "
+        "epoch is appended to results.csv and the report (curve.png, README.md, index.html) "
+        "in --out is redrawn, so a killed run keeps its finished epochs. "
+        "`--study kim` runs Kim et al.'s study instead: the MLP 784-256-128-10 (sigmoid, "
+        "mini-batch 1) on MNIST 5k, at several up/down imbalances, with and without "
+        "zero-shifting, several seeds; one row per cell (docs/training.md).",
+    )
+    add_chip_option(p)
+    p.set_defaults(chip="rpu_train")
+    p.add_argument("--layers", default="784,256,128,10", metavar="N,N,...",
+                   help="layer sizes, inputs first (default 784,256,128,10: Kim et al.'s MLP)")
+    p.add_argument("--graph", default=None, metavar="FILE",
+                   help="take the layer sizes from a graph file (.onnx or native .yaml/.json; "
+                   "dense layers only) instead of --layers; its weights are not used")
+    p.add_argument("--data", default="mnist", choices=("mnist", "digits"),
+                   help="data set (default mnist: the 5k subset, 4,000 train / 1,000 test)")
+    p.add_argument("--activation", default="sigmoid", choices=("sigmoid", "relu"),
+                   help="hidden-layer activation (default sigmoid)")
+    p.add_argument("--epochs", type=int, default=1, help="epochs (default 1)")
+    p.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
+    p.add_argument("--batch", type=int, default=1, help="mini-batch size (default 1, the papers')")
+    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--train-limit", type=int, default=None, metavar="N",
+                   help="train on the first N training images only (quick runs)")
+    p.add_argument("--up-down", type=float, default=None, metavar="U",
+                   help="override the device's up/down imbalance: a+/a- = (1+U)/(1-U)")
+    p.add_argument("--zero-shift", action="store_true",
+                   help="zero-shift every tile before training (Kim et al.)")
+    p.add_argument("--zero-shift-pairs", type=int, default=2000, metavar="N",
+                   help="alternating up/down pulse pairs of the zero-shifting (default 2000)")
+    p.add_argument("--float", action="store_true",
+                   help="train the same network with float numpy products (the reference)")
+    study = p.add_argument_group("the Kim et al. study (--study kim)")
+    study.add_argument("--study", choices=STUDIES, default=None,
+                       help="run a study instead of one training run")
+    study.add_argument("--imbalances", default="0,0.2,0.5", metavar="U,U,...",
+                       help="up/down imbalances U of the study (default 0,0.2,0.5)")
+    study.add_argument("--seeds", type=int, default=2,
+                       help="seeds per cell, --seed and up (default 2)")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="report folder (default reports/train-<data>/ or reports/train-kim/)")
+    add_json_option(p)
+    return p
+
+
+def _sizes(text: str, name: str, kind=int) -> list:
+    try:
+        return [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ChipsimError(f"--{name} {text!r}: expected comma-separated numbers") from None
+
+
+def _check(args: argparse.Namespace) -> None:
+    for name in ("epochs", "batch", "seeds", "zero_shift_pairs"):
+        if getattr(args, name) < 1:
+            raise ChipsimError(f"--{name.replace('_', '-')}: expected a positive integer, "
+                               f"got {getattr(args, name)}")
+    if args.seed < 0 or not args.lr > 0:
+        raise ChipsimError(f"--seed must be >= 0 and --lr > 0, got {args.seed} and {args.lr}")
+    if args.train_limit is not None and args.train_limit < 1:
+        raise ChipsimError(f"--train-limit: expected a positive integer, got {args.train_limit}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from chipsim.arch import load_chip
+
+    _check(args)
+    chip = None if args.float and args.study is None else load_chip(args.chip)
+    if args.study == "kim":
+        return _run_kim(args, chip)
+    from chipsim.report.training import EpochLog
+    from chipsim.training import TrainSpec, train, training_tile_config
+
+    config = None if args.float else training_tile_config(chip, up_down=args.up_down)
+    if args.graph:
+        from chipsim.training.shapes import layer_sizes
+
+        args.layers = ",".join(map(str, layer_sizes(args.graph)))
+    spec = TrainSpec(layers=tuple(_sizes(args.layers, "layers")), data=args.data,
+                     activation=args.activation, epochs=args.epochs, lr=args.lr,
+                     batch=args.batch, seed=args.seed, train_limit=args.train_limit,
+                     zero_shift_pairs=args.zero_shift_pairs if args.zero_shift else 0,
+                     tile_config=config)
+    out = Path(args.out) if args.out else Path("reports") / f"train-{args.data}"
+    settings = {"chip": "float numpy" if args.float else chip.name, "layers": args.layers,
+                "data": args.data, "activation": args.activation, "lr": args.lr,
+                "batch": args.batch, "seed": args.seed, "up_down": config.training.device.up_down
+                if config else None, "zero_shift": args.zero_shift,
+                "train_limit": args.train_limit}
+    log = EpochLog(out, f"Training {args.layers} on {args.data}", settings)
+    say = progress(args)
+    bar = _bar(args)
+    results = train(spec, on_epoch=lambda r: (log.add(r.row()), say(
+        f"epoch {r.epoch}: test accuracy {100 * r.test_accuracy:.2f} %, test loss "
+        f"{r.test_loss:.4f}, {r.seconds:.1f} s")), on_batch=None if bar is None else bar.update)
+    if bar is not None:
+        bar.close()
+    if args.json:
+        print_json({"report": str(out), "settings": settings,
+                    "epochs": [r.row() for r in results]})
+        return 0
+    print(f"final test accuracy {100 * results[-1].test_accuracy:.2f} % after {args.epochs} "
+          f"epoch(s); wrote {out}/results.csv, curve.png, README.md, index.html")
+    return 0
+
+
+def _bar(args: argparse.Namespace):
+    """A tqdm bar over the training samples of all epochs on stderr (none in --json mode)."""
+    if args.json:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=None, desc="training", unit="img", file=sys.stderr, leave=False)
+
+
+def _run_kim(args: argparse.Namespace, chip) -> int:
+    from chipsim.training.kim import kim_study
+
+    imbalances = _sizes(args.imbalances, "imbalances", float)
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    out = Path(args.out) if args.out else Path("reports") / "train-kim"
+    out.mkdir(parents=True, exist_ok=True)
+    say = progress(args)
+    path = out / "results.csv"
+    header = ["device", "up_down", "a_up_over_a_down", "zero_shift", "mean_accuracy",
+              "std_accuracy", "accuracies", "seeds"]
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerow(header)
+
+    def write(cell) -> None:
+        row = cell.row()
+        with open(path, "a", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerow([row[h] if not isinstance(row[h], list) else
+                                    " ".join(map(str, row[h])) for h in header])
+        say(f"{row['device']} up_down={row['up_down']} zero_shift={row['zero_shift']}: "
+            f"{100 * row['mean_accuracy']:.2f} +- {100 * row['std_accuracy']:.2f} %")
+
+    cells = kim_study(chip, imbalances, seeds, args.epochs, args.lr, args.zero_shift_pairs,
+                      train_limit=args.train_limit, on_cell=write, on_run=say)
+    rows = [c.row() for c in cells]
+    if args.json:
+        print_json({"study": "kim", "chip": chip.name, "epochs": args.epochs, "lr": args.lr,
+                    "zero_shift_pairs": args.zero_shift_pairs, "report": str(out),
+                    "rows": rows})
+        return 0
+    print(f"{'device':<7} {'up_down':>7} {'a+/a-':>6} {'zero-shift':>10} {'accuracy %':>11} "
+          f"{'std':>6}")
+    for r in rows:
+        u = "" if r["up_down"] is None else f"{r['up_down']:.2f}"
+        ratio = "" if r["a_up_over_a_down"] is None else f"{r['a_up_over_a_down']:.2f}"
+        print(f"{r['device']:<7} {u:>7} {ratio:>6} {str(r['zero_shift']):>10} "
+              f"{100 * r['mean_accuracy']:>11.2f} {100 * r['std_accuracy']:>6.2f}")
+    print(f"wrote {path}")
+    return 0
