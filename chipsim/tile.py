@@ -306,7 +306,8 @@ class Tile:
                              int(np.float64(t).view(np.int64)))
             g = pcm.read(self._g_prog, g, self._device_normals(rng.READ_NOISE, key), t, p)
         self.time = t
-        self._load(g[0].sum(axis=0), g[1].sum(axis=0))  # uS, (rows, cols): devices add
+        g_pos, g_neg = g[0].sum(axis=0), g[1].sum(axis=0)  # uS, (rows, cols): devices add
+        self._load(g_pos - g_neg, g_pos, g_neg)
 
     def _refresh(self, force: bool = False) -> None:
         """Read the pulsed devices again when an update has changed them since the last read."""
@@ -314,20 +315,23 @@ class Tile:
             return
         self._stale = False
         self.weights = self._array.weights()
-        g = self.weights.astype(np.float64) * self.config.g_cell_max
         self.time = 0.0
-        self._load(np.maximum(g, 0.0), np.maximum(-g, 0.0))
+        # each cell's G+ or G- holds the whole weight, the other 0: the difference is g itself
+        self._load(self.weights.astype(np.float64) * self.config.g_cell_max)
 
-    def _load(self, g_pos: np.ndarray, g_neg: np.ndarray) -> None:
-        """The array's conductances (uS) as its reads see them, and their integer grid."""
+    def _load(self, difference: np.ndarray, g_pos: np.ndarray | None = None,
+              g_neg: np.ndarray | None = None) -> None:
+        """The array's conductances (uS) as its reads see them, G+ - G-, and their integer grid;
+        `g_pos` and `g_neg` where they are not just the two signs of the difference."""
         c = self.config
-        self._row_conductances = (g_pos.sum(axis=1), g_neg.sum(axis=1))
-        self.conductance_difference = g_pos - g_neg
+        # per-row sums for the array's energy; for a pulsed array, when the event model asks
+        self._row_conductances = None if g_pos is None else (g_pos.sum(axis=1), g_neg.sum(axis=1))
+        self._g_norm64 = None  # worked out when a read without DAC quantization needs it
+        self.conductance_difference = difference
         levels = _EXACT // (c.dac_max_code * c.rows)
         g_abs_max = float(np.abs(self.conductance_difference).max())
         g_unit = g_abs_max / levels if g_abs_max > 0 else 1.0
         self._grid = np.rint(self.conductance_difference / g_unit).astype(np.float32)
-        self._g_norm64 = self.conductance_difference / c.g_cell_max  # the float (DAC off) path
         prm = self._params
         prm[kernels.P_DAC_MAX] = c.dac_max_code
         prm[kernels.P_ANALOG_SCALE] = g_unit / (c.dac_max_code * c.g_cell_max) \
@@ -340,7 +344,18 @@ class Tile:
     def row_conductances(self) -> tuple[np.ndarray, np.ndarray]:
         """Per crossbar row, the summed conductance (uS, float64) of all its G+ devices and of
         all its G- devices, as the array reads them now (drift and read noise included)."""
+        if self._row_conductances is None:  # a pulsed array: each cell is G+ or G-
+            d = self.conductance_difference
+            self._row_conductances = (np.maximum(d, 0.0).sum(axis=1),
+                                      np.maximum(-d, 0.0).sum(axis=1))
         return self._row_conductances
+
+    @property
+    def _g_norm(self) -> np.ndarray:
+        """Normalized conductance differences in float64: the read path without DAC codes."""
+        if self._g_norm64 is None:
+            self._g_norm64 = self.conductance_difference / self.config.g_cell_max
+        return self._g_norm64
 
     def _gdc_readout(self) -> float:
         """Mean |output| of the tile's GDC read: each crossbar row driven alone at full scale.
@@ -354,7 +369,7 @@ class Tile:
         if c.dac_quantization:
             acc = codes @ self._grid
         else:
-            acc = (codes.astype(np.float64) @ self._g_norm64).astype(np.float32)
+            acc = (codes.astype(np.float64) @ self._g_norm).astype(np.float32)
         out = np.empty((c.rows, c.cols), dtype=np.float32)
         kernels.adc(acc, rng.key(self.seed, self.tile_id, rng.GDC_REFERENCE), 0, _NO_INDICES,
                     self._params, self._flags, np.ones(c.rows, np.float32),
@@ -459,7 +474,7 @@ class Tile:
         if c.dac_quantization:  # integer codes x integer grid: exact in float32
             np.matmul(codes, self._grid, out=acc)
         else:
-            acc[...] = codes.astype(np.float64) @ self._g_norm64
+            acc[...] = codes.astype(np.float64) @ self._g_norm
         run_rows(kernels.adc, codes.shape[0], acc, self._key_out, first_index, numbers,
                  self._params, self._flags, ranges, self._col_factor, self._column_offset, out, add)
 
@@ -520,7 +535,7 @@ class Tile:
             codes = np.rint(codes).astype(np.float32)
             acc = np.ascontiguousarray(codes @ self._grid.T)
         else:
-            acc = np.ascontiguousarray((codes.astype(np.float64) @ self._g_norm64.T)
+            acc = np.ascontiguousarray((codes.astype(np.float64) @ self._g_norm.T)
                                        .astype(np.float32))
         key = rng.subkey(rng.key(self.seed, self.tile_id, rng.BACKWARD_NOISE), attempt)
         out = np.empty((d.shape[0], c.rows), dtype=np.float32)
