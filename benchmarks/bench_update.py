@@ -11,10 +11,9 @@ mini-batch 1) on rpu_train's tiles (`chipsim.training`: forward and transposed r
 updates) over the same network's epoch with float32 numpy products, on the same first
 EPOCH_IMAGES training images of MNIST 5k in the same order, in the same process (the float epoch
 first, then the tiles, then the float epoch again; its faster time counts). Goal: at most 4.
-Measured 3.7 to 4.8 over runs on 2 shared cores (about 1.5-2.0 s against 0.4 s, one thread),
-on the edge of the goal: about 60 % of the tile epoch is
-`Tile._refresh` re-reading every updated tile's whole array into its read-out grid in float64
-before the next forward (6 tiles each sample); the pulsed updates themselves are about 20 %.
+Measured 1.9 on 2 cores (0.70 s against 0.37 s, one thread): the reload after an update builds
+only the read-out grid of the updated tiles (the row sums for energy and the float64 read path
+wait until something asks for them).
 
     python benchmarks/bench_update.py          # table
     python benchmarks/bench_update.py --json   # one JSON object on stdout
