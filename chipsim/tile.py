@@ -386,13 +386,7 @@ class Tile:
         With `out` (batch, cols), results are written there (added to it with `add`).
         """
         c = self.config
-        x = np.asarray(x, dtype=np.float32)
-        single = x.ndim == 1
-        if single:
-            x = x[None, :]
-        if x.ndim != 2 or x.shape[1] != c.rows:
-            raise DataError(f"tile {self.tile_id}: input of shape {x.shape}, "
-                            f"expected (batch, {c.rows}) or ({c.rows},)")
+        x, single = self._batch(x, c.rows, "input")
         numbers = _NO_INDICES if indices is None else _input_numbers(indices, x.shape[0])
         if out is None:
             out = np.empty((x.shape[0], c.cols), dtype=np.float32)
@@ -406,6 +400,17 @@ class Tile:
                                            first_index + k0, part)
                 self._convert_rows(*converted, first_index + k0, part, out[k0:k1], add)
         return out[0] if single else out
+
+    def _batch(self, v: np.ndarray, width: int, what: str) -> tuple[np.ndarray, bool]:
+        """`v` as a float32 batch (k, width), and whether it came as one vector."""
+        v = np.asarray(v, dtype=np.float32)
+        single = v.ndim == 1
+        if single:
+            v = v[None, :]
+        if v.ndim != 2 or v.shape[1] != width:
+            raise DataError(f"tile {self.tile_id}: {what} of shape {v.shape}, "
+                            f"expected (batch, {width}) or ({width},)")
+        return v, single
 
     def _forward_small(self, x: np.ndarray, first_index: int, numbers: np.ndarray,
                        out: np.ndarray, add: bool) -> None:
@@ -491,13 +496,7 @@ class Tile:
         """
         self._refresh()
         c = self.config
-        d = np.asarray(d, dtype=np.float32)
-        single = d.ndim == 1
-        if single:
-            d = d[None, :]
-        if d.ndim != 2 or d.shape[1] != c.cols:
-            raise DataError(f"tile {self.tile_id}: error of shape {d.shape}, "
-                            f"expected (batch, {c.cols}) or ({c.cols},)")
+        d, single = self._batch(d, c.cols, "error")
         if not np.isfinite(d).all():
             self._refuse(first_index + int(np.nonzero(~np.isfinite(d).all(axis=1))[0][0]))
         d = d * self._col_factor[None, :]  # the column scales and GDC, digitally, before the DAC
