@@ -636,6 +636,12 @@ class TiledMatrix:
     def all_tiles(self) -> list[Tile]:
         return [tile for line in self.tiles for tile in line]
 
+    def blocks(self) -> list[tuple[slice, slice, Tile]]:
+        """(rows, columns, tile) of every block, row blocks in order, columns within each."""
+        return [(slice(r0, r0 + tile.config.rows), slice(c0, c0 + tile.config.cols), tile)
+                for r0, line in zip(self.row_starts, self.tiles)
+                for c0, tile in zip(self.col_starts, line)]
+
     def forward(self, x: np.ndarray, first_index: int = 0) -> np.ndarray:
         """y ~= x @ W for x of shape (batch, R) or (R,)."""
         x = np.asarray(x, dtype=np.float32)

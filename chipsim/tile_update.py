@@ -147,7 +147,8 @@ class PulsedArray:
             z = rng.normals(key, 2, rows * cols, first_index=2 * k).astype(np.float64)
             return z[0].reshape(rows, cols), z[1].reshape(rows, cols)
 
-        result = pulsed.alternate(self.state, self.devices, pairs, draws, self.config.device, averaged)
+        result = pulsed.alternate(self.state, self.devices, pairs, draws, self.config.device,
+                                  averaged)
         self.state[...] = result.final
         self.reference[...] = pulsed.zero_shift(result.settled)
         return self.reference.copy()

@@ -91,7 +91,7 @@ def price_product(product: ArrayProduct, read_mode: str | None = None) -> Produc
     sim = Simulation(product.graph, product.layers, product.chip, product.mapping,
                      read_mode=read_mode, seed=product.seed, options=product.options,
                      model=calls.name)
-    result, _, _ = sim.run(product.first_inputs / product.scale, keep_outputs=False,
+    result, _, _ = sim.run(product.first_inputs, keep_outputs=False,
                            trace_inputs=0)
     latency = result.first_latency_ns
     interval = 1e9 / result.inferences_per_s if result.inferences_per_s else latency

@@ -71,23 +71,16 @@ class TileMatrix:
 
     def backward(self, d: np.ndarray, first_index: int = 0) -> np.ndarray:
         """z = d @ W.T: each tile's transposed read, summed over column blocks in order."""
-        t = self.tiled
         d = np.asarray(d, dtype=np.float32)
         z = np.zeros((d.shape[0], self.shape[0]), dtype=np.float32)
-        for i, r0 in enumerate(t.row_starts):
-            for j, c0 in enumerate(t.col_starts):
-                tile = t.tiles[i][j]
-                part = d[:, c0:c0 + tile.config.cols]
-                z[:, r0:r0 + tile.config.rows] += tile.backward(part, first_index)
+        for rows, cols, tile in self.tiled.blocks():
+            z[:, rows] += tile.backward(d[:, cols], first_index)
         return z
 
     def update(self, x: np.ndarray, d: np.ndarray, lr: float) -> None:
         """Every tile's pulsed update with its slices of x and d (one rank-1 update a sample)."""
-        t = self.tiled
-        for i, r0 in enumerate(t.row_starts):
-            for j, c0 in enumerate(t.col_starts):
-                tile = t.tiles[i][j]
-                tile.update(x[:, r0:r0 + tile.config.rows], d[:, c0:c0 + tile.config.cols], lr)
+        for rows, cols, tile in self.tiled.blocks():
+            tile.update(x[:, rows], d[:, cols], lr)
 
     def zero_shift(self, pairs: int) -> None:
         """Kim et al.'s zero-shifting of every tile, then the initial weights written again
@@ -100,9 +93,6 @@ class TileMatrix:
 
     def weights(self) -> np.ndarray:
         w = np.empty(self.shape, dtype=np.float32)
-        t = self.tiled
-        for i, r0 in enumerate(t.row_starts):
-            for j, c0 in enumerate(t.col_starts):
-                tile = t.tiles[i][j]
-                w[r0:r0 + tile.config.rows, c0:c0 + tile.config.cols] = tile.pulsed.weights()
+        for rows, cols, tile in self.tiled.blocks():
+            w[rows, cols] = tile.pulsed.weights()
         return w

@@ -79,10 +79,10 @@ class Network:
 
 
 def build_network(sizes: list[int], activation: str, seed: int, tile_config=None) -> Network:
-    """An MLP of layer sizes [inputs, hidden..., outputs], weights uniform in +-sqrt(6 / (fan in + fan out))
-    (Glorot, suited to sigmoids)
-    and zero biases, drawn from a numpy Generator of `seed`; on tiles of `tile_config` (a
-    training TileConfig), or float numpy matrices when it is None."""
+    """An MLP of layer sizes [inputs, hidden..., outputs], weights uniform in
+    +-sqrt(6 / (fan in + fan out)) (Glorot, suited to sigmoids) and zero biases, drawn from a
+    numpy Generator of `seed`; on tiles of `tile_config` (a training TileConfig), or float
+    numpy matrices when it is None."""
     if len(sizes) < 2 or min(sizes) < 1:
         raise DataError(f"layers {sizes}: expected at least two sizes, all >= 1")
     if activation not in ACTIVATIONS:
