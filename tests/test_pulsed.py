@@ -59,6 +59,18 @@ def test_measured_symmetry_point_matches_the_formula_within_2_percent(up_down):
     np.testing.assert_array_less(np.abs(measured - w_star), 0.02 * np.abs(w_star))
 
 
+def test_step_variation_leaves_the_symmetry_point_and_imbalance_spread_scatters_it():
+    # the 30 % step spread moves a+ and a- together (Gokmen and Vlasov's parametrization):
+    # symmetric bounds then keep w* = 0 exactly; an imbalance spread sigma scatters w* by
+    # about b sigma (w* = b u for symmetric bounds and device imbalance u)
+    base = dict(dtod=0.3, bound_dtod=0.0, up_down=0.0)
+    still = pulsed.symmetry_point(_devices(pulsed.PulsedParams(**base), (4000,)))
+    np.testing.assert_allclose(still, 0.0, atol=1e-12)
+    spread = pulsed.symmetry_point(_devices(pulsed.PulsedParams(**base, up_down_dtod=0.05),
+                                            (4000,)))
+    assert abs(spread.std() / (0.6 * 0.05) - 1) < 0.05
+
+
 def test_symmetry_point_formula_is_where_up_and_down_steps_agree():
     p = pulsed.PulsedParams(up_down=0.25)
     dev = _devices(p, (100,), seed=4)

@@ -122,9 +122,10 @@ def test_rpu_train_description_gives_a_training_tile_and_hermes64_none():
     config = TileConfig.from_chip(chip)
     assert config.training is not None and config.training.bl == 31
     device = config.training.device
-    assert (device.kind, device.dw_min, device.w_max, device.w_min) == ("soft_bounds", 0.001,
+    assert (device.kind, device.dw_min, device.w_max, device.w_min) == ("constant_step", 0.001,
                                                                         0.6, -0.6)
-    assert (device.dtod, device.bound_dtod, device.ctoc) == (0.3, 0.3, 0.3)
+    assert (device.dtod, device.up_down_dtod, device.bound_dtod, device.ctoc) == \
+        (0.3, 0.01, 0.3, 0.3)
     assert (config.dac_bits, config.adc_bits, config.out_bound, config.output_noise_std) == \
         (7, 9, 12.0, 0.06)
     assert load_chip("hermes64").training is None

@@ -241,7 +241,8 @@ class PulsedDevice(_Model):
     up_down: Annotated[Num, Field(gt=-1, lt=1)] = 0.0  # a+- = dw_min (1 +- up_down)
     w_max: PosNum  # mean upper bound b_max
     w_min: Annotated[Num, Field(lt=0)]  # mean lower bound b_min
-    dtod: NonNegNum  # device-to-device std of a+ and a-, relative
+    up_down_dtod: NonNegNum = 0.0  # device-to-device std of up_down (absolute)
+    dtod: NonNegNum  # device-to-device std of the step size (a+ and a- together), relative
     bound_dtod: Annotated[Num, Field(ge=0, lt=1)]  # device-to-device std of the bounds, relative
     ctoc: NonNegNum  # cycle-to-cycle std of one step, relative
 
@@ -255,7 +256,8 @@ class PcmLikePulsedDevice(_Model):
     up_down: Annotated[Num, Field(gt=-1, lt=1)] = 0.0  # a+- = dw_min (1 +- up_down) (x reset_step)
     w_max: PosNum  # mean upper bound b_max: the SET steps vanish there
     w_min: Annotated[Num, Field(lt=0)]  # mean lower bound b_min
-    dtod: NonNegNum  # device-to-device std of a+ and a-, relative
+    up_down_dtod: NonNegNum = 0.0  # device-to-device std of up_down (absolute)
+    dtod: NonNegNum  # device-to-device std of the step size (a+ and a- together), relative
     bound_dtod: Annotated[Num, Field(ge=0, lt=1)]  # device-to-device std of the bounds, relative
     ctoc: NonNegNum  # cycle-to-cycle std of one step, relative
     nonlinearity: NonNegNum  # SET step a+ ((b_max - w) / b_max)^nonlinearity

@@ -47,6 +47,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="train on the first N training images only (quick runs)")
     p.add_argument("--up-down", type=float, default=None, metavar="U",
                    help="override the device's up/down imbalance: a+/a- = (1+U)/(1-U)")
+    p.add_argument("--bound", type=float, default=None, metavar="B",
+                   help="override the device's mean bounds: w_max = B, w_min = -B")
     p.add_argument("--zero-shift", action="store_true",
                    help="zero-shift every tile before training (Kim et al.)")
     p.add_argument("--zero-shift-pairs", type=int, default=2000, metavar="N",
@@ -80,6 +82,8 @@ def _check(args: argparse.Namespace) -> None:
                                f"got {getattr(args, name)}")
     if args.seed < 0 or not args.lr > 0:
         raise ChipsimError(f"--seed must be >= 0 and --lr > 0, got {args.seed} and {args.lr}")
+    if args.bound is not None and not args.bound > 0:
+        raise ChipsimError(f"--bound: expected a positive number, got {args.bound}")
     if args.train_limit is not None and args.train_limit < 1:
         raise ChipsimError(f"--train-limit: expected a positive integer, got {args.train_limit}")
 
@@ -94,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
     from chipsim.report.training import EpochLog
     from chipsim.training import TrainSpec, train, training_tile_config
 
-    config = None if args.float else training_tile_config(chip, up_down=args.up_down)
+    config = None if args.float else training_tile_config(chip, up_down=args.up_down,
+                                                          **_bounds(args))
     if args.graph:
         from chipsim.training.shapes import layer_sizes
 
@@ -108,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     settings = {"chip": "float numpy" if args.float else chip.name, "layers": args.layers,
                 "data": args.data, "activation": args.activation, "lr": args.lr,
                 "batch": args.batch, "seed": args.seed, "up_down": config.training.device.up_down
-                if config else None, "zero_shift": args.zero_shift,
+                if config else None, "bound": args.bound, "zero_shift": args.zero_shift,
                 "train_limit": args.train_limit}
     log = EpochLog(out, f"Training {args.layers} on {args.data}", settings)
     say = progress(args)
@@ -125,6 +130,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"final test accuracy {100 * results[-1].test_accuracy:.2f} % after {args.epochs} "
           f"epoch(s); wrote {out}/results.csv, curve.png, README.md, index.html")
     return 0
+
+
+def _bounds(args: argparse.Namespace) -> dict:
+    """The device-bound overrides of --bound (none without it)."""
+    return {} if args.bound is None else {"w_max": args.bound, "w_min": -args.bound}
 
 
 def _bar(args: argparse.Namespace):
@@ -159,10 +169,12 @@ def _run_kim(args: argparse.Namespace, chip) -> int:
             f"{100 * row['mean_accuracy']:.2f} +- {100 * row['std_accuracy']:.2f} %")
 
     cells = kim_study(chip, imbalances, seeds, args.epochs, args.lr, args.zero_shift_pairs,
-                      train_limit=args.train_limit, on_cell=write, on_run=say)
+                      train_limit=args.train_limit, on_cell=write, on_run=say,
+                      overrides=_bounds(args))
     rows = [c.row() for c in cells]
     if args.json:
-        print_json({"study": "kim", "chip": chip.name, "epochs": args.epochs, "lr": args.lr,
+        print_json({"study": "kim", "chip": chip.name, "bound": args.bound,
+                    "epochs": args.epochs, "lr": args.lr,
                     "zero_shift_pairs": args.zero_shift_pairs, "report": str(out),
                     "rows": rows})
         return 0

@@ -18,8 +18,11 @@ Three models, two as in the papers chipsim reproduces (summaries in
   dw- = -a- (1 + s xi) with a- = dw_min (1 - up_down) reset_step: a large step whatever w,
   then clip. gamma and reset_step are this model's own knobs; no fitted PCM values are published
   for them in these units, so the defaults are chosen (marked so in `PulsedParams`).
-Each device has its own a+, a-, b_max, b_min (device-to-device variation, drawn once); each pulse
-its own xi ~ N(0, 1) (cycle-to-cycle noise, s = `ctoc`). Weights are in the device's own units
+Each device has its own a+, a-, b_max, b_min (device-to-device variation, drawn once): its step
+size varies (`dtod`, the same factor up and down) and, much less, its up/down imbalance
+(`up_down_dtod`), as Gokmen and Vlasov parametrize devices (Front. Neurosci. 10:333, 2016; the
+parametrization aihwkit's PulsedDevice keeps). Each pulse has its own xi ~ N(0, 1)
+(cycle-to-cycle noise, s = `ctoc`). Weights are in the device's own units
 (normalized: the RPU papers' bounds of +-0.6 are weights of 0.6).
 
 Up and down steps of a soft-bound device are equal at its symmetry point
@@ -54,9 +57,10 @@ class PulsedParams:
     kind: Literal["constant_step", "soft_bounds", "pcm_like"] = "soft_bounds"
     dw_min: float = 0.001  # mean step at w = 0 (Gokmen et al.: 0.001)
     up_down: float = 0.0  # relative imbalance of the up and down steps
+    up_down_dtod: float = 0.0  # device-to-device std of the imbalance (absolute, like up_down)
     w_max: float = 0.6  # mean upper bound b_max (Gokmen et al.: 0.6)
     w_min: float = -0.6  # mean lower bound b_min
-    dtod: float = 0.3  # device-to-device std of a+ and a-, relative (Gokmen et al.: 30 %)
+    dtod: float = 0.3  # device-to-device std of the step size, relative (Gokmen et al.: 30 %)
     bound_dtod: float = 0.3  # device-to-device std of b_max and b_min, relative (30 %)
     ctoc: float = 0.3  # cycle-to-cycle std of one step, relative: s (Gokmen et al.: 30 %)
     # pcm_like only (not published, chosen): how fast SET steps shrink towards b_max, and the
@@ -66,7 +70,8 @@ class PulsedParams:
 
     def __post_init__(self) -> None:
         checks = [("kind", self.kind in KINDS), ("dw_min", self.dw_min > 0),
-                  ("up_down", -1 < self.up_down < 1), ("w_max", self.w_max > 0),
+                  ("up_down", -1 < self.up_down < 1), ("up_down_dtod", self.up_down_dtod >= 0),
+                  ("w_max", self.w_max > 0),
                   ("w_min", self.w_min < 0), ("dtod", self.dtod >= 0),
                   ("bound_dtod", 0 <= self.bound_dtod < 1), ("ctoc", self.ctoc >= 0),
                   ("nonlinearity", self.nonlinearity >= 0), ("reset_step", self.reset_step > 0)]
@@ -91,16 +96,20 @@ _MIN_FACTOR = 0.01  # a drawn factor (1 + sigma z) is kept >= this: no step, bou
 def draw_devices(p: PulsedParams, z: np.ndarray) -> Devices:
     """Each device's a+, a-, b_max, b_min from standard normals z of shape (4,) + array shape.
 
-    a+- = dw_min (1 +- up_down) max(1 + dtod z, 0.01); b = bound * max(1 + bound_dtod z, 0.01):
+    a+- = dw_min max(1 + dtod z0, 0.01) (1 +- u) with the device's imbalance
+    u = up_down + up_down_dtod z1 (kept within +-0.99); b = bound max(1 + bound_dtod z, 0.01):
     Gaussian relative variation (Gokmen et al.'s 30 %), kept positive so no step changes sign.
-    A PCM-like device's a- is its RESET step: reset_step times as large.
+    The step's variation moves a+ and a- together, so it leaves the symmetry point alone; only
+    the imbalance scatters it. A PCM-like device's a- is its RESET step: reset_step times as large.
     """
     z = np.asarray(z, dtype=np.float64)
     def factor(sigma: float, zk: np.ndarray) -> np.ndarray:
         return np.maximum(1.0 + sigma * zk, _MIN_FACTOR)
     reset = p.reset_step if p.kind == "pcm_like" else 1.0
-    return Devices(a_up=p.dw_min * (1 + p.up_down) * factor(p.dtod, z[0]),
-                   a_down=p.dw_min * (1 - p.up_down) * reset * factor(p.dtod, z[1]),
+    step = p.dw_min * factor(p.dtod, z[0])
+    imbalance = np.clip(p.up_down + p.up_down_dtod * z[1], -0.99, 0.99)
+    return Devices(a_up=step * (1 + imbalance),
+                   a_down=step * (1 - imbalance) * reset,
                    b_max=p.w_max * factor(p.bound_dtod, z[2]),
                    b_min=p.w_min * factor(p.bound_dtod, z[3]))
 

@@ -5,7 +5,8 @@ The paper's 3-layer MLP (784-256-128-10, sigmoid, SGD with mini-batch 1) trains 
 soft-bound devices whose up and down steps differ: a+ = dw_min (1 + u), a- = dw_min (1 - u)
 (the device description's `up_down` u, so a+/a- = (1 + u)/(1 - u)). Imbalance moves each
 device's symmetry point to about u * b, where SGD on the array pulls every weight; zero-shifting
-moves the reference there. Each cell (u, zero-shift) runs several seeds; a cell is one row.
+moves the reference there. The chip's device runs as soft bounds here (the paper's model), with
+the description's other figures (steps, bounds, variations). Each cell (u, zero-shift) runs several seeds; a cell is one row.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from chipsim.training.loop import TrainSpec, load_data, train
 from chipsim.training.matrices import training_tile_config
 
 KIM_LAYERS = (784, 256, 128, 10)
+KIM_DEVICE = "soft_bounds"  # the paper's device model, whatever kind the chip's device is
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,10 @@ class KimCell:
 def kim_study(chip, imbalances: list[float], seeds: list[int], epochs: int, lr: float,
               zero_shift_pairs: int, train_limit: int | None = None,
               on_cell: Callable[[KimCell], None] | None = None,
-              on_run: Callable[[str], None] | None = None) -> list[KimCell]:
-    """The float reference, then every (imbalance, zero-shift) cell over every seed."""
+              on_run: Callable[[str], None] | None = None,
+              overrides: dict | None = None) -> list[KimCell]:
+    """The float reference, then every (imbalance, zero-shift) cell over every seed; `overrides`
+    sets further fields of the chip's pulsed device (e.g. its bounds)."""
     base = TrainSpec(layers=KIM_LAYERS, data="mnist", activation="sigmoid", epochs=epochs,
                      lr=lr, batch=1, train_limit=train_limit)
     data = load_data(base)
@@ -56,7 +60,8 @@ def kim_study(chip, imbalances: list[float], seeds: list[int], epochs: int, lr: 
         for seed in seeds:
             if on_run is not None:
                 on_run(f"{device} up_down={u} zero_shift={zs} seed={seed}")
-            config = None if device == "float" else training_tile_config(chip, up_down=u)
+            config = None if device == "float" else training_tile_config(
+                chip, up_down=u, **{"kind": KIM_DEVICE, **(overrides or {})})
             spec = dataclasses.replace(base, seed=seed, tile_config=config,
                                        zero_shift_pairs=zero_shift_pairs if zs else 0)
             accuracies.append(train(spec, data=data)[-1].test_accuracy)

@@ -18,17 +18,19 @@ from chipsim.errors import DescriptionError
 from chipsim.tile import TiledMatrix, TileConfig
 
 
-def training_tile_config(chip, up_down: float | None = None, ideal: bool = False) -> TileConfig:
-    """The tile of one core of a chip with a `training` section; `up_down` overrides the
-    device's up/down imbalance; `ideal` turns every non-ideality of the periphery off (the
-    pulsed devices stay: weights are read exactly, updates are still pulses)."""
+def training_tile_config(chip, ideal: bool = False, **device) -> TileConfig:
+    """The tile of one core of a chip with a `training` section. Keyword arguments override
+    fields of its pulsed device (e.g. up_down=0.2, kind="soft_bounds"; None keeps the
+    description's); `ideal` turns every non-ideality of the periphery off (the pulsed devices
+    stay: weights are read exactly, updates are still pulses)."""
     if chip.training is None:
         raise DescriptionError(f"{chip.name}: the chip description has no training section "
                                f"(a training chip is e.g. the built-in rpu_train)")
     config = TileConfig.from_chip(chip)
-    if up_down is not None:
-        device = dataclasses.replace(config.training.device, up_down=float(up_down))
-        config = config.replace(training=dataclasses.replace(config.training, device=device))
+    changes = {name: value for name, value in device.items() if value is not None}
+    if changes:
+        params = dataclasses.replace(config.training.device, **changes)
+        config = config.replace(training=dataclasses.replace(config.training, device=params))
     if ideal:
         config = TileConfig.ideal(config.rows, config.cols, training=config.training,
                                   dac_bits=config.dac_bits, adc_bits=config.adc_bits)
