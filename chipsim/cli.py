@@ -1,8 +1,9 @@
 """The `chipsim` command line.
 
 Each subcommand lives in its own module under `chipsim.commands` and exposes `add_parser(sub)`
-and `run(args) -> int`. This file only wires them together and turns user errors into one line
-on stderr with exit status 2.
+and `run(args) -> int`. This file only wires them together and turns user errors (a
+`ChipsimError`, argparse's own included: `chipsim.commands.arguments.Parser`) into one line on
+stderr with exit status 2, and warnings into one line each.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from chipsim import __version__
+from chipsim.commands.arguments import Parser
 from chipsim.errors import ChipsimError
 
 # Subcommands in the order `chipsim --help` lists them.
@@ -20,7 +23,7 @@ COMMANDS = ("info", "map", "accuracy", "simulate", "calibrate", "report", "compa
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="chipsim",
         description="Emulate analog in-memory-computing chips: map a network, "
         "measure its accuracy, latency, throughput and energy.",
@@ -34,10 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr if file is None else file)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line
+            args = build_parser().parse_args(argv)
+            return int(args.handler(args) or 0)
     except ChipsimError as err:
         print(f"chipsim: error: {err}", file=sys.stderr)
         return 2

@@ -23,3 +23,7 @@ class MappingError(ChipsimError):
 
 class DataError(ChipsimError):
     """Input data that cannot be used (unknown data set, wrong shape, NaN)."""
+
+
+class ChipsimWarning(UserWarning):
+    """Something the user should know that does not stop the run (the CLI prints one line)."""

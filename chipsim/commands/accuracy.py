@@ -6,8 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from chipsim.commands.arguments import COUNT, times
 from chipsim.commands.common import (add_chip_option, add_json_option, add_mapping_options,
-                                     mapping_from_args, print_json)
+                                     mapping_from_args, note_early_times, output_folder,
+                                     print_json)
 from chipsim.errors import ChipsimError
 from chipsim.functional.switches import NON_IDEALITIES
 
@@ -31,15 +33,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_chip_option(p)
     add_mapping_options(p, "sequential")
     p.add_argument("--data", required=True, metavar="NAME", help="test data set (digits, mnist)")
-    p.add_argument("--times", default="1s,1h,1d,1y", metavar="LIST",
+    p.add_argument("--times", type=times, default="1s,1h,1d,1y", metavar="LIST",
                    help="times after programming, comma-separated, units s/m/h/d/y "
                    "(default 1s,1h,1d,1y)")
-    p.add_argument("--seeds", type=int, default=5, metavar="N",
+    p.add_argument("--seeds", type=COUNT, default=5, metavar="N",
                    help="independently programmed chips per cell (default 5)")
     p.add_argument("--gdc", choices=("on", "off", "both"), default="both",
                    help="global drift compensation (default both)")
-    p.add_argument("--batch", type=int, default=256, metavar="N", help="images per batch (default 256)")
-    p.add_argument("--limit", type=int, default=None, metavar="N", help="use the first N test images")
+    p.add_argument("--batch", type=COUNT, default=256, metavar="N", help="images per batch (default 256)")
+    p.add_argument("--limit", type=COUNT, default=None, metavar="N", help="use the first N test images")
     p.add_argument("--without", default="", metavar="LIST",
                    help="non-idealities to switch off, comma-separated, for an error budget: "
                    f"{WITHOUT_CHOICES}")
@@ -95,15 +97,12 @@ def run(args: argparse.Namespace) -> int:
     from chipsim.functional.executor import check_inputs
     from chipsim.functional.result import CsvLog
     from chipsim.functional.study import accuracy_study
-    from chipsim.functional.times import parse_times
     from chipsim.graph import load_graph, lower
 
-    times = parse_times(args.times)
+    times = args.times
     options = analog_options(args)
-    for name, value, least in (("--seeds", args.seeds, 1), ("--batch", args.batch, 1),
-                               ("--limit", args.limit, 1)):
-        if value is not None and value < least:
-            raise ChipsimError(f"{name}: expected a positive integer, got {value}")
+    model = Path(args.model).stem
+    out = output_folder(args.out or Path("reports") / f"accuracy-{model}", "--out")
     chip = load_chip(args.chip)
     graph = load_graph(args.model)
     layers = lower(graph)
@@ -113,10 +112,9 @@ def run(args: argparse.Namespace) -> int:
         x, y = x[:args.limit], y[:args.limit]
     x = check_inputs(graph, x, name=f"data set {args.data!r}")  # before any file is written
 
-    model = Path(args.model).stem
-    out = Path(args.out) if args.out else Path("reports") / f"accuracy-{model}"
     log = CsvLog(out / "accuracy.csv")
     quiet = args.json
+    note_early_times(times, chip, "--times")
     if not args.calibration_study:
         warn_uncalibrated(args, mapping, chip, options)
     if not quiet:

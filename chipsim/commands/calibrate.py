@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from chipsim.commands.common import add_chip_option, add_json_option, print_json
+from chipsim.commands.arguments import COUNT, INDEX, time
+from chipsim.commands.common import (add_chip_option, add_json_option, note_early_times,
+                                     output_file, print_json)
 from chipsim.errors import ChipsimError
 
 
@@ -26,17 +28,17 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--mapping", required=True, metavar="FILE", help="mapping file to calibrate")
     p.add_argument("--data", required=True, metavar="NAME",
                    help="data set whose calibration split is used (digits, mnist)")
-    p.add_argument("--samples", type=int, default=256, metavar="N",
+    p.add_argument("--samples", type=COUNT, default=256, metavar="N",
                    help="calibration samples to run (default 256)")
-    p.add_argument("--seed", type=int, default=0, metavar="N",
+    p.add_argument("--seed", type=INDEX, default=0, metavar="N",
                    help="the chip programmed to judge candidate settings (default 0)")
-    p.add_argument("--time", default="1h", metavar="T",
+    p.add_argument("--time", type=time, default="1h", metavar="T",
                    help="time after programming at which candidates are judged (default 1h)")
     p.add_argument("--input-rule", choices=INPUT_RULES + ("none",), default="best",
                    help="input range rule (default best: the one with the smallest tile error)")
     p.add_argument("--column-rule", choices=COLUMN_RULES + ("none",), default="best",
                    help="column scale rule (default best: the one with the smallest tile error)")
-    p.add_argument("--rows-per-tile", type=int, default=1000, metavar="N",
+    p.add_argument("--rows-per-tile", type=COUNT, default=1000, metavar="N",
                    help="input rows kept per tile (default 1000)")
     p.add_argument("--quantile", type=float, default=DEFAULT_QUANTILE, metavar="Q",
                    help=f"quantile of |x| for the quantile rule (default {DEFAULT_QUANTILE})")
@@ -55,21 +57,18 @@ def run(args: argparse.Namespace) -> int:
     from chipsim.calibration.calibrate import calibrate_mapping, network_figures
     from chipsim.datasets import load_dataset
     from chipsim.functional.executor import check_inputs
-    from chipsim.functional.times import parse_time
+    from chipsim.functional.times import format_time
     from chipsim.graph import load_graph, lower
     from chipsim.mapping import Mapping
 
-    for name, value in (("--samples", args.samples), ("--rows-per-tile", args.rows_per_tile)):
-        if value < 1:
-            raise ChipsimError(f"{name}: expected a positive integer, got {value}")
-    if args.seed < 0:
-        raise ChipsimError(f"--seed: expected an integer >= 0, got {args.seed}")
     if not 0 < args.quantile <= 1:
         raise ChipsimError(f"--quantile: expected a number in (0, 1], got {args.quantile}")
-    if args.std_k < 0 or args.column_L < 0:
+    if not (0 <= args.std_k < float("inf") and 0 <= args.column_L < float("inf")):
         raise ChipsimError("--std-k and --column-L: expected numbers >= 0")
-    t = parse_time(args.time)
+    t = args.time
+    output = output_file(args.output, "-o/--output")
     chip = load_chip(args.chip)
+    note_early_times([t], chip, "--time")
     graph = load_graph(args.model)
     layers = lower(graph)
     mapping = Mapping.from_yaml(args.mapping, chip, layers)
@@ -77,12 +76,12 @@ def run(args: argparse.Namespace) -> int:
     x, y = x[:args.samples], y[:args.samples]
     x = check_inputs(graph, x, name=f"data set {args.data!r} (calibration split)")
     print(f"calibrating {len(mapping.placements)} tiles on {len(y)} {args.data} calibration "
-          f"samples (seed {args.seed}, judged at t = {args.time})", file=sys.stderr)
+          f"samples (seed {args.seed}, judged at t = {format_time(t)})", file=sys.stderr)
     result = calibrate_mapping(
         graph, layers, mapping, chip, x, input_rule=args.input_rule,
         column_rule=args.column_rule, seed=args.seed, t_seconds=t, max_rows=args.rows_per_tile,
         quantile=args.quantile, k=args.std_k, L=args.column_L)
-    result.mapping.to_yaml(args.output)
+    result.mapping.to_yaml(output)
     figures = {when: network_figures(graph, layers, m, chip, x, y, seed=args.seed, t_seconds=t)
                for when, m in (("before", mapping), ("after", result.mapping))}
     if args.json:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
+
+from chipsim.errors import ChipsimError
 
 if TYPE_CHECKING:
     from chipsim.arch import Chip
@@ -98,3 +103,82 @@ def calibrate_unless_told(args: argparse.Namespace, graph: "Graph", layers: list
     if note:
         log(note)
     return mapping, note
+
+
+# -- output paths ------------------------------------------------------------------------------
+# Every command checks where it will write before it does any work, the same way: a run of
+# minutes must not end in a traceback because its folder cannot be made. The checks try what
+# the write will do (make a folder or a file there, then remove it), since permission bits
+# alone do not tell (root, read-only and virtual file systems).
+
+def output_folder(path: str | Path, option: str) -> Path:
+    """`path` as a folder a command can write into (made later, by the command), or an error
+    naming `option` and what is wrong: a file of that name, a file above it, no permission."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise ChipsimError(f"{option} {out}: exists and is not a folder")
+    if out.is_dir():
+        _probe(out, option, out, folder=False)
+    else:
+        _probe(_existing_ancestor(out, option), option, out, folder=True)
+    return out
+
+
+def output_file(path: str | Path, option: str) -> Path:
+    """`path` as a file a command can write (its folders made later, by the command), or an
+    error naming `option`: a folder of that name, a file above it, no permission."""
+    out = Path(path)
+    if out.is_dir():
+        raise ChipsimError(f"{option} {out}: is a folder; give a file name")
+    if out.exists():
+        try:
+            with open(out, "ab"):  # opened for appending: nothing in it changes
+                pass
+        except OSError as err:
+            raise ChipsimError(f"{option} {out}: cannot write it ({err.strerror})") from None
+        return out
+    where = _existing_ancestor(out.parent, option, out)
+    _probe(where, option, out, folder=where != out.parent)
+    return out
+
+
+def _existing_ancestor(path: Path, option: str, target: Path | None = None) -> Path:
+    """The nearest folder above (or at) `path` that exists; an error if a file stands there."""
+    target = target or path
+    for above in (path, *path.parents):
+        if above.exists():
+            if not above.is_dir():
+                raise ChipsimError(f"{option} {target}: {above} is a file, not a folder")
+            return above
+    return Path(".")
+
+
+def _probe(where: Path, option: str, target: Path, folder: bool) -> None:
+    """Make (and remove) a folder or a file in `where`: an error naming `target` if it fails."""
+    try:
+        if folder:
+            os.rmdir(tempfile.mkdtemp(prefix=".chipsim-", dir=where))
+        else:
+            handle, name = tempfile.mkstemp(prefix=".chipsim-", dir=where)
+            os.close(handle)
+            os.unlink(name)
+    except OSError as err:
+        raise ChipsimError(f"{option} {target}: cannot write in {where} "
+                           f"({err.strerror or type(err).__name__})") from None
+
+
+# -- times after programming ---------------------------------------------------------------------
+
+def note_early_times(times: list[float], chip: "Chip", option: str) -> None:
+    """One line on stderr for the times before the PCM model's t0 (they run as the model is
+    written: docs/accuracy.md, "Times before t0"), in --json mode too."""
+    from chipsim.functional.times import format_time
+
+    device = chip.cores.device
+    t0 = getattr(device, "t0_s", None)
+    early = [format_time(t) for t in times if t0 is not None and t < t0]
+    if early:
+        print(f"note: {option} {', '.join(early)} before {chip.name}'s PCM t0 = {t0:g} s: the "
+            "model is used as written there, drift g = g_prog ((t + t0) / t0)^-nu smaller "
+            "than the factor 2^-nu it reaches at t0; its statistics were measured from t0 on",
+              file=sys.stderr)

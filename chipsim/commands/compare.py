@@ -6,9 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
+from chipsim.commands.arguments import times
 from chipsim.commands.common import (add_chip_option, add_json_option, calibrate_unless_told,
-                                     print_json, progress)
-from chipsim.commands.report import add_measure_options, check_counts, out_folder
+                                     note_early_times, output_folder, print_json, progress)
+from chipsim.commands.report import add_measure_options
 from chipsim.errors import ChipsimError, MappingError
 
 
@@ -31,7 +32,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--strategies", default=",".join(STRATEGIES), metavar="LIST",
                    help=f"comma-separated strategies (default {','.join(STRATEGIES)})")
     add_measure_options(p, seeds=2)
-    p.add_argument("--times", default="1h", metavar="LIST",
+    p.add_argument("--times", type=times, default="1h", metavar="LIST",
                    help="times after programming at which accuracy is compared, comma-separated, "
                    "units s/m/h/d/y (default 1h); each is a column")
     p.add_argument("--calibration", default=None, metavar="FILE",
@@ -63,21 +64,22 @@ def run(args: argparse.Namespace) -> int:
     from chipsim.arch import load_chip
     from chipsim.report import Workload, measure_run, write_comparison, write_run_report
     from chipsim.mapping import STRATEGIES
-    from chipsim.functional.times import parse_times
 
     names = parse_strategies(args.strategies)
-    check_counts(args)
     if args.calibration and args.no_calibrate:
         raise ChipsimError("--calibration and --no-calibrate: give one of them")
-    times = parse_times(args.times)
+    times = args.times
+    if args.out:
+        output_folder(args.out, "--out")
     chip = load_chip(args.chip)
     work = Workload.load(args.model, chip, data=args.data, inputs=args.inputs,
                          images=args.images, seed=args.seed)
     mappings = {n: STRATEGIES[n].place(work.layers, chip, graph=Path(args.model).name)
                 for n in names}
-    out = out_folder(args, Path("reports") / f"compare-{work.model}")
+    out = output_folder(args.out or Path("reports") / f"compare-{work.model}", "--out")
     seeds = list(range(args.seed, args.seed + args.seeds))
     say = progress(args)
+    note_early_times(times, chip, "--times")
     if args.calibration:  # ranges fitted before, in a calibrated mapping of the same network
         from chipsim.mapping import Mapping
 

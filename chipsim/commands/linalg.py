@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from chipsim.commands.common import add_chip_option, add_json_option, print_json, progress
+from chipsim.commands.arguments import time
+from chipsim.commands.common import (add_chip_option, add_json_option, output_folder,
+                                     print_json, progress)
 from chipsim.errors import ChipsimError
 
 EXPERIMENTS = ("pca", "lowrank", "lstsq")
@@ -39,7 +41,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=1, metavar="N",
                    help="independently programmed chips (default 1)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="first seed (default 0)")
-    p.add_argument("--time", default="1h", metavar="T",
+    p.add_argument("--time", type=time, default="1h", metavar="T",
                    help="time after programming the arrays are read at (default 1h)")
     p.add_argument("--read-mode", default="one_phase", metavar="NAME",
                    help="read mode of the arrays (default one_phase: the chip's efficient mode)")
@@ -70,7 +72,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from chipsim.arch import load_chip
-    from chipsim.functional.times import parse_time
     from chipsim.linalg import load_problem, lstsq_study, svd_study
     from chipsim.report.linalg import write_linalg_report
     from chipsim.timing.params import TimingParams
@@ -83,16 +84,16 @@ def run(args: argparse.Namespace) -> int:
             raise ChipsimError(f"--{name}: expected an integer >= 0, got {getattr(args, name)}")
     if not 0 <= args.noise < 1:
         raise ChipsimError(f"--noise: expected a number in [0, 1), got {args.noise}")
-    t = parse_time(args.time)
+    t = args.time
+    if args.out:
+        output_folder(args.out, "--out")
     chip = load_chip(args.chip)
     TimingParams.from_chip(chip, args.read_mode)  # an unknown read mode fails before any work
     problem = load_problem(args.matrix, rows=args.rows, cols=args.cols, cond=args.cond,
                            decay=args.decay, noise=args.noise, seed=args.seed,
                            target=args.target)
-    out = Path(args.out) if args.out else (Path("reports")
-                                           / f"linalg-{args.experiment}-{problem.name}")
-    if out.exists() and not out.is_dir():
-        raise ChipsimError(f"--out {out}: exists and is not a folder")
+    out = output_folder(args.out or Path("reports") / f"linalg-{args.experiment}-{problem.name}",
+                        "--out")
     say = progress(args)
     if args.experiment == "lstsq":
         result = lstsq_study(problem, chip, sketch=args.sketch, sketch_rows=args.sketch_rows,

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from chipsim.commands.common import add_chip_option, add_json_option, print_json
+from chipsim.commands.common import add_chip_option, add_json_option, output_file, print_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -41,11 +41,13 @@ def run(args: argparse.Namespace) -> int:
     from chipsim.mapping.show import core_table, draw_cores
 
     model = Path(args.model)
+    output = output_file(args.output or Path("mappings") / f"{model.stem}-{args.strategy}.yaml",
+                         "-o/--output")
+    plot = output_file(args.plot or output.with_suffix(".png"), "--plot") if args.show else None
     chip = load_chip(args.chip)
     graph = load_graph(model)
     layers = lower(graph)
     mapping = STRATEGIES[args.strategy].place(layers, chip, graph=model.name)
-    output = args.output or Path("mappings") / f"{model.stem}-{args.strategy}.yaml"
     mapping.to_yaml(output)
     summary = summarize(mapping, layers, chip, graph)
     summary["mapping_file"] = str(output)
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     text = sys.stderr if args.json else sys.stdout
     if args.show:
         print(core_table(mapping, chip), file=text)
-        summary["plot"] = str(draw_cores(mapping, chip, args.plot or output.with_suffix(".png")))
+        summary["plot"] = str(draw_cores(mapping, chip, plot))
         if not args.json:
             print(f"core grid saved to {summary['plot']}", file=text)
     if args.json:

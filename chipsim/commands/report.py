@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from chipsim.commands.arguments import COUNT, INDEX, times
 from chipsim.commands.common import (add_calibrate_option, add_chip_option, add_json_option,
                                      add_mapping_options, calibrate_unless_told,
-                                     mapping_from_args, print_json, progress)
+                                     mapping_from_args, note_early_times, output_folder,
+                                     print_json, progress)
 from chipsim.errors import ChipsimError
 
 
@@ -25,7 +27,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_chip_option(p)
     add_mapping_options(p, "balanced")
     add_measure_options(p, seeds=2)
-    p.add_argument("--times", default="1s,1h,1d,1y", metavar="LIST",
+    p.add_argument("--times", type=times, default="1s,1h,1d,1y", metavar="LIST",
                    help="times after programming for the accuracy study, comma-separated, "
                    "units s/m/h/d/y (default 1s,1h,1d,1y)")
     p.add_argument("--calibration-study", action="store_true",
@@ -45,26 +47,18 @@ def add_measure_options(p: argparse.ArgumentParser, *, seeds: int) -> None:
     p.add_argument("--data", metavar="NAME", default=None,
                    help="take inputs from this data set's test split (digits, mnist); default: "
                    "synthetic inputs, and accuracy becomes top-1 agreement with the float network")
-    p.add_argument("--inputs", type=int, default=32, metavar="N",
+    p.add_argument("--inputs", type=COUNT, default=32, metavar="N",
                    help="inputs streamed through the event model (default 32: steady-state "
                    "throughput is measured over the second half, which must span more than "
                    "the 8 inputs the model admits at once)")
-    p.add_argument("--images", type=int, default=32, metavar="N",
+    p.add_argument("--images", type=COUNT, default=32, metavar="N",
                    help="inputs of the accuracy study (default 32)")
-    p.add_argument("--seeds", type=int, default=seeds, metavar="N",
+    p.add_argument("--seeds", type=COUNT, default=seeds, metavar="N",
                    help=f"independently programmed chips in the accuracy study (default {seeds})")
-    p.add_argument("--seed", type=int, default=0, metavar="N",
+    p.add_argument("--seed", type=INDEX, default=0, metavar="N",
                    help="first seed: the event model and synthetic inputs use it, the accuracy "
                    "study seeds N, N+1, ... (default 0)")
     add_calibrate_option(p)
-
-
-def check_counts(args: argparse.Namespace) -> None:
-    for name, value, least in (("--inputs", args.inputs, 1), ("--images", args.images, 1),
-                               ("--seeds", args.seeds, 1), ("--seed", args.seed, 0)):
-        if value < least:
-            kind = "positive" if least else "non-negative"
-            raise ChipsimError(f"{name}: expected a {kind} integer, got {value}")
 
 
 def check_calibration_study(args: argparse.Namespace) -> None:
@@ -74,36 +68,29 @@ def check_calibration_study(args: argparse.Namespace) -> None:
                            "that data set's calibration split")
 
 
-def out_folder(args: argparse.Namespace, default: Path) -> Path:
-    """--out, or `default`; an error before any work if it names something that is not a folder."""
-    out = Path(args.out) if args.out else default
-    if out.exists() and not out.is_dir():
-        raise ChipsimError(f"--out {out}: exists and is not a folder")
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     from chipsim.arch import load_chip
-    from chipsim.functional.times import parse_times
     from chipsim.report import Workload, measure_run, write_run_report
 
-    check_counts(args)
     check_calibration_study(args)
-    times = parse_times(args.times)
+    if args.out:  # the default folder is named after the mapping's strategy: checked below
+        output_folder(args.out, "--out")
     chip = load_chip(args.chip)
+    note_early_times(args.times, chip, "--times")
     work = Workload.load(args.model, chip, data=args.data, inputs=args.inputs,
                          images=args.images, seed=args.seed)
     mapping = mapping_from_args(args, chip, work.layers, Path(args.model).name)
-    out = out_folder(args, Path("reports") / f"{work.model}-{mapping.strategy}")
+    out = output_folder(args.out or Path("reports") / f"{work.model}-{mapping.strategy}",
+                        "--out")
     seeds = range(args.seed, args.seed + args.seeds)
     mapping, note = calibrate_unless_told(args, work.graph, work.layers, mapping, chip, progress(args))
-    results, trace = measure_run(work, mapping, times=times, seeds=seeds, seed=args.seed,
+    results, trace = measure_run(work, mapping, times=args.times, seeds=seeds, seed=args.seed,
                                  log=progress(args))
     results["range_calibration"] = note
     if args.calibration_study:
         from chipsim.report.measure import measure_calibration
 
-        results["calibration"] = measure_calibration(work, mapping, times=times, seeds=seeds,
+        results["calibration"] = measure_calibration(work, mapping, times=args.times, seeds=seeds,
                                                      csv_path=out / "calibration.csv",
                                                      log=progress(args))
     files = write_run_report(results, out, chip=chip, mapping=mapping, trace=trace)

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
+from chipsim.commands.arguments import COUNT, INDEX
 from chipsim.commands.common import (add_calibrate_option, add_chip_option, add_json_option,
                                      add_mapping_options, calibrate_unless_told,
-                                     mapping_from_args, print_json, progress)
+                                     mapping_from_args, output_folder, print_json, progress)
 from chipsim.errors import ChipsimError, DataError
 from chipsim.functional.executor import synthetic_inputs
 
@@ -32,17 +33,17 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL", help="graph file (.onnx, .yaml, .json)")
     add_chip_option(p)
     add_mapping_options(p, "balanced")
-    p.add_argument("--inputs", type=int, default=64, metavar="N",
+    p.add_argument("--inputs", type=COUNT, default=64, metavar="N",
                    help="inputs to stream through the chip (default 64)")
     p.add_argument("--data", metavar="NAME", default=None,
                    help="take the inputs from this data set's test split (digits, mnist); "
                    "default: synthetic inputs drawn from the seed")
-    p.add_argument("--seed", type=int, default=0, metavar="N",
+    p.add_argument("--seed", type=INDEX, default=0, metavar="N",
                    help="seed of the programmed tiles and synthetic inputs (default 0)")
     add_calibrate_option(p)
     p.add_argument("--read-mode", default=None, metavar="NAME",
                    help="read mode of the chip (default: the description's default)")
-    p.add_argument("--trace-inputs", type=int, default=2, metavar="N",
+    p.add_argument("--trace-inputs", type=INDEX, default=2, metavar="N",
                    help="inputs recorded in the trace (default 2)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="output folder (default reports/simulate-<model>/)")
@@ -60,10 +61,8 @@ def run(args: argparse.Namespace) -> int:
     from chipsim.timing.params import TimingParams
     from chipsim.timing.simulate import Simulation
 
-    if args.inputs < 1:
-        raise ChipsimError(f"--inputs: expected a positive integer, got {args.inputs}")
-    if args.seed < 0:
-        raise ChipsimError(f"--seed: expected a non-negative integer, got {args.seed}")
+    model = Path(args.model).stem
+    out = output_folder(args.out or Path("reports") / f"simulate-{model}", "--out")
     chip = load_chip(args.chip)
     TimingParams.from_chip(chip, args.read_mode)  # an unknown read mode fails before any work
     graph = load_graph(args.model)
@@ -87,8 +86,6 @@ def run(args: argparse.Namespace) -> int:
         x = synthetic_inputs(graph, args.inputs, args.seed)
         source = f"{args.inputs} synthetic inputs (uniform, seed {args.seed})"
 
-    model = Path(args.model).stem
-    out = Path(args.out) if args.out else Path("reports") / f"simulate-{model}"
     out.mkdir(parents=True, exist_ok=True)
     mapping, note = calibrate_unless_told(args, graph, layers, mapping, chip, progress(args))
     sim = Simulation(graph, layers, chip, mapping, read_mode=args.read_mode, seed=args.seed,

@@ -8,7 +8,8 @@ import csv
 import sys
 from pathlib import Path
 
-from chipsim.commands.common import add_chip_option, add_json_option, print_json, progress
+from chipsim.commands.common import (add_chip_option, add_json_option, output_folder,
+                                     print_json, progress)
 from chipsim.errors import ChipsimError
 
 STUDIES = ("kim",)
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
                      batch=args.batch, seed=args.seed, train_limit=args.train_limit,
                      zero_shift_pairs=args.zero_shift_pairs if args.zero_shift else 0,
                      tile_config=config)
-    out = Path(args.out) if args.out else Path("reports") / f"train-{args.data}"
+    out = output_folder(args.out or Path("reports") / f"train-{args.data}", "--out")
     settings = {"chip": "float numpy" if args.float else chip.name, "layers": args.layers,
                 "data": args.data, "activation": args.activation, "lr": args.lr,
                 "batch": args.batch, "seed": args.seed, "up_down": config.training.device.up_down
@@ -151,7 +152,7 @@ def _run_kim(args: argparse.Namespace, chip) -> int:
 
     imbalances = _sizes(args.imbalances, "imbalances", float)
     seeds = list(range(args.seed, args.seed + args.seeds))
-    out = Path(args.out) if args.out else Path("reports") / "train-kim"
+    out = output_folder(args.out or Path("reports") / "train-kim", "--out")
     out.mkdir(parents=True, exist_ok=True)
     say = progress(args)
     path = out / "results.csv"

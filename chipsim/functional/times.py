@@ -24,6 +24,8 @@ class TimeError(ChipsimError):
 def parse_time(text: str) -> float:
     """Seconds in `text` such as "1h", "0.5d", "30" (seconds) or "0" (right after programming)."""
     match = _TIME.match(str(text))
+    if not match and str(text).strip().startswith("-"):
+        raise TimeError(f"bad time {text!r}: times count from programming and are >= 0")
     if not match:
         raise TimeError(
             f"bad time {text!r}: expected a number with an optional unit s, m, h, d or y "
@@ -35,12 +37,21 @@ def parse_time(text: str) -> float:
     return value
 
 
-def parse_times(text: str) -> list[float]:
-    """A comma-separated list of times, in the order given, e.g. "1s,1h,1d,1y"."""
+def parse_times(text: str, distinct: bool = False) -> list[float]:
+    """A comma-separated list of times, in the order given, e.g. "1s,1h,1d,1y"; with
+    `distinct`, a time given twice (also as "1h,60m") is an error: it would be a second,
+    identical row of every table."""
     parts = [part for part in str(text).split(",")]
     if not parts or any(not part.strip() for part in parts):
         raise TimeError(f"bad time list {text!r}: expected comma-separated times such as 1s,1h,1d,1y")
-    return [parse_time(part) for part in parts]
+    seconds = [parse_time(part) for part in parts]
+    if distinct:
+        for i, value in enumerate(seconds):
+            if value in seconds[:i]:
+                first = parts[seconds.index(value)].strip()
+                same = "twice" if first == parts[i].strip() else f"twice ({first} and {parts[i].strip()})"
+                raise TimeError(f"bad time list {text!r}: {format_time(value)} is given {same}")
+    return seconds
 
 
 def format_time(seconds: float) -> str:

@@ -184,10 +184,32 @@ class _Importer:
             vals = [self.consts[t] if t else None for t in ins]
             self.consts[node.output[0]] = np.asarray(_FOLD[op](self, vals, a))
             return
+        if op == "Cast" and self._cast_is_identity(ins[0], a):
+            self.acts[node.output[0]] = self.act(ins[0])
+            return
         handler = _HANDLERS.get(op)
+        if op == "Cast":
+            kind = self.g.input_dtypes.get(self.act(ins[0]).name, "float")
+            _fail(f"a cast of activation {ins[0]!r} ({kind}) to "
+                  f"{onnx.TensorProto.DataType.Name(int(a.get('to', 0)))} is unsupported: "
+                  "chipsim casts an activation only within its kind (float to float, integer "
+                  "to integer), where it changes nothing; casts of constants are folded")
+        if handler is None and op in _FOLD:
+            acts = ", ".join(repr(t) for t in present if t not in self.consts)
+            _fail(f"{op} of an activation ({acts}) is unsupported: chipsim folds {op} at "
+                  f"import, on constants only; ops on activations: {', '.join(ACTIVATION_OPS)}")
         if handler is None:
-            _fail(f"unsupported op; supported: {', '.join(sorted(SUPPORTED_ONNX_OPS))}")
+            _fail(f"unsupported op; supported: {', '.join(SUPPORTED_ONNX_OPS)}")
         handler(self, node, name, origin, a)
+
+    def _cast_is_identity(self, tensor: str, a: dict) -> bool:
+        """A cast of an activation within its kind: the IR computes floats in float32 and
+        keeps integer indices as integers anyway."""
+        act = self.acts.get(tensor)
+        if act is None:
+            return False
+        kind = self.g.input_dtypes.get(act.name, "float")  # graph inputs only may be "int"
+        return int(a.get("to", 0)) in (_FLOAT_TYPES if kind == "float" else _INT_TYPES)
 
     def _constant(self, node: onnx.NodeProto, a: dict) -> None:
         for key in ("value", "value_float", "value_floats", "value_int", "value_ints"):
@@ -256,6 +278,7 @@ _FOLD: dict[str, Callable[[_Importer, list, dict], Any]] = {
     "Expand": lambda i, v, a: np.broadcast_to(v[0], np.broadcast_shapes(v[0].shape, _dims(v[1]))),
     "Range": lambda i, v, a: np.arange(v[0].item(), v[1].item(), v[2].item()),
     "Flatten": lambda i, v, a: v[0].reshape(int(np.prod(v[0].shape[:a.get("axis", 1)])), -1),
+    "Shape": lambda i, v, a: np.array(v[0].shape, np.int64)[a.get("start", 0):a.get("end")],
 }
 
 
@@ -627,8 +650,16 @@ _HANDLERS: dict[str, Callable] = {
     "Squeeze": _squeeze, "Unsqueeze": _unsqueeze_act, "Transpose": _transpose,
     "Gather": _gather, "LSTM": _lstm,
 }
+#: ONNX ops chipsim reads: on activations (`ACTIVATION_OPS`), or folded away on constants
 SUPPORTED_ONNX_OPS = sorted(set(_HANDLERS) | set(_FOLD) | {"Constant", "Identity", "Dropout",
                                                            "Shape"})
+#: ONNX ops that may take an activation (Cast only to a float type)
+ACTIVATION_OPS = sorted(set(_HANDLERS) | {"Cast", "Identity", "Dropout", "Shape"})
+_FLOAT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE,
+                onnx.TensorProto.BFLOAT16)
+_INT_TYPES = (onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.INT16,
+              onnx.TensorProto.INT8, onnx.TensorProto.UINT8, onnx.TensorProto.UINT16,
+              onnx.TensorProto.UINT32, onnx.TensorProto.UINT64)
 
 
 def load_onnx(path: str | Path) -> Graph:

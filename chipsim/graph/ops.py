@@ -46,13 +46,32 @@ def _ints(attrs: dict, key: str, n: int, default: int) -> list[int]:
     return [int(v) for v in value]
 
 
+#: Largest |weight| a graph may hold. The crossbar stores each column relative to its largest
+#: weight; that weight's scale comes back in digital float32 arithmetic (outputs, partial sums,
+#: the float reference, error figures), which a scale near float32's 3.4e38 overflows. 1e18 is
+#: 18 orders of magnitude above trained weights and 20 below the overflow.
+WEIGHT_LIMIT = 1e18
+
+
 def _weight(weights: dict, key: str, ndim: int) -> np.ndarray:
     _need(key in weights, f"missing weight {key!r}")
     w = weights[key]
     _need(isinstance(w, np.ndarray) and w.ndim == ndim,
           f"weight {key!r} must have {ndim} dimensions, got shape {getattr(w, 'shape', None)}")
-    _need(bool(np.all(np.isfinite(w))), f"weight {key!r} contains NaN or infinity")
+    check_weight_range(w, key)
     return w
+
+
+def check_weight_range(w: np.ndarray, key: str) -> None:
+    """OpError naming the first weight that is not finite or is beyond `WEIGHT_LIMIT`."""
+    bad = ~np.isfinite(w) | (np.abs(w) > WEIGHT_LIMIT)
+    if bad.any():
+        value = w[tuple(np.argwhere(bad)[0])]
+        what = "is not a number" if np.isnan(value) else (
+            "is infinite (or beyond float32's 3.4e38)" if np.isinf(value) else
+            f"is beyond the |w| <= {WEIGHT_LIMIT:g} the chip's float32 column scales hold")
+        raise OpError(f"weight {key!r} holds {value:g}, which {what}"
+                      + (f" ({int(bad.sum())} such values)" if bad.sum() > 1 else ""))
 
 
 def _spatial(size: int, k: int, s: int, d: int, pb: int, pe: int, ceil: bool = False) -> int:

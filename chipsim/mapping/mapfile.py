@@ -1,20 +1,27 @@
 """The mapping file: a Mapping as YAML that people read and edit by hand.
 
 One line per placement, in tile-id order, so a diff shows exactly which block moved. Reading
-checks the file in two steps: its shape (pydantic: field names and types), then its meaning
-against the chip and the graph (`chipsim.mapping.validate`). Errors name the file and entry.
+checks the file in three steps: its shape (pydantic: field names and types), that it was made
+for this graph (`graph_hash`, a hash of the graph's layer names and weight shapes), then its
+meaning against the chip and the graph (`chipsim.mapping.validate`). Errors name the file and
+entry.
+
+A file without `graph_hash` (written before chipsim checked it) is read with one warning: the
+structural checks still catch a layer that is missing or has another shape, and such a file
+may carry hand edits and calibration that a refusal would throw away.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
 import yaml
 from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationError
 
-from chipsim.errors import MappingError
-from chipsim.mapping.mapping import Mapping, Placement
+from chipsim.errors import ChipsimWarning, MappingError
+from chipsim.mapping.mapping import Mapping, Placement, shape_hash
 from chipsim.mapping.tiling import Block, LayerLike
 from chipsim.mapping.validate import check_mapping
 
@@ -30,6 +37,8 @@ HEADER = """\
 # disjoint crossbar rows and disjoint columns. `chipsim calibrate` adds per placement
 #   calibration: {input_range: r, column_scale: [...]}   a fixed DAC range for the tile, and
 #   one conductance scale per column (never above g_max); edit or delete them freely.
+# graph_hash identifies the graph's weight matrices (layer names and shapes): a mapping is
+# read only with a graph that has the same ones.
 """
 
 
@@ -50,12 +59,14 @@ class _File(BaseModel):
     chip: StrictStr
     strategy: StrictStr
     graph: StrictStr
+    graph_hash: StrictStr | None = None
     replication: dict[StrictStr, StrictInt] = {}
     placements: list[_Entry]
 
 
 def write_mapping(mapping: Mapping, path: Path) -> None:
     head = {"chip": mapping.chip, "strategy": mapping.strategy, "graph": mapping.graph,
+            **({"graph_hash": mapping.graph_hash} if mapping.graph_hash else {}),
             "replication": dict(mapping.replication)}
     lines = [HEADER, yaml.safe_dump(head, sort_keys=False, width=1000).rstrip(), "placements:"]
     for tile_id, p in enumerate(mapping.placements):
@@ -90,10 +101,12 @@ def read_mapping(path: Path, chip: Any, layers: Sequence[LayerLike]) -> Mapping:
         raise MappingError(f"{where}: {_loc(first['loc'])}: {first['msg']}") from None
     if doc.chip != chip.name:
         raise MappingError(f"{where}: chip: mapping was made for chip {doc.chip!r}, not {chip.name!r}")
+    _check_graph(doc, layers, where)
     replication = {layer.name: 1 for layer in layers}
     replication.update(doc.replication)
     mapping = Mapping(
-        chip=doc.chip, strategy=doc.strategy, graph=doc.graph, replication=replication,
+        chip=doc.chip, strategy=doc.strategy, graph=doc.graph, graph_hash=doc.graph_hash,
+        replication=replication,
         placements=tuple(
             Placement(Block(e.layer, e.rows[0], e.rows[1], e.cols[0], e.cols[1]), e.replica, e.core,
                       e.row_offset, e.col_offset, e.calibration)
@@ -101,6 +114,21 @@ def read_mapping(path: Path, chip: Any, layers: Sequence[LayerLike]) -> Mapping:
     )
     check_mapping(mapping, chip, layers, where)
     return mapping
+
+
+def _check_graph(doc: _File, layers: Sequence[LayerLike], where: str) -> None:
+    """MappingError when the file was made for other weight matrices; a warning when it
+    cannot tell (no graph_hash)."""
+    actual = shape_hash(layers)
+    if doc.graph_hash is None:
+        warnings.warn(f"{where}: no graph_hash (written before chipsim checked it); it is "
+                      f"checked against the graph by layer names and shapes only: rewrite it "
+                      f"with `chipsim map` or add `graph_hash: {actual}`", ChipsimWarning,
+                      stacklevel=4)
+    elif doc.graph_hash != actual:
+        raise MappingError(f"{where}: graph_hash: made for {doc.graph} (weight matrices "
+                           f"{doc.graph_hash}), but this graph's layer names and weight shapes "
+                           f"hash to {actual}: make a mapping for it with `chipsim map`")
 
 
 def _loc(loc: tuple) -> str:

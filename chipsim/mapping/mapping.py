@@ -8,6 +8,8 @@ accuracy path and the timed model read it. A placement's index in `placements` i
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -39,6 +41,16 @@ class Placement:
         return self.col_offset, self.col_offset + self.block.cols
 
 
+def shape_hash(layers: Sequence[LayerLike]) -> str:
+    """A short content hash of a graph's weight matrices: each layer's name and shape, in order.
+
+    A mapping fits every graph with these matrices (the weights' values do not enter: a graph
+    retrained with the same shapes keeps its mappings), and no other.
+    """
+    shapes = [[layer.name, int(layer.rows), int(layer.cols)] for layer in layers]
+    return hashlib.sha256(json.dumps(shapes).encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class Mapping:
     """A whole network placed on a chip by one strategy."""
@@ -48,6 +60,8 @@ class Mapping:
     graph: str
     placements: tuple[Placement, ...]
     replication: dict[str, int]
+    #: `shape_hash` of the layers it was made for (None: made before the hash existed)
+    graph_hash: str | None = None
 
     @property
     def cores_used(self) -> int:

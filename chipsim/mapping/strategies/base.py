@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Sequence
 
 from chipsim.errors import MappingError
-from chipsim.mapping.mapping import Mapping, Placement
+from chipsim.mapping.mapping import Mapping, Placement, shape_hash
 from chipsim.mapping.tiling import LayerLike, tile
 from chipsim.mapping.traffic import Unit
 
@@ -55,7 +55,7 @@ def build(strategy: str, layers: Sequence[LayerLike], chip: Any, graph: str, uni
     replication = replication or {}
     offsets = offsets or [(0, 0)] * len(units)
     return Mapping(
-        chip=chip.name, strategy=strategy, graph=graph,
+        chip=chip.name, strategy=strategy, graph=graph, graph_hash=shape_hash(layers),
         replication={layer.name: replication.get(layer.name, 1) for layer in layers},
         placements=tuple(Placement(block, replica, int(core), row, col)
                          for (block, replica), core, (row, col) in zip(units, cores, offsets)),
