@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
             args = build_parser().parse_args(argv)
             return int(args.handler(args) or 0)
     except ChipsimError as err:
-        print(f"chipsim: error: {err}", file=sys.stderr)
+        # one line, whatever a file name or value held
+        print(f"chipsim: error: {err}".replace("\n", "\\n"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("chipsim: interrupted", file=sys.stderr)

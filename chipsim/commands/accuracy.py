@@ -8,7 +8,7 @@ from pathlib import Path
 
 from chipsim.commands.arguments import COUNT, times
 from chipsim.commands.common import (add_chip_option, add_json_option, add_mapping_options,
-                                     mapping_from_args, note_early_times, output_folder,
+                                     DRIFT_TIMES, mapping_from_args, note_early_times, output_folder,
                                      print_json)
 from chipsim.errors import ChipsimError
 from chipsim.functional.switches import NON_IDEALITIES
@@ -33,9 +33,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_chip_option(p)
     add_mapping_options(p, "sequential")
     p.add_argument("--data", required=True, metavar="NAME", help="test data set (digits, mnist)")
-    p.add_argument("--times", type=times, default="1s,1h,1d,1y", metavar="LIST",
+    p.add_argument("--times", type=times, default=DRIFT_TIMES, metavar="LIST",
                    help="times after programming, comma-separated, units s/m/h/d/y "
-                   "(default 1s,1h,1d,1y)")
+                   f"(default {DRIFT_TIMES})")
     p.add_argument("--seeds", type=COUNT, default=5, metavar="N",
                    help="independently programmed chips per cell (default 5)")
     p.add_argument("--gdc", choices=("on", "off", "both"), default="both",
@@ -112,9 +112,9 @@ def run(args: argparse.Namespace) -> int:
         x, y = x[:args.limit], y[:args.limit]
     x = check_inputs(graph, x, name=f"data set {args.data!r}")  # before any file is written
 
+    note_early_times(times, chip, "--times", DRIFT_TIMES)
     log = CsvLog(out / "accuracy.csv")
     quiet = args.json
-    note_early_times(times, chip, "--times")
     if not args.calibration_study:
         warn_uncalibrated(args, mapping, chip, options)
     if not quiet:

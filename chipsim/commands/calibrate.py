@@ -68,13 +68,13 @@ def run(args: argparse.Namespace) -> int:
     t = args.time
     output = output_file(args.output, "-o/--output")
     chip = load_chip(args.chip)
-    note_early_times([t], chip, "--time")
     graph = load_graph(args.model)
     layers = lower(graph)
     mapping = Mapping.from_yaml(args.mapping, chip, layers)
     x, y = load_dataset(args.data, "calibration")
     x, y = x[:args.samples], y[:args.samples]
     x = check_inputs(graph, x, name=f"data set {args.data!r} (calibration split)")
+    note_early_times([t], chip, "--time", "1h")
     print(f"calibrating {len(mapping.placements)} tiles on {len(y)} {args.data} calibration "
           f"samples (seed {args.seed}, judged at t = {format_time(t)})", file=sys.stderr)
     result = calibrate_mapping(

@@ -169,15 +169,20 @@ def _probe(where: Path, option: str, target: Path, folder: bool) -> None:
 
 # -- times after programming ---------------------------------------------------------------------
 
-def note_early_times(times: list[float], chip: "Chip", option: str) -> None:
-    """One line on stderr for the times before the PCM model's t0 (they run as the model is
-    written: docs/accuracy.md, "Times before t0"), in --json mode too."""
-    from chipsim.functional.times import format_time
+#: the drift times of `accuracy` and `report` when --times is not given
+DRIFT_TIMES = "1s,1h,1d,1y"
 
-    device = chip.cores.device
-    t0 = getattr(device, "t0_s", None)
+
+def note_early_times(times: list[float], chip: "Chip", option: str, default: str) -> None:
+    """One line on stderr, in --json mode too, when the user asked for times before the PCM
+    model's t0: they run the model as written (README, "Times after programming"). Called
+    once the run starts, so a mistake found later is still the only line; the defaults
+    (`default`) are documented and pass without it."""
+    from chipsim.functional.times import format_time, parse_times
+
+    t0 = getattr(chip.cores.device, "t0_s", None)
     early = [format_time(t) for t in times if t0 is not None and t < t0]
-    if early:
+    if early and list(times) != parse_times(default):
         print(f"note: {option} {', '.join(early)} before {chip.name}'s PCM t0 = {t0:g} s: the "
             "model is used as written there, drift g = g_prog ((t + t0) / t0)^-nu smaller "
             "than the factor 2^-nu it reaches at t0; its statistics were measured from t0 on",

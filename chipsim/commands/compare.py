@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     out = output_folder(args.out or Path("reports") / f"compare-{work.model}", "--out")
     seeds = list(range(args.seed, args.seed + args.seeds))
     say = progress(args)
-    note_early_times(times, chip, "--times")
+    note_early_times(times, chip, "--times", "1h")
     if args.calibration:  # ranges fitted before, in a calibrated mapping of the same network
         from chipsim.mapping import Mapping
 

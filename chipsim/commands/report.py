@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from chipsim.commands.arguments import COUNT, INDEX, times
-from chipsim.commands.common import (add_calibrate_option, add_chip_option, add_json_option,
-                                     add_mapping_options, calibrate_unless_told,
+from chipsim.commands.common import (DRIFT_TIMES, add_calibrate_option, add_chip_option,
+                                     add_json_option, add_mapping_options, calibrate_unless_told,
                                      mapping_from_args, note_early_times, output_folder,
                                      print_json, progress)
 from chipsim.errors import ChipsimError
@@ -27,9 +27,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_chip_option(p)
     add_mapping_options(p, "balanced")
     add_measure_options(p, seeds=2)
-    p.add_argument("--times", type=times, default="1s,1h,1d,1y", metavar="LIST",
+    p.add_argument("--times", type=times, default=DRIFT_TIMES, metavar="LIST",
                    help="times after programming for the accuracy study, comma-separated, "
-                   "units s/m/h/d/y (default 1s,1h,1d,1y)")
+                   f"units s/m/h/d/y (default {DRIFT_TIMES})")
     p.add_argument("--calibration-study", action="store_true",
                    help="also run the range-calibration study (needs --data): per-vector input "
                    "scaling alone and with column ranges calibrated, an uncalibrated fixed-range "
@@ -76,13 +76,13 @@ def run(args: argparse.Namespace) -> int:
     if args.out:  # the default folder is named after the mapping's strategy: checked below
         output_folder(args.out, "--out")
     chip = load_chip(args.chip)
-    note_early_times(args.times, chip, "--times")
     work = Workload.load(args.model, chip, data=args.data, inputs=args.inputs,
                          images=args.images, seed=args.seed)
     mapping = mapping_from_args(args, chip, work.layers, Path(args.model).name)
     out = output_folder(args.out or Path("reports") / f"{work.model}-{mapping.strategy}",
                         "--out")
     seeds = range(args.seed, args.seed + args.seeds)
+    note_early_times(args.times, chip, "--times", DRIFT_TIMES)
     mapping, note = calibrate_unless_told(args, work.graph, work.layers, mapping, chip, progress(args))
     results, trace = measure_run(work, mapping, times=args.times, seeds=seeds, seed=args.seed,
                                  log=progress(args))

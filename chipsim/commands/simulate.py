@@ -13,7 +13,7 @@ from chipsim.commands.arguments import COUNT, INDEX
 from chipsim.commands.common import (add_calibrate_option, add_chip_option, add_json_option,
                                      add_mapping_options, calibrate_unless_told,
                                      mapping_from_args, output_folder, print_json, progress)
-from chipsim.errors import ChipsimError, DataError
+from chipsim.errors import DataError
 from chipsim.functional.executor import synthetic_inputs
 
 
@@ -143,8 +143,9 @@ def run(args: argparse.Namespace) -> int:
               f"{result.bottleneck['kind']} {result.bottleneck['name']})")
     else:
         print("throughput:              not measured")
-    print(f"energy per inference:    {result.energy_per_inference_pj / 1e6:.3f} uJ "
-          f"(arrays+DACs+ADCs {result.paper_energy_per_inference_pj / 1e6:.3f} uJ)")
+    print(f"energy per inference:    {result.energy_per_inference_pj / 1e6:.3f} uJ in steady "
+          f"state (arrays+DACs+ADCs {result.paper_energy_per_inference_pj / 1e6:.3f} uJ; static "
+          "power over one steady-state interval, the pipeline's fill not charged)")
     if result.tops is not None:
         print(f"TOPS:                    {result.tops:.2f}")
     print(f"TOPS/W:                  {result.tops_per_w:.2f} as the chip paper counts "

@@ -105,7 +105,8 @@ def read_mapping(path: Path, chip: Any, layers: Sequence[LayerLike]) -> Mapping:
     replication = {layer.name: 1 for layer in layers}
     replication.update(doc.replication)
     mapping = Mapping(
-        chip=doc.chip, strategy=doc.strategy, graph=doc.graph, graph_hash=doc.graph_hash,
+        # an old file, checked below against these layers, is written back with their hash
+        chip=doc.chip, strategy=doc.strategy, graph=doc.graph, graph_hash=shape_hash(layers),
         replication=replication,
         placements=tuple(
             Placement(Block(e.layer, e.rows[0], e.rows[1], e.cols[0], e.cols[1]), e.replica, e.core,
