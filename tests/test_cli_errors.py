@@ -164,8 +164,9 @@ def test_times_before_t0_run_and_say_what_the_model_does_there(capsys):
             "--seeds", "1", "--gdc", "on", "--out", "acc", "--json"]
     assert main(argv + ["--times", "0s,1s,1h"]) == 0
     err = capsys.readouterr().err
-    assert ("note: --times 0s, 1s before hermes64's PCM t0 = 20 s: the model is used as "
-            "written there") in err
+    assert ("note: --times 0s, 1s: before t0 = 20 s of hermes64's PCM model, whose statistics "
+            "start there; run as written: drift factor ((t + t0) / t0)^-nu, not yet the 2^-nu "
+            "of t0 (README: Times after programming)\n") in err
     assert main(argv + ["--times", "1h"]) == 0
     assert "t0" not in capsys.readouterr().err
 

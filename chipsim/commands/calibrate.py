@@ -10,6 +10,9 @@ from chipsim.commands.common import (add_chip_option, add_json_option, note_earl
                                      output_file, print_json)
 from chipsim.errors import ChipsimError
 
+#: --time when not given: when after programming candidate settings are judged
+TIME = "1h"
+
 
 def add_parser(sub) -> argparse.ArgumentParser:
     from chipsim.calibration.column_ranges import COLUMN_RULES, DEFAULT_L
@@ -32,8 +35,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="calibration samples to run (default 256)")
     p.add_argument("--seed", type=INDEX, default=0, metavar="N",
                    help="the chip programmed to judge candidate settings (default 0)")
-    p.add_argument("--time", type=time, default="1h", metavar="T",
-                   help="time after programming at which candidates are judged (default 1h)")
+    p.add_argument("--time", type=time, default=TIME, metavar="T",
+                   help=f"time after programming at which candidates are judged (default {TIME})")
     p.add_argument("--input-rule", choices=INPUT_RULES + ("none",), default="best",
                    help="input range rule (default best: the one with the smallest tile error)")
     p.add_argument("--column-rule", choices=COLUMN_RULES + ("none",), default="best",
@@ -74,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     x, y = load_dataset(args.data, "calibration")
     x, y = x[:args.samples], y[:args.samples]
     x = check_inputs(graph, x, name=f"data set {args.data!r} (calibration split)")
-    note_early_times([t], chip, "--time", "1h")
+    note_early_times([t], chip, "--time", TIME)
     print(f"calibrating {len(mapping.placements)} tiles on {len(y)} {args.data} calibration "
           f"samples (seed {args.seed}, judged at t = {format_time(t)})", file=sys.stderr)
     result = calibrate_mapping(

@@ -183,7 +183,7 @@ def note_early_times(times: list[float], chip: "Chip", option: str, default: str
     t0 = getattr(chip.cores.device, "t0_s", None)
     early = [format_time(t) for t in times if t0 is not None and t < t0]
     if early and list(times) != parse_times(default):
-        print(f"note: {option} {', '.join(early)} before {chip.name}'s PCM t0 = {t0:g} s: the "
-            "model is used as written there, drift g = g_prog ((t + t0) / t0)^-nu smaller "
-            "than the factor 2^-nu it reaches at t0; its statistics were measured from t0 on",
+        print(f"note: {option} {', '.join(early)}: before t0 = {t0:g} s of {chip.name}'s PCM "
+              "model, whose statistics start there; run as written: drift factor "
+              "((t + t0) / t0)^-nu, not yet the 2^-nu of t0 (README: Times after programming)",
               file=sys.stderr)

@@ -12,6 +12,9 @@ from chipsim.commands.common import (add_chip_option, add_json_option, calibrate
 from chipsim.commands.report import add_measure_options
 from chipsim.errors import ChipsimError, MappingError
 
+#: --times when not given: the accuracy columns of the comparison
+TIMES = "1h"
+
 
 def add_parser(sub) -> argparse.ArgumentParser:
     from chipsim.mapping import STRATEGIES
@@ -32,9 +35,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--strategies", default=",".join(STRATEGIES), metavar="LIST",
                    help=f"comma-separated strategies (default {','.join(STRATEGIES)})")
     add_measure_options(p, seeds=2)
-    p.add_argument("--times", type=times, default="1h", metavar="LIST",
+    p.add_argument("--times", type=times, default=TIMES, metavar="LIST",
                    help="times after programming at which accuracy is compared, comma-separated, "
-                   "units s/m/h/d/y (default 1h); each is a column")
+                   f"units s/m/h/d/y (default {TIMES}); each is a column")
     p.add_argument("--calibration", default=None, metavar="FILE",
                    help="a calibrated mapping file of the same network (`chipsim calibrate`; "
                    "the bundled mappings/ are): every strategy takes its input and column "
@@ -79,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     out = output_folder(args.out or Path("reports") / f"compare-{work.model}", "--out")
     seeds = list(range(args.seed, args.seed + args.seeds))
     say = progress(args)
-    note_early_times(times, chip, "--times", "1h")
+    note_early_times(times, chip, "--times", TIMES)
     if args.calibration:  # ranges fitted before, in a calibrated mapping of the same network
         from chipsim.mapping import Mapping
 
