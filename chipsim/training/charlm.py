@@ -7,8 +7,10 @@ B sequences of T characters, each starting from h = c = 0: forward through every
 whole sequence, backward (the output layer's transposed read, then BPTT down the LSTM layers),
 then every matrix's rank-1 updates, one per time step and sequence, with lr / B.
 
-Training vector numbers: the step's first is the count of character vectors seen so far, step
-t's reads use first + t B (see chipsim.training.lstm); evaluation reads are numbered apart.
+Vector numbers: a training step's first is the count of character vectors seen so far, and
+step t's reads of its B sequences use first + t B + b (see chipsim.training.lstm). Evaluation
+reads are numbered apart, sequence s's step t at base + t N + s for N test sequences, whatever
+the chunk of sequences read together.
 The metric is the test cross-entropy per character in nats (natural log; / ln 2 for bits).
 """
 
@@ -40,17 +42,23 @@ class CharModel:
     def matrices(self) -> list[FloatMatrix | TileMatrix]:
         return [layer.matrix for layer in self.lstms] + [self.readout]
 
-    def _forward(self, ids: np.ndarray, first: int):
-        """Every layer's output and trace, and the logits (T B, vocab) in (t, b) order."""
+    def _forward(self, ids: np.ndarray, first: int, stride: int | None = None):
+        """Every layer's trace, the output layer's read vectors [h_t, 1] and the logits, both
+        (T B, ...) in (t, b) order; step t's vectors are numbered first + t stride + b."""
         batch, steps = ids.shape
+        stride = batch if stride is None else stride
         hs = np.eye(self.vocab, dtype=np.float32)[ids.T]  # (T, B, vocab) one-hot
         traces = []
         for layer in self.lstms:
-            hs, trace = layer.forward(hs, first)
+            hs, trace = layer.forward(hs, first, stride)
             traces.append(trace)
-        top = hs.reshape(steps * batch, -1)
-        read = np.concatenate([top, np.ones((len(top), 1), dtype=top.dtype)], axis=1)
-        return traces, read, self.readout.forward(read, first)
+        read = np.concatenate([hs, np.ones((steps, batch, 1), dtype=hs.dtype)], axis=2)
+        if stride == batch:  # the numbers run on: one read of all steps
+            logits = self.readout.forward(read.reshape(steps * batch, -1), first)
+        else:
+            logits = np.concatenate([self.readout.forward(read[t], first + t * stride)
+                                     for t in range(steps)])
+        return traces, read.reshape(steps * batch, -1), logits
 
     def backprop(self, ids: np.ndarray, targets: np.ndarray, first: int = 0):
         """Summed loss of a batch (B, T) and, per matrix, (read vectors, output errors): the
@@ -80,17 +88,19 @@ class CharModel:
         return loss / ids.shape[1]
 
     def evaluate(self, ids: np.ndarray, targets: np.ndarray, tag: int = 0,
-                 batch: int = 500) -> tuple[float, float]:
-        """Next-character accuracy and mean cross-entropy per character (nats) over sequences."""
-        correct, loss = 0, 0.0
+                 batch: int = 1024) -> tuple[float, float]:
+        """Next-character accuracy and mean cross-entropy per character (nats) over sequences,
+        read `batch` sequences at a time (the result does not depend on it)."""
+        losses = np.empty(ids.shape, dtype=np.float64)  # (sequence, step): one sum order
+        correct = 0
         for k0 in range(0, len(ids), batch):
             x, y = ids[k0:k0 + batch], targets[k0:k0 + batch]
-            logits = self._forward(x, _EVAL_BASE + tag * (1 << 24) + k0 * ids.shape[1])[2]
+            logits = self._forward(x, _EVAL_BASE + tag * (1 << 32) + k0, len(ids))[2]
             labels = y.T.reshape(-1)
-            losses, _ = softmax_cross_entropy(logits, labels)
+            part, _ = softmax_cross_entropy(logits, labels)
+            losses[k0:k0 + batch] = part.reshape(x.shape[1], -1).T
             correct += int((logits.argmax(axis=1) == labels).sum())
-            loss += float(losses.sum())
-        return correct / ids.size, loss / ids.size
+        return correct / ids.size, float(losses.mean())
 
 
 def build_char_model(vocab: int, hidden: list[int], seed: int, tile_config=None) -> CharModel:

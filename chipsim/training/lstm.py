@@ -13,8 +13,10 @@ input x_t and of h_{t-1} at once. The update is one rank-1 update per time step,
 [x_t, h_{t-1}, 1] (x) dz_t, after the whole sequence's backward pass (on tiles: one stochastic
 pulse train per step).
 
-Step t of a batch of B sequences reads vectors numbered first_index + t B + b, forward and
-backward (their random streams differ), so a run is a pure function of the seed.
+Step t of a batch of B sequences reads vectors numbered first_index + t stride + b (stride B
+by default), forward and backward (their random streams differ), so a run is a pure function of
+the seed; an evaluation in chunks of sequences passes the total count as the stride, so that
+every vector's number is the same whatever the chunk size.
 """
 
 from __future__ import annotations
@@ -42,16 +44,18 @@ class LSTMLayer:
     def __init__(self, matrix: FloatMatrix | TileMatrix, inputs: int, hidden: int):
         self.matrix, self.inputs, self.hidden = matrix, inputs, hidden
 
-    def forward(self, xs: np.ndarray, first_index: int) -> tuple[np.ndarray, Trace]:
+    def forward(self, xs: np.ndarray, first_index: int,
+                stride: int | None = None) -> tuple[np.ndarray, Trace]:
         """Hidden states hs (T, B, hidden) for inputs xs (T, B, inputs), from h = c = 0."""
         steps, batch, _ = xs.shape
+        stride = batch if stride is None else stride
         n = self.hidden
         h = c = np.zeros((batch, n), dtype=np.float32)
         one = np.ones((batch, 1), dtype=np.float32)
         inputs, gates, cells, hs = [], [], [], []
         for t in range(steps):
             v = np.concatenate([xs[t], h, one], axis=1)
-            z = self.matrix.forward(v, first_index + t * batch)
+            z = self.matrix.forward(v, first_index + t * stride)
             ifo = activate("sigmoid", z[:, :3 * n])
             g = np.tanh(z[:, 3 * n:])
             c = ifo[:, n:2 * n] * c + ifo[:, :n] * g
