@@ -12,8 +12,9 @@ from chipsim.commands.common import add_chip_option, add_json_option, print_json
 from chipsim.errors import ChipsimError
 
 STUDIES = ("kim", "gokmen")
-_STUDY_DEFAULTS = {"kim": dict(imbalances="0,0.2,0.5", seeds=2),
-                   "gokmen": dict(imbalances="0,0.02,0.05,0.1", seeds=3)}
+# defaults that differ between the MLP (and the Kim study) and the character LSTM
+_DEFAULTS = {"mlp": dict(imbalances="0,0.2,0.5", seeds=2, epochs=1, lr=0.1),
+             "text": dict(imbalances="0,0.02,0.05,0.1", seeds=3, epochs=3, lr=0.05)}
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -45,8 +46,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "text: a character LSTM on Python standard-library sources)")
     p.add_argument("--activation", default="sigmoid", choices=("sigmoid", "relu"),
                    help="hidden-layer activation (default sigmoid)")
-    p.add_argument("--epochs", type=int, default=1, help="epochs (default 1)")
-    p.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="epochs (default 1; 3 for the character LSTM)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="learning rate (default 0.1; 0.05 for the character LSTM)")
     p.add_argument("--batch", type=int, default=1, help="mini-batch size (default 1, the papers')")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--train-limit", type=int, default=None, metavar="N",
@@ -94,7 +97,8 @@ def _sizes(text: str, name: str, kind=int) -> list:
 
 
 def _check(args: argparse.Namespace) -> None:
-    for name, value in _STUDY_DEFAULTS.get(args.study, _STUDY_DEFAULTS["kim"]).items():
+    lstm = args.study == "gokmen" or (args.study is None and args.data == "text")
+    for name, value in _DEFAULTS["text" if lstm else "mlp"].items():
         if getattr(args, name) is None:
             setattr(args, name, value)
     for name in ("epochs", "batch", "seeds", "zero_shift_pairs", "seq_len"):
