@@ -158,13 +158,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bar(args: argparse.Namespace):
+def _bar(args: argparse.Namespace, unit: str = "img"):
     """A tqdm bar over the training samples of all epochs on stderr (none in --json mode)."""
     if args.json:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=None, desc="training", unit="img", file=sys.stderr, leave=False)
+    return tqdm(total=None, desc="training", unit=unit, file=sys.stderr, leave=False)
 
 
 def cell_csv(path: Path, header: list[str]):

@@ -61,7 +61,7 @@ def run_text(args: argparse.Namespace, chip) -> int:
                 **corpus.describe()}
     log = EpochLog(out, f"Character LSTM {args.lstm} on Python source text", settings)
     say = progress(args)
-    bar = _bar(args)
+    bar = _bar(args, unit="seq")
     results = train_text(spec, corpus=corpus, on_epoch=lambda r: (log.add(r.row()), say(
         f"epoch {r.epoch}: test cross-entropy {r.test_loss:.4f} nats/char, next-character "
         f"accuracy {100 * r.test_accuracy:.2f} %, {r.seconds:.1f} s")),
