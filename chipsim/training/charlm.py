@@ -108,8 +108,10 @@ def build_char_model(vocab: int, hidden: list[int], seed: int, tile_config=None)
     Generator of `seed`: LSTM weights uniform in +-1/sqrt(hidden), the output layer's in
     +-sqrt(6 / (fan in + fan out)), bias rows 0. On tiles of `tile_config`, consecutive tile
     ids, or float numpy matrices when it is None."""
-    if not hidden or min(hidden) < 1 or vocab < 2:
+    if not hidden or min(hidden) < 1:
         raise DataError(f"LSTM hidden sizes {hidden}: expected at least one size, all >= 1")
+    if vocab < 2:
+        raise DataError(f"vocabulary of {vocab} classes: expected at least 2")
     rs = np.random.default_rng(seed)
     tile_id = 0
 

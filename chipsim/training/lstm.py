@@ -9,9 +9,9 @@ hidden each. The gates and the cell run in digital numpy:
 
 Backpropagation through time walks the sequence backwards; each step's gate errors dz_t go down
 through the array's transposed read (`matrix.backward`), which gives the error of the step's
-input x_t and of h_{t-1} at once. The update is one rank-1 update per time step, W -= lr
-[x_t, h_{t-1}, 1] (x) dz_t, after the whole sequence's backward pass (on tiles: one stochastic
-pulse train per step).
+input x_t and of h_{t-1} at once. The update (chipsim.training.charlm) is one rank-1 update per
+time step, W -= lr [x_t, h_{t-1}, 1] (x) dz_t, after the whole sequence's backward pass (on
+tiles: one stochastic pulse train per step): `Trace.inputs` and the dz that `backward` returns.
 
 Step t of a batch of B sequences reads vectors numbered first_index + t stride + b (stride B
 by default), forward and backward (their random streams differ), so a run is a pure function of
@@ -89,9 +89,3 @@ class LSTMLayer:
                 dh_next = below[:, self.inputs:self.inputs + n]
                 dxs[t] = below[:, :self.inputs]
         return (np.stack(dxs) if input_errors else None), np.stack(dz)
-
-    def update(self, trace: Trace, dz: np.ndarray, lr: float) -> None:
-        """One rank-1 update per time step (and sequence of the batch), in time order."""
-        steps, batch, width = trace.inputs.shape
-        self.matrix.update(trace.inputs.reshape(steps * batch, width),
-                           dz.reshape(steps * batch, -1), lr)
