@@ -1,5 +1,5 @@
-"""`chipsim train`: train a dense network on a training chip's tiles (or in float), and the
-Kim et al. study (`--study kim`)."""
+"""`chipsim train`: train a dense network on a training chip's tiles (or in float), a character
+LSTM (`--data text`), and the Kim et al. and Gokmen et al. studies (`--study kim|gokmen`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from chipsim.commands.common import (add_chip_option, add_json_option, output_fo
                                      print_json, progress)
 from chipsim.errors import ChipsimError
 
-STUDIES = ("kim",)
+STUDIES = ("kim", "gokmen")
+# defaults that differ between the MLP (and the Kim study) and the character LSTM
+_DEFAULTS = {"mlp": dict(imbalances="0,0.2,0.5", seeds=2, epochs=1, lr=0.1),
+             "text": dict(imbalances="0,0.02,0.05,0.1", seeds=3, epochs=3, lr=0.05)}
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -27,7 +30,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "in --out is redrawn, so a killed run keeps its finished epochs. "
         "`--study kim` runs Kim et al.'s study instead: the MLP 784-256-128-10 (sigmoid, "
         "mini-batch 1) on MNIST 5k, at several up/down imbalances, with and without "
-        "zero-shifting, several seeds; one row per cell (docs/training.md).",
+        "zero-shifting, several seeds; one row per cell (docs/training.md). `--data text` "
+        "trains a character LSTM language model (one array per LSTM layer) on Python "
+        "standard-library source text; `--study gokmen` runs Gokmen et al.'s study on it: test "
+        "cross-entropy against DAC bits and rounding, and device asymmetry.",
     )
     add_chip_option(p)
     p.set_defaults(chip="rpu_train")
@@ -36,12 +42,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--graph", default=None, metavar="FILE",
                    help="take the layer sizes from a graph file (.onnx or native .yaml/.json; "
                    "dense layers only) instead of --layers; its weights are not used")
-    p.add_argument("--data", default="mnist", choices=("mnist", "digits"),
-                   help="data set (default mnist: the 5k subset, 4,000 train / 1,000 test)")
+    p.add_argument("--data", default="mnist", choices=("mnist", "digits", "text"),
+                   help="data set (default mnist: the 5k subset, 4,000 train / 1,000 test; "
+                   "text: a character LSTM on Python standard-library sources)")
     p.add_argument("--activation", default="sigmoid", choices=("sigmoid", "relu"),
                    help="hidden-layer activation (default sigmoid)")
-    p.add_argument("--epochs", type=int, default=1, help="epochs (default 1)")
-    p.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="epochs (default 1; 3 for the character LSTM)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="learning rate (default 0.1; 0.05 for the character LSTM)")
     p.add_argument("--batch", type=int, default=1, help="mini-batch size (default 1, the papers')")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--train-limit", type=int, default=None, metavar="N",
@@ -56,15 +65,29 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="alternating up/down pulse pairs of the zero-shifting (default 2000)")
     p.add_argument("--float", action="store_true",
                    help="train the same network with float numpy products (the reference)")
-    study = p.add_argument_group("the Kim et al. study (--study kim)")
+    text = p.add_argument_group("the character LSTM (--data text, --study gokmen)")
+    text.add_argument("--lstm", default="64", metavar="H,H,...",
+                      help="hidden sizes of the LSTM layers (default 64; the paper: 64,64)")
+    text.add_argument("--seq-len", type=int, default=25,
+                      help="characters per training sequence (BPTT length, default 25)")
+    text.add_argument("--train-chars", type=int, default=20000, metavar="N",
+                      help="train on the first N characters of the training text (default "
+                      "20000)")
+    text.add_argument("--test-chars", type=int, default=5000, metavar="N",
+                      help="test on the first N characters of the test text (default 5000)")
+    text.add_argument("--dac-bits", default="5,6,7,8,none", metavar="B,B,...",
+                      help="DAC resolutions of the Gokmen study; none: no quantization "
+                      "(default 5,6,7,8,none)")
+    study = p.add_argument_group("the studies (--study kim|gokmen)")
     study.add_argument("--study", choices=STUDIES, default=None,
                        help="run a study instead of one training run")
-    study.add_argument("--imbalances", default="0,0.2,0.5", metavar="U,U,...",
-                       help="up/down imbalances U of the study (default 0,0.2,0.5)")
-    study.add_argument("--seeds", type=int, default=2,
-                       help="seeds per cell, --seed and up (default 2)")
+    study.add_argument("--imbalances", default=None, metavar="U,U,...",
+                       help="up/down imbalances U of the study (default kim 0,0.2,0.5; "
+                       "gokmen 0,0.02,0.05,0.1)")
+    study.add_argument("--seeds", type=int, default=None,
+                       help="seeds per cell, --seed and up (default kim 2, gokmen 3)")
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="report folder (default reports/train-<data>/ or reports/train-kim/)")
+                   help="report folder (default reports/train-<data>/ or reports/train-<study>/)")
     add_json_option(p)
     return p
 
@@ -77,7 +100,11 @@ def _sizes(text: str, name: str, kind=int) -> list:
 
 
 def _check(args: argparse.Namespace) -> None:
-    for name in ("epochs", "batch", "seeds", "zero_shift_pairs"):
+    lstm = args.study == "gokmen" or (args.study is None and args.data == "text")
+    for name, value in _DEFAULTS["text" if lstm else "mlp"].items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    for name in ("epochs", "batch", "seeds", "zero_shift_pairs", "seq_len"):
         if getattr(args, name) < 1:
             raise ChipsimError(f"--{name.replace('_', '-')}: expected a positive integer, "
                                f"got {getattr(args, name)}")
@@ -96,11 +123,15 @@ def run(args: argparse.Namespace) -> int:
     chip = None if args.float and args.study is None else load_chip(args.chip)
     if args.study == "kim":
         return _run_kim(args, chip)
+    if args.study == "gokmen" or args.data == "text":
+        from chipsim.commands.train_text import run_text
+
+        return run_text(args, chip)
     from chipsim.report.training import EpochLog
     from chipsim.training import TrainSpec, train, training_tile_config
 
     config = None if args.float else training_tile_config(chip, up_down=args.up_down,
-                                                          **_bounds(args))
+                                                          **bound_overrides(args))
     if args.graph:
         from chipsim.training.shapes import layer_sizes
 
@@ -133,18 +164,33 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bounds(args: argparse.Namespace) -> dict:
+def bound_overrides(args: argparse.Namespace) -> dict:
     """The device-bound overrides of --bound (none without it)."""
     return {} if args.bound is None else {"w_max": args.bound, "w_min": -args.bound}
 
 
-def _bar(args: argparse.Namespace):
+def _bar(args: argparse.Namespace, unit: str = "img"):
     """A tqdm bar over the training samples of all epochs on stderr (none in --json mode)."""
     if args.json:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=None, desc="training", unit="img", file=sys.stderr, leave=False)
+    return tqdm(total=None, desc="training", unit=unit, file=sys.stderr, leave=False)
+
+
+def cell_csv(path: Path, header: list[str]):
+    """Start results.csv of a study with its header; returns a function that appends one
+    cell's row at once (lists space-separated) and hands the row back."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerow(header)
+
+    def append(row: dict) -> dict:
+        with open(path, "a", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerow([row[h] if not isinstance(row[h], list) else
+                                    " ".join(map(str, row[h])) for h in header])
+        return row
+
+    return append
 
 
 def _run_kim(args: argparse.Namespace, chip) -> int:
@@ -156,22 +202,17 @@ def _run_kim(args: argparse.Namespace, chip) -> int:
     out.mkdir(parents=True, exist_ok=True)
     say = progress(args)
     path = out / "results.csv"
-    header = ["device", "up_down", "a_up_over_a_down", "zero_shift", "mean_accuracy",
-              "std_accuracy", "accuracies", "seeds"]
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerow(header)
+    append = cell_csv(path, ["device", "up_down", "a_up_over_a_down", "zero_shift",
+                             "mean_accuracy", "std_accuracy", "accuracies", "seeds"])
 
     def write(cell) -> None:
-        row = cell.row()
-        with open(path, "a", newline="", encoding="utf-8") as f:
-            csv.writer(f).writerow([row[h] if not isinstance(row[h], list) else
-                                    " ".join(map(str, row[h])) for h in header])
+        row = append(cell.row())
         say(f"{row['device']} up_down={row['up_down']} zero_shift={row['zero_shift']}: "
             f"{100 * row['mean_accuracy']:.2f} +- {100 * row['std_accuracy']:.2f} %")
 
     cells = kim_study(chip, imbalances, seeds, args.epochs, args.lr, args.zero_shift_pairs,
                       train_limit=args.train_limit, on_cell=write, on_run=say,
-                      overrides=_bounds(args))
+                      overrides=bound_overrides(args))
     rows = [c.row() for c in cells]
     if args.json:
         print_json({"study": "kim", "chip": chip.name, "bound": args.bound,
