@@ -57,10 +57,15 @@ class PulseScales:
 
 def pulse_scales(x_max: float, d_max: float, lr: float, config: UpdateConfig) -> PulseScales:
     """C m and C / m for C = sqrt(lr / (BL dw_min)) and m = sqrt(d_max / x_max) (1 without
-    update management)."""
-    c = np.sqrt(lr / (config.bl * config.device.dw_min))
-    m = np.sqrt(d_max / x_max) if config.update_management else 1.0
-    return PulseScales(row_scale=float(c * m), col_scale=float(c / m))
+    update management): `kernels.probability_scales`, the update kernel's own rule."""
+    row, col = kernels.probability_scales(np.float32(x_max), np.float32(d_max),
+                                          _scale_constant(lr, config), config.update_management)
+    return PulseScales(row_scale=float(row), col_scale=float(col))
+
+
+def _scale_constant(lr: float, config: UpdateConfig) -> float:
+    """C = sqrt(lr / (BL dw_min)) in float64."""
+    return float(np.sqrt(lr / (config.bl * config.device.dw_min)))
 
 
 def device_table(dev: pulsed.Devices, p: pulsed.PulsedParams) -> np.ndarray:
@@ -102,7 +107,7 @@ class PulsedArray:
 
     def update(self, x: np.ndarray, d: np.ndarray, lr: float) -> None:
         """Rank-1 pulsed updates W -= lr outer(x_k, d_k) for each row k of x (batch, rows) and
-        d (batch, cols), one after another."""
+        d (batch, cols), one after another, all in one kernel call (`update_sequence`)."""
         if not (np.isfinite(lr) and lr >= 0):
             raise DataError(f"tile {self.tile_id}: learning rate must be >= 0, got {lr}")
         rows, cols = self.state.shape
@@ -112,27 +117,16 @@ class PulsedArray:
             raise DataError(f"tile {self.tile_id}: {x.shape[0]} inputs but {d.shape[0]} errors")
         if not (np.isfinite(x).all() and np.isfinite(d).all()):
             raise DataError(f"tile {self.tile_id}: update inputs contain NaN or infinity")
-        for xk, dk in zip(x, d):
-            self._update_one(xk, dk, lr)
-
-    def _update_one(self, x: np.ndarray, d: np.ndarray, lr: float) -> None:
-        u = self.updates
-        self.updates += 1
-        x_max, d_max = float(np.abs(x).max()), float(np.abs(d).max())
-        if x_max == 0 or d_max == 0 or lr == 0:
+        first = self.updates
+        self.updates += x.shape[0]  # an update without pulses uses up its number too
+        if lr == 0 or x.shape[0] == 0:
             return
         c, s = self.config, self.config.device
-        scales = pulse_scales(x_max, d_max, lr, c)
-        rows, cols = self.state.shape
-        row_trains, col_trains = np.empty(rows, np.uint64), np.empty(cols, np.uint64)
-        row_negative, col_negative = np.empty(rows, np.bool_), np.empty(cols, np.bool_)
-        kernels.pulse_trains(self._keys[rng.PULSE_ROWS], u, x, scales.row_scale, c.bl,
-                             row_trains, row_negative, 0, rows)
-        kernels.pulse_trains(self._keys[rng.PULSE_COLS], u, d, scales.col_scale, c.bl,
-                             col_trains, col_negative, 0, cols)
-        counts = run_rows(kernels.apply_coincidences, rows, self.state, row_trains, row_negative,
-                          col_trains, col_negative, self._table, pulsed.KINDS.index(s.kind),
-                          s.ctoc, self._keys[rng.CYCLE_NOISE], u, s.nonlinearity)
+        counts = run_rows(kernels.update_sequence, rows, self.state, x, d,
+                          _scale_constant(lr, c), c.update_management,
+                          self._keys[rng.PULSE_ROWS], self._keys[rng.PULSE_COLS], c.bl,
+                          self._table, pulsed.KINDS.index(s.kind), s.ctoc,
+                          self._keys[rng.CYCLE_NOISE], first, s.nonlinearity)
         self.pulses += sum(counts)
 
     def zero_shift(self, pairs: int, averaged: int | None = None) -> np.ndarray:

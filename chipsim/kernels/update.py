@@ -13,6 +13,13 @@ device (i, j) draw their one cycle-to-cycle normal at index u, element i cols + 
 Each row's result is a pure function of those addresses, so any split of the rows over threads
 gives the same bits.
 
+`update_sequence` applies many rank-1 updates (numbers u0, u0 + 1, ...) in one call: a
+convolution makes one per output position, hundreds per image, and a Python call with its
+arrays per update cost more than the pulses. It draws the same trains at the same addresses as
+`pulse_trains` and `apply_coincidences` called update by update (it calls them), so the bits
+are the same; a row depends only on its own trains, so a thread may take its rows through the
+whole sequence on its own.
+
 All coincidences of one device in one update go the same way (the signs of x_i and d_j fix it),
 so they are applied at once by `chipsim.device.pulsed.pulses` (float32 here): exact for one pulse,
 exact in mean and to first order in spread for several, with one normal per device instead of
@@ -164,3 +171,48 @@ def apply_coincidences(w, row_trains, row_negative, col_trains, col_negative, de
             total += abs(np.int64(counts[j]))
     return total
 
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def probability_scales(x_max, d_max, c, managed):
+    """The row and column probability scales (C m, C / m) of one update, m = sqrt(d_max / x_max)
+    in float64 (update management), or (C, C) without it."""
+    if not managed:
+        return c, c
+    m = np.sqrt(np.float64(d_max) / np.float64(x_max))
+    return c * m, c / m
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _max_abs(v) -> np.float32:
+    top = _F(0.0)
+    for value in v:
+        top = max(top, abs(_F(value)))
+    return top
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def update_sequence(w, x, d, c, managed, row_key_, col_key_, bl, dev, kind, ctoc, noise_key,
+                    first_update, gamma, k0, k1) -> int:
+    """Rank-1 updates k = 0, 1, ... of x (n, rows) and d (n, cols) one after another on rows
+    k0..k1-1 of w: update k has number first_update + k and the probability scales of
+    `probability_scales` (C = c); one with x or d all zero sends no pulses (its number is used
+    up all the same). The other arguments as in `pulse_trains` and `apply_coincidences`.
+    Returns the number of pulses applied."""
+    cols = w.shape[1]
+    row_trains = np.zeros(w.shape[0], dtype=np.uint64)
+    row_negative = np.zeros(w.shape[0], dtype=np.bool_)
+    col_trains = np.empty(cols, dtype=np.uint64)
+    col_negative = np.empty(cols, dtype=np.bool_)
+    total = 0
+    for k in range(x.shape[0]):
+        x_max, d_max = _max_abs(x[k]), _max_abs(d[k])
+        if x_max == _F(0.0) or d_max == _F(0.0):
+            continue
+        row_scale, col_scale = probability_scales(x_max, d_max, c, managed)
+        u = first_update + k
+        pulse_trains(row_key_, u, x[k], row_scale, bl, row_trains, row_negative, k0, k1)
+        pulse_trains(col_key_, u, d[k], col_scale, bl, col_trains, col_negative, 0, cols)
+        total += apply_coincidences(w, row_trains, row_negative, col_trains, col_negative, dev,
+                                    kind, ctoc, noise_key, u, gamma, k0, k1)
+    return total
