@@ -15,14 +15,16 @@ import numpy as np
 
 from chipsim.datasets import load_dataset
 from chipsim.errors import DataError
+from chipsim.training.chain import Chain
 from chipsim.training.network import Network, build_network
 
 
 @dataclass(frozen=True)
 class TrainSpec:
-    """What to train and how. `tile_config` None: the float numpy reference."""
+    """What to train and how: `layers` the sizes of an MLP or a `Chain` of layer shapes;
+    `tile_config` None: the float numpy reference."""
 
-    layers: tuple[int, ...] = (784, 256, 128, 10)
+    layers: tuple[int, ...] | Chain = (784, 256, 128, 10)
     data: str = "mnist"
     activation: str = "sigmoid"
     epochs: int = 1
@@ -46,20 +48,28 @@ class EpochResult:
         return asdict(self)
 
 
+def spec_chain(spec: TrainSpec) -> Chain:
+    return spec.layers if isinstance(spec.layers, Chain) else Chain.mlp(list(spec.layers))
+
+
 def load_data(spec: TrainSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    x_train, y_train = load_dataset(spec.data, "train", layout="flat")
-    x_test, y_test = load_dataset(spec.data, "test", layout="flat")
+    """Training and test images, flat for a chain that starts on vectors, else as images."""
+    chain = spec_chain(spec)
+    layout = "flat" if len(chain.input) == 1 else "image"
+    x_train, y_train = load_dataset(spec.data, "train", layout=layout)
+    x_test, y_test = load_dataset(spec.data, "test", layout=layout)
     if spec.train_limit is not None:
         x_train, y_train = x_train[:spec.train_limit], y_train[:spec.train_limit]
-    if x_train.shape[1] != spec.layers[0] or spec.layers[-1] <= int(y_train.max()):
-        raise DataError(f"layers {','.join(map(str, spec.layers))}: data set {spec.data} has "
-                        f"{x_train.shape[1]} inputs and {int(y_train.max()) + 1} classes")
+    if x_train.shape[1:] != tuple(chain.input) or chain.shapes()[-1][0] <= int(y_train.max()):
+        inputs = "x".join(map(str, x_train.shape[1:]))
+        raise DataError(f"layers {chain.describe()}: data set {spec.data} has {inputs} "
+                        f"inputs and {int(y_train.max()) + 1} classes")
     return x_train, y_train, x_test, y_test
 
 
 def make_network(spec: TrainSpec) -> Network:
     """The spec's network, zero-shifted first when asked (tiles only)."""
-    net = build_network(list(spec.layers), spec.activation, spec.seed, spec.tile_config)
+    net = build_network(spec_chain(spec), spec.activation, spec.seed, spec.tile_config)
     if spec.zero_shift_pairs > 0:
         for matrix in net.tile_matrices():
             matrix.zero_shift(spec.zero_shift_pairs)

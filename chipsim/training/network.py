@@ -1,10 +1,11 @@
-"""A multilayer perceptron whose weight matrices are `FloatMatrix` or `TileMatrix`.
+"""A network of layers (`chipsim.training.layers`): convolutions, max-pooling, flatten and dense
+layers, whose weight matrices are `FloatMatrix` or `TileMatrix`; an MLP is a chain of dense ones.
 
-One SGD step for a mini-batch: forward through every layer (matrix product, digital bias,
-activation; the last layer's logits into softmax cross-entropy), then backward layer by layer
-(the matrix's transposed read carries the error down; the first layer needs none), then every
-matrix's update with the layer's inputs and errors and lr / batch (the mean gradient). Biases
-are digital numbers updated by plain SGD.
+One SGD step for a mini-batch: forward through every layer (a weight layer: matrix product,
+digital bias, activation; the last layer's logits into softmax cross-entropy), then backward
+layer by layer (a matrix's transposed read carries the error down; below the first weight layer
+none is needed), each weight layer updating its matrix with its inputs and errors and
+lr / batch (the mean gradient). Biases are digital numbers updated by plain SGD.
 
 Every sample has a number (samples seen so far), the input number of its tile reads: with the
 tiles' counter-based draws a run is a pure function of the seed, whatever the thread count.
@@ -12,38 +13,31 @@ tiles' counter-based draws a run is a pure function of the seed, whatever the th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from chipsim.errors import DataError
-from chipsim.training.functions import ACTIVATIONS, activate, activation_grad, \
-    softmax_cross_entropy
+from chipsim.training.chain import Chain, ConvShape, DenseShape, FlattenShape, PoolShape
+from chipsim.training.conv import Conv
+from chipsim.training.functions import ACTIVATIONS, softmax_cross_entropy
+from chipsim.training.layers import Dense, Flatten, Layer, MaxPool
 from chipsim.training.matrices import FloatMatrix, TileMatrix
 
 _EVAL_BASE = 1 << 40  # input numbers of evaluation reads: apart from every training sample's
 
 
-@dataclass
-class Dense:
-    """One layer: y = activation(x @ W + b); the last layer's activation is the softmax."""
-
-    matrix: FloatMatrix | TileMatrix
-    bias: np.ndarray
-    activation: str | None  # None: logits (the output layer)
-
-
 class Network:
-    def __init__(self, layers: list[Dense]):
+    def __init__(self, layers: list[Layer]):
         self.layers = layers
         self.samples = 0  # training samples seen: the next sample's input number
+        weighted = [k for k, layer in enumerate(layers) if hasattr(layer, "matrix")]
+        # layer k passes an error down only where a weight layer below needs it
+        self._propagate = [bool(weighted) and k > weighted[0] for k in range(len(layers))]
 
     def _forward(self, x: np.ndarray, first_index: int) -> list[np.ndarray]:
         """Inputs of every layer and, last, the logits."""
         values = [x]
         for layer in self.layers:
-            z = layer.matrix.forward(values[-1], first_index) + layer.bias
-            values.append(z if layer.activation is None else activate(layer.activation, z))
+            values.append(layer.forward(values[-1], first_index))
         return values
 
     def train_step(self, x: np.ndarray, labels: np.ndarray, lr: float) -> float:
@@ -54,13 +48,10 @@ class Network:
         losses, d = softmax_cross_entropy(values[-1], labels)
         step = lr / len(x)
         for k in range(len(self.layers) - 1, -1, -1):
-            layer, inputs = self.layers[k], values[k]
-            d = d.astype(np.float32)
-            below = layer.matrix.backward(d, first) if k > 0 else None
-            layer.matrix.update(inputs, d, step)
-            layer.bias -= np.float32(step) * d.sum(axis=0)
-            if below is not None:
-                d = below * activation_grad(self.layers[k - 1].activation, inputs)
+            d = self.layers[k].backward(values[k], values[k + 1], d, first, step,
+                                        self._propagate[k])
+            if d is None:
+                break
         return float(losses.sum())
 
     def evaluate(self, x: np.ndarray, labels: np.ndarray, tag: int = 0,
@@ -75,28 +66,46 @@ class Network:
         return correct / len(x), loss / len(x)
 
     def tile_matrices(self) -> list[TileMatrix]:
-        return [layer.matrix for layer in self.layers if isinstance(layer.matrix, TileMatrix)]
+        return [layer.matrix for layer in self.layers
+                if isinstance(getattr(layer, "matrix", None), TileMatrix)]
 
 
-def build_network(sizes: list[int], activation: str, seed: int, tile_config=None) -> Network:
-    """An MLP of layer sizes [inputs, hidden..., outputs], weights uniform in
-    +-sqrt(6 / (fan in + fan out)) (Glorot, suited to sigmoids) and zero biases, drawn from a
-    numpy Generator of `seed`; on tiles of `tile_config` (a training TileConfig), or float
-    numpy matrices when it is None."""
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise DataError(f"layers {sizes}: expected at least two sizes, all >= 1")
+def build_network(layers: list[int] | Chain, activation: str, seed: int,
+                  tile_config=None) -> Network:
+    """The network of a chain of layer shapes, or the MLP of layer sizes [inputs, hidden...,
+    outputs]; every weight layer but the last has `activation`. Weights uniform in
+    +-sqrt(6 / (fan in + fan out)) (Glorot, suited to sigmoids; a convolution's fans are
+    kh kw C_in and kh kw C_out) and zero biases, drawn layer by layer from a numpy Generator of
+    `seed`; on tiles of `tile_config` (a training TileConfig), or float numpy matrices when it
+    is None."""
+    chain = layers if isinstance(layers, Chain) else Chain.mlp(list(layers))
     if activation not in ACTIVATIONS:
         raise DataError(f"activation {activation!r}: expected one of {', '.join(ACTIVATIONS)}")
+    shapes = chain.shapes()
     rs = np.random.default_rng(seed)
-    layers, tile_id = [], 0
-    for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        bound = np.sqrt(6.0 / (n_in + n_out))
+    built: list[Layer] = []
+    tile_id = 0
+    for k, (shape, below) in enumerate(zip(chain.layers, shapes)):
+        if isinstance(shape, PoolShape):
+            built.append(MaxPool(shape))
+            continue
+        if isinstance(shape, FlattenShape):
+            built.append(Flatten())
+            continue
+        if isinstance(shape, DenseShape):
+            n_in, n_out, fans = below[0], shape.units, below[0] + shape.units
+        else:
+            area = shape.kernel[0] * shape.kernel[1]
+            n_in, n_out, fans = below[0] * area, shape.channels, (below[0] + shape.channels) * area
+        bound = np.sqrt(6.0 / fans)
         w = rs.uniform(-bound, bound, (n_in, n_out)).astype(np.float32)
         if tile_config is None:
             matrix = FloatMatrix(w)
         else:
             matrix = TileMatrix(tile_config, w, tile_id, seed)
             tile_id += matrix.tile_count
-        last = k == len(sizes) - 2
-        layers.append(Dense(matrix, np.zeros(n_out, np.float32), None if last else activation))
-    return Network(layers)
+        act = None if k == len(chain.layers) - 1 else activation
+        bias = np.zeros(n_out, np.float32)
+        built.append(Dense(matrix, bias, act) if isinstance(shape, DenseShape) else
+                     Conv(matrix, bias, act, shape))
+    return Network(built)
