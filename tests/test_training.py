@@ -86,13 +86,13 @@ def test_a_chip_without_training_section_is_a_one_line_error(capsys):
         training_tile_config(load_chip("hermes64"))
 
 
-def test_layer_sizes_come_from_a_graph_file_and_convolutions_are_refused(capsys, tmp_path):
+def test_layer_sizes_come_from_a_graph_file_and_an_lstm_is_refused(capsys, tmp_path):
     from pathlib import Path
 
-    from chipsim.training.shapes import layer_sizes
+    from chipsim.training.shapes import network_chain
 
     workloads = Path(__file__).resolve().parents[1] / "workloads"
-    assert layer_sizes(workloads / "digits_mlp" / "mlp.onnx") == [64, 128, 10]
-    code = main(["train", "--graph", str(workloads / "mnist_cnn" / "cnn.onnx"), "--out",
+    assert network_chain(workloads / "digits_mlp" / "mlp.onnx").describe() == "64,128,10"
+    code = main(["train", "--graph", str(workloads / "ptb_lstm" / "lstm.onnx"), "--out",
                  str(tmp_path)])
-    assert code == 2 and "conv" in capsys.readouterr().err
+    assert code == 2 and "embedding" in capsys.readouterr().err

@@ -22,9 +22,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "train",
         help="train a network on the chip's arrays (pulsed updates), or the Kim et al. study",
-        description="Train a multilayer perceptron with SGD on the crossbars of a training chip "
-        "(a chip description with a `training` section, e.g. the built-in rpu_train): forward "
-        "and backward are reads of the tiles through their converters, updates are the tiles' "
+        description="Train an MLP (or a CNN from --graph) with SGD on the crossbars of a training "
+        "chip (a chip description with a `training` section, e.g. the built-in rpu_train): "
+        "forward and backward are reads of the tiles through their converters, updates are the "
+        "tiles' "
         "stochastic pulse trains; activations, loss and biases are digital. Each finished "
         "epoch is appended to results.csv and the report (curve.png, README.md, index.html) "
         "in --out is redrawn, so a killed run keeps its finished epochs. "
@@ -40,8 +41,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--layers", default="784,256,128,10", metavar="N,N,...",
                    help="layer sizes, inputs first (default 784,256,128,10: Kim et al.'s MLP)")
     p.add_argument("--graph", default=None, metavar="FILE",
-                   help="take the layer sizes from a graph file (.onnx or native .yaml/.json; "
-                   "dense layers only) instead of --layers; its weights are not used")
+                   help="take the layers from a graph file (.onnx or native .yaml/.json): "
+                   "a chain of conv2d, maxpool, flatten and dense layers, hidden ones with "
+                   "--activation; instead of --layers; its weights are not used")
     p.add_argument("--data", default="mnist", choices=("mnist", "digits", "text"),
                    help="data set (default mnist: the 5k subset, 4,000 train / 1,000 test; "
                    "text: a character LSTM on Python standard-library sources)")
@@ -132,11 +134,14 @@ def run(args: argparse.Namespace) -> int:
 
     config = None if args.float else training_tile_config(chip, up_down=args.up_down,
                                                           **bound_overrides(args))
-    if args.graph:
-        from chipsim.training.shapes import layer_sizes
+    if args.graph:  # a chain of conv, maxpool, flatten and dense shapes
+        from chipsim.training.shapes import network_chain
 
-        args.layers = ",".join(map(str, layer_sizes(args.graph)))
-    spec = TrainSpec(layers=tuple(_sizes(args.layers, "layers")), data=args.data,
+        layers = network_chain(args.graph)
+        args.layers = layers.describe()
+    else:
+        layers = tuple(_sizes(args.layers, "layers"))
+    spec = TrainSpec(layers=layers, data=args.data,
                      activation=args.activation, epochs=args.epochs, lr=args.lr,
                      batch=args.batch, seed=args.seed, train_limit=args.train_limit,
                      zero_shift_pairs=args.zero_shift_pairs if args.zero_shift else 0,
