@@ -15,6 +15,13 @@ Measured 1.9 on 2 cores (0.70 s against 0.37 s, one thread): the reload after an
 only the read-out grid of the updated tiles (the row sums for energy and the float64 read path
 wait until something asks for them).
 
+`conv_update_vs_numpy`: the updates of one image in a convolution layer, the second conv of
+workloads/mnist_cnn (a 72 x 16 kernel matrix, 14 x 14 = 196 output positions: 196 rank-1
+pulsed updates of patches and errors) in one `Tile.update` call, against numpy's float update
+of the same layer, `W -= eta * patches.T @ errors`. `conv_batched_speedup`: the same 196
+updates sent one `Tile.update` call each (the only way before the batched kernel) over the one
+call.
+
     python benchmarks/bench_update.py          # table
     python benchmarks/bench_update.py --json   # one JSON object on stdout
 """
@@ -41,6 +48,7 @@ SIZE = 256
 LR = 0.01
 BUDGET_S = 3.0
 EPOCH_IMAGES = 1000
+CONV_SHAPE = (72, 16, 196)  # mnist_cnn's conv2: kernel matrix rows, cols; output positions
 
 
 def run() -> dict:
@@ -78,6 +86,43 @@ def run() -> dict:
             "threads": THREADS, "blas": blas_info()}
 
 
+def conv_update() -> dict:
+    """One image's updates of a conv layer, batched and one by one, and numpy's (docstring)."""
+    rs = np.random.default_rng(1)
+    config = TileConfig.from_chip(load_chip("rpu_train"))
+    rows, cols, positions = CONV_SHAPE
+    config = config.replace(rows=rows, cols=cols)
+    batched, single = (Tile(config, rs.uniform(-0.1, 0.1, (rows, cols)).astype(np.float32))
+                       for _ in range(2))
+    patches = rs.uniform(0, 1, (positions, rows)).astype(np.float32)
+    errors = rs.normal(0, 0.1, (positions, cols)).astype(np.float32)
+    w = np.zeros((rows, cols), dtype=np.float32)
+    eta = np.float32(LR)
+
+    def one_by_one() -> None:
+        for k in range(positions):
+            single.update(patches[k], errors[k], LR)
+
+    cases = {"batched": lambda: batched.update(patches, errors, LR), "one_by_one": one_by_one,
+             "numpy": lambda: w.__isub__(eta * (patches.T @ errors))}
+    best = {name: float("inf") for name in cases}
+    for case in cases.values():
+        case()
+    start, rounds = time.perf_counter(), 0
+    while rounds < 5 or (time.perf_counter() - start < BUDGET_S and rounds < 2000):
+        for name, case in cases.items():
+            t0 = time.perf_counter()
+            case()
+            best[name] = min(best[name], time.perf_counter() - t0)
+        rounds += 1
+    return {"conv_case": f"conv {rows}x{cols}, {positions} positions (mnist_cnn conv2), one "
+                         f"image",
+            "conv_tile_us": best["batched"] * 1e6, "conv_one_by_one_us": best["one_by_one"] * 1e6,
+            "conv_numpy_us": best["numpy"] * 1e6,
+            "conv_update_vs_numpy": best["numpy"] / best["batched"],
+            "conv_batched_speedup": best["one_by_one"] / best["batched"]}
+
+
 def epoch() -> dict:
     """Seconds of one tile epoch and one float epoch of the Kim MLP (module docstring)."""
     from chipsim.training import TrainSpec, training_tile_config
@@ -106,13 +151,18 @@ def epoch() -> dict:
 
 def main() -> None:
     args = benchmark_parser(__doc__).parse_args()
-    result = {**run(), **epoch()}
+    result = {**run(), **conv_update(), **epoch()}
     if args.json:
         print_json(result)
     else:
         print(f"{result['case']}: tile {result['tile_us']:.1f} us, numpy "
               f"{result['numpy_us']:.1f} us, update_vs_numpy {result['update_vs_numpy']:.2f} "
               f"({result['pulses_per_update']:.0f} pulses per update)")
+        print(f"{result['conv_case']}: tile {result['conv_tile_us']:.0f} us in one call, "
+              f"{result['conv_one_by_one_us']:.0f} us one by one, numpy "
+              f"{result['conv_numpy_us']:.1f} us, conv_update_vs_numpy "
+              f"{result['conv_update_vs_numpy']:.3f}, conv_batched_speedup "
+              f"{result['conv_batched_speedup']:.1f}")
         print(f"{result['epoch_case']}: tiles {result['epoch_tile_s']:.2f} s, float "
               f"{result['epoch_float_s']:.2f} s, epoch_vs_float {result['epoch_vs_float']:.2f} "
               f"(goal <= 4)")
