@@ -1,4 +1,4 @@
-"""The weight matrix of a dense layer, in two kinds with the same three verbs.
+"""The weight matrix of a dense or convolution layer, in two kinds with the same three verbs.
 
 `forward(x)` = x @ W, `backward(d)` = d @ W.T, `update(x, d, lr)` = W -= lr * outer(x_k, d_k)
 for each sample k. `FloatMatrix` does it with float numpy products (the reference);
