@@ -16,7 +16,7 @@ from chipsim.errors import GraphError
 from chipsim.kernels import rng
 from chipsim.kernels import update as kernels
 from chipsim.kernels.threads import limit_threads, thread_count
-from chipsim.tile_update import PulsedArray, UpdateConfig, pulse_scales
+from chipsim.tile_update import PulsedArray, UpdateConfig
 from chipsim.training import FloatMatrix, TileMatrix, TrainSpec, train, training_tile_config
 from chipsim.training.chain import Chain, ConvShape, DenseShape, FlattenShape, PoolShape
 from chipsim.training.conv import Conv
@@ -161,9 +161,10 @@ def test_ideal_tile_conv_matches_the_float_conv_on_forward_and_backward():
 
 
 def _one_by_one(array: PulsedArray, x: np.ndarray, d: np.ndarray, lr: float) -> None:
-    """The update as it ran before the batched kernel: one rank-1 update a Python call, each
-    through the kernels `pulse_trains` and `apply_coincidences`."""
+    """The update as it ran before the batched kernel: one rank-1 update a Python call, its
+    probability scales in numpy, then the kernels `pulse_trains` and `apply_coincidences`."""
     c, s = array.config, array.config.device
+    scale = np.sqrt(lr / (c.bl * s.dw_min))
     rows, cols = array.state.shape
     for xk, dk in zip(x, d):
         u = array.updates
@@ -171,12 +172,13 @@ def _one_by_one(array: PulsedArray, x: np.ndarray, d: np.ndarray, lr: float) -> 
         x_max, d_max = float(np.abs(xk).max()), float(np.abs(dk).max())
         if x_max == 0 or d_max == 0:
             continue
-        scales = pulse_scales(x_max, d_max, lr, c)
+        m = np.sqrt(d_max / x_max) if c.update_management else 1.0
+        row_scale, col_scale = float(scale * m), float(scale / m)
         trains = np.empty(rows, np.uint64), np.empty(cols, np.uint64)
         negative = np.empty(rows, np.bool_), np.empty(cols, np.bool_)
-        kernels.pulse_trains(array._keys[rng.PULSE_ROWS], u, xk, scales.row_scale, c.bl,
+        kernels.pulse_trains(array._keys[rng.PULSE_ROWS], u, xk, row_scale, c.bl,
                              trains[0], negative[0], 0, rows)
-        kernels.pulse_trains(array._keys[rng.PULSE_COLS], u, dk, scales.col_scale, c.bl,
+        kernels.pulse_trains(array._keys[rng.PULSE_COLS], u, dk, col_scale, c.bl,
                              trains[1], negative[1], 0, cols)
         array.pulses += kernels.apply_coincidences(
             array.state, trains[0], negative[0], trains[1], negative[1], array._table,

@@ -172,7 +172,6 @@ def apply_coincidences(w, row_trains, row_negative, col_trains, col_negative, de
     return total
 
 
-
 @njit(cache=True, inline="always", error_model="numpy")
 def probability_scales(x_max, d_max, c, managed):
     """The row and column probability scales (C m, C / m) of one update, m = sqrt(d_max / x_max)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from chipsim.errors import DataError
-from chipsim.training.chain import Chain, ConvShape, DenseShape, FlattenShape, PoolShape
+from chipsim.training.chain import Chain, DenseShape, FlattenShape, PoolShape
 from chipsim.training.conv import Conv
 from chipsim.training.functions import ACTIVATIONS, softmax_cross_entropy
 from chipsim.training.layers import Dense, Flatten, Layer, MaxPool
