@@ -41,8 +41,8 @@ def im2col(x: np.ndarray, shape: ConvShape) -> np.ndarray:
     b, c, h, w = x.shape
     _, ho, wo = shape.output(x.shape[1:])
     top, left, bottom, right = shape.pads
-    padded = np.pad(np.asarray(x, dtype=np.float32),
-                    ((0, 0), (0, 0), (top, bottom), (left, right)))
+    padded = np.zeros((b, c, h + top + bottom, w + left + right), dtype=np.float32)
+    padded[:, :, top:top + h, left:left + w] = x  # (np.pad costs as much as the copies below)
     cols = np.empty((b, ho, wo, c, *shape.kernel), dtype=np.float32)
     for i, j, rows, columns in _offsets(shape, (ho, wo)):
         cols[..., i, j] = padded[:, :, rows, columns].transpose(0, 2, 3, 1)
