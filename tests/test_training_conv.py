@@ -251,9 +251,8 @@ def test_train_a_cnn_graph_end_to_end_with_json(capsys, tmp_path, device):
     doc = json.loads(capsys.readouterr().out)
     assert doc["settings"]["layers"] == "1x8x8 conv3x3x4 maxpool2x2 flatten dense10"
     assert [e["epoch"] for e in doc["epochs"]] == [1, 2]
-    assert all(np.isfinite(e["train_loss"]) for e in doc["epochs"])
-    if device == "float":  # rpu_train's soft-bound devices learn little in 2 x 300 images
-        assert doc["epochs"][-1]["test_accuracy"] > 0.5  # chance is 0.1
+    # it learns (chance is 0.1); measured 0.39 on rpu_train's tiles, 0.78 in float
+    assert doc["epochs"][-1]["test_accuracy"] > {"tiles": 0.25, "float": 0.5}[device]
     assert len((tmp_path / "r" / "results.csv").read_text().splitlines()) == 3
 
 
