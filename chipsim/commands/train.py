@@ -129,7 +129,6 @@ def run(args: argparse.Namespace) -> int:
         from chipsim.commands.train_text import run_text
 
         return run_text(args, chip)
-    from chipsim.report.training import EpochLog
     from chipsim.training import TrainSpec, train, training_tile_config
 
     config = None if args.float else training_tile_config(chip, up_down=args.up_down,
@@ -152,20 +151,34 @@ def run(args: argparse.Namespace) -> int:
                 "batch": args.batch, "seed": args.seed, "up_down": config.training.device.up_down
                 if config else None, "bound": args.bound, "zero_shift": args.zero_shift,
                 "train_limit": args.train_limit}
-    log = EpochLog(out, f"Training {args.layers} on {args.data}", settings)
+    return logged_run(args, out, f"Training {args.layers} on {args.data}", settings,
+                      lambda **hooks: train(spec, **hooks),
+                      lambda r: f"test accuracy {100 * r.test_accuracy:.2f} %, test loss "
+                                f"{r.test_loss:.4f}",
+                      lambda r: f"test accuracy {100 * r.test_accuracy:.2f} %")
+
+
+def logged_run(args: argparse.Namespace, out: Path, title: str, settings: dict, run, epoch_line,
+               final_line, unit: str = "img") -> int:
+    """One training run with its report: every finished epoch appended to results.csv in `out`
+    (curve and pages redrawn), a line on stderr and a progress bar; at the end the JSON
+    document or a final line. `run(on_epoch=..., on_batch=...)` trains."""
+    from chipsim.report.training import EpochLog
+
+    log = EpochLog(out, title, settings)
     say = progress(args)
-    bar = _bar(args)
-    results = train(spec, on_epoch=lambda r: (log.add(r.row()), say(
-        f"epoch {r.epoch}: test accuracy {100 * r.test_accuracy:.2f} %, test loss "
-        f"{r.test_loss:.4f}, {r.seconds:.1f} s")), on_batch=None if bar is None else bar.update)
+    bar = _bar(args, unit)
+    results = run(on_epoch=lambda r: (log.add(r.row()), say(
+        f"epoch {r.epoch}: {epoch_line(r)}, {r.seconds:.1f} s")),
+        on_batch=None if bar is None else bar.update)
     if bar is not None:
         bar.close()
     if args.json:
         print_json({"report": str(out), "settings": settings,
                     "epochs": [r.row() for r in results]})
         return 0
-    print(f"final test accuracy {100 * results[-1].test_accuracy:.2f} % after {args.epochs} "
-          f"epoch(s); wrote {out}/results.csv, curve.png, README.md, index.html")
+    print(f"final {final_line(results[-1])} after {args.epochs} epoch(s); wrote "
+          f"{out}/results.csv, curve.png, README.md, index.html")
     return 0
 
 

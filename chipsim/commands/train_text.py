@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from chipsim.commands.common import print_json, progress
-from chipsim.commands.train import _bar, _sizes, bound_overrides, cell_csv
+from chipsim.commands.train import _sizes, bound_overrides, cell_csv, logged_run
 from chipsim.errors import ChipsimError
 
 
@@ -46,7 +46,6 @@ def run_text(args: argparse.Namespace, chip) -> int:
                            f"for the character LSTM (--data text, --study gokmen)")
     if args.study == "gokmen":
         return _run_gokmen(args, chip)
-    from chipsim.report.training import EpochLog
     from chipsim.training import training_tile_config
     from chipsim.training.charlm import train_text
     from chipsim.training.text import load_corpus
@@ -59,23 +58,13 @@ def run_text(args: argparse.Namespace, chip) -> int:
     settings = {"chip": "float numpy" if args.float else chip.name, "lstm": args.lstm,
                 "seq_len": args.seq_len, "lr": args.lr, "batch": args.batch, "seed": args.seed,
                 "up_down": config.training.device.up_down if config else None,
-                **corpus.describe()}
-    log = EpochLog(out, f"Character LSTM {args.lstm} on Python source text", settings)
-    say = progress(args)
-    bar = _bar(args, unit="seq")
-    results = train_text(spec, corpus=corpus, on_epoch=lambda r: (log.add(r.row()), say(
-        f"epoch {r.epoch}: test cross-entropy {r.test_loss:.4f} nats/char, next-character "
-        f"accuracy {100 * r.test_accuracy:.2f} %, {r.seconds:.1f} s")),
-        on_batch=None if bar is None else bar.update)
-    if bar is not None:
-        bar.close()
-    if args.json:
-        print_json({"report": str(out), "settings": settings,
-                    "epochs": [r.row() for r in results]})
-        return 0
-    print(f"final test cross-entropy {results[-1].test_loss:.4f} nats per character after "
-          f"{args.epochs} epoch(s); wrote {out}/results.csv, curve.png, README.md, index.html")
-    return 0
+                "bound": args.bound, **corpus.describe()}
+    return logged_run(args, out, f"Character LSTM {args.lstm} on Python source text", settings,
+                      lambda **hooks: train_text(spec, corpus=corpus, **hooks),
+                      lambda r: f"test cross-entropy {r.test_loss:.4f} nats/char, next-character "
+                                f"accuracy {100 * r.test_accuracy:.2f} %",
+                      lambda r: f"test cross-entropy {r.test_loss:.4f} nats per character",
+                      unit="seq")
 
 
 def _run_gokmen(args: argparse.Namespace, chip) -> int:

@@ -16,7 +16,6 @@ The metric is the test cross-entropy per character in nats (natural log; / ln 2 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -24,7 +23,7 @@ import numpy as np
 
 from chipsim.errors import DataError
 from chipsim.training.functions import softmax_cross_entropy
-from chipsim.training.loop import EpochResult, run_epoch
+from chipsim.training.loop import EpochResult, check_schedule, fit
 from chipsim.training.lstm import LSTMLayer
 from chipsim.training.matrices import FloatMatrix, TileMatrix
 from chipsim.training.text import VOCAB, Corpus, load_corpus, sequences
@@ -155,21 +154,8 @@ def train_text(spec: TextSpec, on_epoch: Callable[[EpochResult], None] | None = 
                corpus: Corpus | None = None) -> list[EpochResult]:
     """Train the spec's model; each epoch ends with the test accuracy and cross-entropy per
     character (`test_loss`, nats); `corpus` saves a reload (it must be cut as the spec says)."""
-    if spec.epochs < 1 or spec.batch < 1 or not (np.isfinite(spec.lr) and spec.lr > 0):
-        raise DataError(f"epochs and batch must be >= 1 and lr > 0, got {spec.epochs}, "
-                        f"{spec.batch}, {spec.lr}")
+    check_schedule(spec)
     corpus = load_corpus(spec.train_chars, spec.test_chars) if corpus is None else corpus
-    x_train, y_train = sequences(corpus.train, spec.seq_len)
-    x_test, y_test = sequences(corpus.test, spec.seq_len)
     model = build_char_model(VOCAB, list(spec.hidden), spec.seed, spec.tile_config)
-    rs = np.random.default_rng(spec.seed)
-    results = []
-    for epoch in range(1, spec.epochs + 1):
-        t0 = time.perf_counter()
-        loss = run_epoch(model, x_train, y_train, spec.lr, spec.batch, rs, on_batch)
-        accuracy, test_loss = model.evaluate(x_test, y_test, tag=epoch)
-        result = EpochResult(epoch, loss, accuracy, test_loss, time.perf_counter() - t0)
-        results.append(result)
-        if on_epoch is not None:
-            on_epoch(result)
-    return results
+    return fit(model, sequences(corpus.train, spec.seq_len), sequences(corpus.test, spec.seq_len),
+               spec, on_epoch, on_batch)

@@ -89,23 +89,37 @@ def run_epoch(net: Network, x: np.ndarray, y: np.ndarray, lr: float, batch: int,
     return total / len(x)
 
 
-def train(spec: TrainSpec, on_epoch: Callable[[EpochResult], None] | None = None,
-          on_batch: Callable[[int], None] | None = None,
-          data: tuple | None = None) -> list[EpochResult]:
-    """Train the spec's network; `data` (x_train, y_train, x_test, y_test) saves a reload."""
+def check_schedule(spec) -> None:
+    """A spec's epochs, batch and learning rate, checked before any work."""
     if spec.epochs < 1 or spec.batch < 1 or not (np.isfinite(spec.lr) and spec.lr > 0):
         raise DataError(f"epochs and batch must be >= 1 and lr > 0, got {spec.epochs}, "
                         f"{spec.batch}, {spec.lr}")
-    x_train, y_train, x_test, y_test = load_data(spec) if data is None else data
-    net = make_network(spec)
+
+
+def fit(model, train_set: tuple, test_set: tuple, spec,
+        on_epoch: Callable[[EpochResult], None] | None = None,
+        on_batch: Callable[[int], None] | None = None) -> list[EpochResult]:
+    """The spec's epochs of SGD on a model with `train_step` and `evaluate` (an MLP, a CNN, a
+    character LSTM), the sample order drawn from a Generator of the seed; each epoch ends with
+    the test figures, handed to `on_epoch` at once."""
     rs = np.random.default_rng(spec.seed)
     results = []
     for epoch in range(1, spec.epochs + 1):
         t0 = time.perf_counter()
-        loss = run_epoch(net, x_train, y_train, spec.lr, spec.batch, rs, on_batch)
-        accuracy, test_loss = net.evaluate(x_test, y_test, tag=epoch)
+        loss = run_epoch(model, *train_set, spec.lr, spec.batch, rs, on_batch)
+        accuracy, test_loss = model.evaluate(*test_set, tag=epoch)
         result = EpochResult(epoch, loss, accuracy, test_loss, time.perf_counter() - t0)
         results.append(result)
         if on_epoch is not None:
             on_epoch(result)
     return results
+
+
+def train(spec: TrainSpec, on_epoch: Callable[[EpochResult], None] | None = None,
+          on_batch: Callable[[int], None] | None = None,
+          data: tuple | None = None) -> list[EpochResult]:
+    """Train the spec's network; `data` (x_train, y_train, x_test, y_test) saves a reload."""
+    check_schedule(spec)
+    x_train, y_train, x_test, y_test = load_data(spec) if data is None else data
+    return fit(make_network(spec), (x_train, y_train), (x_test, y_test), spec, on_epoch,
+               on_batch)
