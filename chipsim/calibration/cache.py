@@ -56,9 +56,8 @@ class _Sample:
 class RecordingBackend(FloatBackend):
     """The float network that also keeps a bounded sample of every layer's input rows.
 
-    Products are accumulated in float64 and rounded to float32: a float32 GEMM's rounding
-    depends on its shape (the batch size), a float64 one's differences vanish in the rounding
-    but for rare near-ties, so the rows do not depend on how the samples are batched.
+    Its products are FloatBackend's, float64 rounded to float32, so the rows do not depend on
+    how the samples are batched.
     """
 
     def __init__(self, layers: Sequence, replication: dict[str, int], max_rows: int) -> None:
@@ -78,10 +77,7 @@ class RecordingBackend(FloatBackend):
             if sel.size:
                 sample = self.samples.setdefault((name, r), _Sample(self.max_rows))
                 sample.add(keys[sel], mvm_indices[sel], x_rows[sel])
-        # float64 products rounded to float32: the same rows whatever the batch size
-        y = (x_rows.astype(np.float64) @ self.weights[name].astype(np.float64)).astype(np.float32)
-        bias = self.biases[name]
-        return y if bias is None else y + bias
+        return super().layer_forward(name, x_rows, mvm_indices)  # float64 products, rounded
 
 
 def collect_tile_inputs(graph, layers: Sequence, mapping, x: np.ndarray, max_rows: int = 1000,

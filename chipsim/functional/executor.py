@@ -32,15 +32,21 @@ class MatrixBackend(Protocol):
 
 
 class FloatBackend:
-    """The float reference: y = x W + b in float32 numpy, one GEMM per call."""
+    """The float reference: y = x W + b, one GEMM per call, in float32 outputs.
+
+    The products are accumulated in float64 and rounded to float32: a float32 GEMM's rounding
+    depends on its shape (OpenBLAS picks its kernels by the number of rows), so the reference,
+    and every logit error against it, changed with the batch size; a float64 GEMM's differences
+    vanish in the rounding but for rare near-ties (tests/test_determinism.py).
+    """
 
     def __init__(self, layers: Sequence) -> None:
-        self.weights = {l.name: np.ascontiguousarray(l.weight, dtype=F32) for l in layers}
+        self.weights = {l.name: np.ascontiguousarray(l.weight, dtype=np.float64) for l in layers}
         self.biases = {l.name: None if l.bias is None else np.asarray(l.bias, dtype=F32)
                        for l in layers}
 
     def layer_forward(self, name: str, x_rows: np.ndarray, mvm_indices: np.ndarray) -> np.ndarray:
-        y = np.asarray(x_rows, dtype=F32) @ self.weights[name]
+        y = (np.asarray(x_rows, dtype=np.float64) @ self.weights[name]).astype(F32)
         bias = self.biases[name]
         return y if bias is None else y + bias
 
