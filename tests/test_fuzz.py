@@ -23,10 +23,11 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from chipsim.api import load_chip, load_graph, load_mapping, map_network
+from chipsim.api import load_chip, load_graph, load_mapping, map_network, simulate
 from chipsim.arch.loader import BUILTIN_DIR, parse_chip
 from chipsim.errors import ChipsimError
 from chipsim.functional.analog import AnalogNetwork
+from chipsim.functional.executor import synthetic_inputs
 from chipsim.graph import lower
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,28 +106,50 @@ def _dump(doc: Any) -> str:
 
 # -- chip descriptions --------------------------------------------------------------------------
 
+GRAPHS = {path: load_graph(path) for path in MAPPINGS}
 CHIP_DOCS = {name: yaml.safe_load((BUILTIN_DIR / f"{name}.yaml").read_text()) for name in CHIPS}
 
 
 @st.composite
 def chip_texts(draw) -> str:
-    return _dump(draw(mutated(CHIP_DOCS[draw(st.sampled_from(CHIPS))])))
+    """Mostly one edit: a description broken twice stops at the first schema error."""
+    return _dump(draw(mutated(CHIP_DOCS[draw(st.sampled_from(CHIPS))], edits=1)))
+
+
+X = np.random.default_rng(0).uniform(-1, 1, (2, 64)).astype(np.float32)
+
+
+def chip_with(name: str, path: tuple, value: Any) -> str:
+    """The text of built-in chip `name` with the field at `path` set to `value`."""
+    doc = copy.deepcopy(CHIP_DOCS[name])
+    parent = doc
+    for key in path[:-1]:
+        parent = parent[key]
+    parent[path[-1]] = value
+    return _dump(doc)
 
 
 @FUZZ
 @given(text=chip_texts())
+@example(text=chip_with("hermes64", ("cores", "adc", "bits"), 1))
+@example(text=chip_with("hermes64", ("cores", "dac", "bits"), 16))
 def test_fuzzed_chip_description_loads_or_names_the_field(text):
-    """A mutated description loads, or fails with DescriptionError; a chip that loads can map
-    a small network (the cross-field rules catch what the mapping would trip on)."""
+    """A mutated description loads, or fails with DescriptionError; a chip that loads maps,
+    programs, reads and simulates a small network (or says why it cannot)."""
     def call():
         chip = parse_chip(text, "fuzz.yaml")
-        map_network(load_graph(MLP), chip, "sequential")
+        graph = GRAPHS[MLP]
+        mapping = map_network(graph, chip, "sequential")
+        net = AnalogNetwork(graph, lower(graph), mapping, chip)
+        net.drift(3600.0)
+        net.run(X)
+        simulate(graph, mapping, chip, inputs=X)
     survives(call)
 
 
 # -- mapping files ------------------------------------------------------------------------------
 
-GRAPHS = {path: load_graph(path) for path in MAPPINGS}
+INPUTS = {path: synthetic_inputs(graph, 2, 0) for path, graph in GRAPHS.items()}
 MAP_DOCS = {path: yaml.safe_load(m.read_text()) for path, m in MAPPINGS.items()}
 HERMES = load_chip("hermes64")
 
@@ -149,7 +172,8 @@ def test_fuzzed_mapping_file_loads_or_names_the_entry(case, tmp_path_factory):
 
     def call():
         mapping = load_mapping(file, HERMES, graph)
-        AnalogNetwork(graph, lower(graph), mapping, HERMES)
+        net = AnalogNetwork(graph, lower(graph), mapping, HERMES)
+        net.run(INPUTS[path])
     survives(call)
 
 
@@ -261,6 +285,7 @@ def onnx_bytes(name: str, spec: tuple, cut: tuple | None) -> bytes:
 
 @FUZZ
 @given(case=onnx_cases())
+@example(case=("mlp.onnx", ("init_dims", 0, 1, -1), None))
 def test_fuzzed_onnx_graph_loads_or_names_the_node(case, tmp_path_factory):
     """A mutated ONNX file imports, lowers and maps, or fails with GraphError naming the file
     and node."""
@@ -273,3 +298,30 @@ def test_fuzzed_onnx_graph_loads_or_names_the_node(case, tmp_path_factory):
         lower(graph)
         map_network(graph, HERMES, "packed")
     survives(call)
+
+
+# -- what the fuzzing found: each now one clear line --------------------------------------------
+
+@pytest.mark.parametrize("key, bits, message", [
+    ("adc", 1, "hermes64: cores.adc.bits: the tile models signed codes of at least 2 bits"),
+    ("dac", 1, "hermes64: cores.dac.bits: the tile models signed codes of at least 2 bits"),
+    ("dac", 16, "hermes64: cores.dac.bits: 64 rows of 16-bit inputs leave fewer than 32 "
+                "conductance levels"),
+])
+def test_converter_bits_the_tile_cannot_model_name_the_field(key, bits, message):
+    """The schema allows 1..16 bits, the tile model needs a sign bit and exact float32 sums:
+    these escaped as ValueError("TileConfig.adc_bits: invalid value 1")."""
+    chip = parse_chip(chip_with("hermes64", ("cores", key, "bits"), bits), "fuzz.yaml")
+    graph = GRAPHS[MLP]
+    with pytest.raises(ChipsimError) as err:
+        AnalogNetwork(graph, lower(graph), map_network(graph, chip, "sequential"), chip)
+    assert str(err.value).startswith(message)
+
+
+def test_initializer_whose_data_does_not_fit_its_dims_names_it(tmp_path):
+    """Escaped as numpy's ValueError("cannot reshape array of size 128 into shape (1,)")."""
+    file = tmp_path / "mlp.onnx"
+    file.write_bytes(onnx_bytes("mlp.onnx", ("init_dims", 0, 1, [1]), None))
+    with pytest.raises(ChipsimError, match=r"^mlp.onnx: initializer 'fc1.bias' \(dims \[1\]\): "
+                                           r"cannot read its data: cannot reshape array"):
+        load_graph(file)
