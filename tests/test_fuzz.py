@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from chipsim.api import load_chip, load_graph, load_mapping, map_network, simulate
 from chipsim.arch.loader import BUILTIN_DIR, parse_chip
+from chipsim.cli import main
 from chipsim.errors import ChipsimError
 from chipsim.functional.analog import AnalogNetwork
 from chipsim.functional.executor import synthetic_inputs
@@ -325,3 +326,52 @@ def test_initializer_whose_data_does_not_fit_its_dims_names_it(tmp_path):
     with pytest.raises(ChipsimError, match=r"^mlp.onnx: initializer 'fc1.bias' \(dims \[1\]\): "
                                            r"cannot read its data: cannot reshape array"):
         load_graph(file)
+
+
+# -- the command line: exit 0 or 2, and then one line -------------------------------------------
+
+def run_cli(capsys, argv: list[str]) -> int:
+    """`chipsim argv` exits 0, or 2 with one `chipsim: error:` line; never a traceback."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(argv)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert code in (0, 2), err
+    if code == 2:
+        # progress lines may come first; the error is one line, the last
+        errors = [line for line in err.splitlines() if line.startswith("chipsim: error: ")]
+        assert len(errors) == 1 and err.splitlines()[-1] == errors[0], err
+    return code
+
+
+CLI = settings(FUZZ, max_examples=int(os.environ.get("CHIPSIM_FUZZ_EXAMPLES", 40)) // 5)
+
+
+@CLI
+@given(kind=st.sampled_from(["onnx", "chip"]), onnx_case=onnx_cases(), chip_text=chip_texts())
+def test_fuzzed_files_through_chipsim_map(kind, onnx_case, chip_text, tmp_path_factory, capsys):
+    """`chipsim map` on a mutated graph or chip description."""
+    tmp = tmp_path_factory.mktemp("cli")
+    model, chip = str(MLP), "hermes64"
+    if kind == "onnx":
+        name, spec, cut = onnx_case
+        (tmp / name).write_bytes(onnx_bytes(name, spec, cut))
+        model = str(tmp / name)
+    else:
+        (tmp / "chip.yaml").write_text(chip_text)
+        chip = str(tmp / "chip.yaml")
+    run_cli(capsys, ["map", model, "--chip", chip, "-o", str(tmp / "out.yaml")])
+
+
+@CLI
+@given(text=mutated(MAP_DOCS[MLP]))
+@example(text=MAP_DOCS[MLP])  # the file as shipped: measures, exit 0
+def test_fuzzed_mapping_through_chipsim_accuracy(text, tmp_path_factory, capsys):
+    """`chipsim accuracy` with a mutated mapping file of the MLP, on 8 digits, one seed, one time; the
+    file as shipped must measure (exit 0), so the property is not passing on refusals alone."""
+    tmp = tmp_path_factory.mktemp("cli")
+    (tmp / "m.yaml").write_text(_dump(text))
+    assert run_cli(capsys, ["accuracy", str(MLP), "--mapping", str(tmp / "m.yaml"), "--data", "digits",
+                     "--times", "1h", "--seeds", "1", "--limit", "8", "--gdc", "on",
+                     "--out", str(tmp / "out")]) == 0 or text != MAP_DOCS[MLP]
