@@ -46,7 +46,7 @@ FUZZ = settings(max_examples=int(os.environ.get("CHIPSIM_FUZZ_EXAMPLES", 40)), d
 
 
 def survives(call: Callable[[], Any]) -> None:
-    """The property: `call` returns, or raises a ChipsimError whose message is one line."""
+    """The property: `call` returns, or raises a ChipsimError with a message; nothing else."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
