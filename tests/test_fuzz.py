@@ -28,7 +28,7 @@ from chipsim.arch.loader import BUILTIN_DIR, parse_chip
 from chipsim.cli import main
 from chipsim.errors import ChipsimError
 from chipsim.functional.analog import AnalogNetwork
-from chipsim.functional.executor import synthetic_inputs
+from chipsim.functional.executor import FloatBackend, run_network, synthetic_inputs
 from chipsim.graph import lower
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -207,7 +207,8 @@ def _names(model: onnx.ModelProto) -> list[str]:
 
 MUTATIONS = ("drop_node", "dangling_input", "rename_output", "attr_value", "drop_attr",
              "init_dims", "init_values", "init_type", "input_dim", "input_type", "swap_inputs",
-             "op_type", "drop_input", "drop_graph_output", "duplicate_node")
+             "op_type", "drop_input", "drop_graph_output", "duplicate_node", "extra_graph_input",
+             "drop_graph_input")
 ODD_DIMS = st.lists(st.integers(0, 300), max_size=4)
 
 
@@ -272,6 +273,12 @@ def mutate_onnx(model: onnx.ModelProto, what: str, node_i: int, pick: int, value
                         "Softmax", "Add", "Nope", "LSTM", "Gather", "Transpose")[pick % 13]
     elif what == "drop_input" and node.input:
         del node.input[-1]
+    elif what == "extra_graph_input" and g.input:
+        extra = copy.deepcopy(g.input[0])
+        extra.name = value if isinstance(value, str) and value else "extra"
+        g.input.append(extra)
+    elif what == "drop_graph_input" and g.input:
+        g.input.remove(g.input[0])
     elif what == "drop_graph_output" and g.output:
         g.output.remove(g.output[0])
     return m.SerializeToString()
@@ -303,17 +310,20 @@ def onnx_bytes(name: str, spec: tuple, cut: tuple | None) -> bytes:
 @FUZZ
 @given(case=onnx_cases())
 @example(case=("mlp.onnx", ("init_dims", 0, 1, -1), None))
+@example(case=("mlp.onnx", ("extra_graph_input", 0, 0, 0), None))
+@example(case=("mlp.onnx", ("drop_graph_output", 0, 0, 0), None))
 def test_fuzzed_onnx_graph_loads_or_names_the_node(case, tmp_path_factory):
-    """A mutated ONNX file imports, lowers and maps, or fails with GraphError naming the file
-    and node."""
+    """A mutated ONNX file imports, lowers, maps and runs in float, or fails with GraphError
+    naming the file and node."""
     name, spec, cut = case
     file = tmp_path_factory.mktemp("onnx") / name
     file.write_bytes(onnx_bytes(name, spec, cut))
 
     def call():
         graph = load_graph(file)
-        lower(graph)
+        layers = lower(graph)
         map_network(graph, HERMES, "packed")
+        run_network(graph, FloatBackend(layers), synthetic_inputs(graph, 2, 0))
     survives(call)
 
 
@@ -390,7 +400,7 @@ def test_fuzzed_mapping_through_chipsim_accuracy(text, tmp_path_factory, capsys)
     (tmp / "m.yaml").write_text(_dump(text))
     assert run_cli(capsys, ["accuracy", str(MLP), "--mapping", str(tmp / "m.yaml"), "--data", "digits",
                      "--times", "1h", "--seeds", "1", "--limit", "8", "--gdc", "on",
-                     "--out", str(tmp / "out")]) == 0 or text != MAP_DOCS[MLP]
+                     "--out", str(tmp / "out")]) == 0 or _dump(text) != _dump(MAP_DOCS[MLP])
 
 
 def test_a_step_too_long_for_the_simulators_clock_names_the_field():
@@ -416,3 +426,24 @@ def test_a_huge_integer_input_range_is_a_number_or_names_the_entry(tmp_path):
     with pytest.raises(ChipsimError, match=r"^mapping placement 0: calibration.input_range: "
                                            r"expected a finite number > 0, got 1000000000\d+$"):
         AnalogNetwork(graph, lower(graph), mapping, HERMES)
+
+
+def test_a_graph_without_outputs_is_refused_on_load(tmp_path):
+    """Loaded, then escaped from the executor as IndexError("list index out of range")."""
+    file = tmp_path / "mlp.onnx"
+    file.write_bytes(onnx_bytes("mlp.onnx", ("drop_graph_output", 0, 0, 0), None))
+    with pytest.raises(ChipsimError, match="^mlp.onnx: the graph has no outputs; chipsim needs "
+                                           "at least one$"):
+        load_graph(file)
+
+
+def test_synthetic_inputs_for_a_graph_of_two_inputs_say_why_not(tmp_path):
+    """`chipsim simulate` without --data escaped as ValueError("too many values to unpack")."""
+    file = tmp_path / "mlp.onnx"
+    file.write_bytes(onnx_bytes("mlp.onnx", ("extra_graph_input", 0, 0, 0), None))
+    with pytest.raises(ChipsimError, match=r"^mlp.onnx: the model has 2 inputs \(input, extra\); "
+                                           r"only single-input models take a data set$"):
+        synthetic_inputs(load_graph(file), 2, 0)
+    graph = load_graph(file)
+    with pytest.raises(ChipsimError):
+        simulate(graph, map_network(graph, HERMES, "sequential"), HERMES, inputs=2)
