@@ -424,7 +424,7 @@ def test_a_huge_integer_input_range_is_a_number_or_names_the_entry(tmp_path):
     file.write_text(mapping_with(("placements", 0, "calibration", "input_range"), 10**400))
     mapping = load_mapping(file, HERMES, graph)
     with pytest.raises(ChipsimError, match=r"^mapping placement 0: calibration.input_range: "
-                                           r"expected a finite number > 0, got 1000000000\d+$"):
+                                           r"expected a number > 0, got 10{36}\.\.\.$"):
         AnalogNetwork(graph, lower(graph), mapping, HERMES)
 
 

@@ -214,8 +214,9 @@ def apply_calibration(tile: Tile, calibration: dict, where: str) -> None:
         number = isinstance(r, (int, float)) and not isinstance(r, bool)
         value = float(r) if number and (isinstance(r, float) or abs(r) < 2**1000) else math.inf
         if not number or not (math.isfinite(value) and value > 0):
-            raise MappingError(f"{where}: calibration.input_range: expected a finite number > 0, "
-                               f"got {r!r}")
+            shown = repr(r) if len(repr(r)) <= 40 else repr(r)[:37] + "..."
+            raise MappingError(f"{where}: calibration.input_range: expected a number > 0, "
+                               f"got {shown}")
         tile.input_range = value
     if calibration.get("column_scale") is not None:
         try:
