@@ -16,7 +16,6 @@ off, and then the analog network equals the float reference to round-off.
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 from typing import Any, Sequence
 
