@@ -126,6 +126,11 @@ class TileConfig:
         if not cores.dac.signed:
             raise DescriptionError(f"{chip.name}: cores.dac.signed: the tile models signed "
                                    f"inputs only, got false")
+        for key, conv in (("dac", cores.dac), ("adc", cores.adc)):
+            if conv.bits < 2:
+                raise DescriptionError(f"{chip.name}: cores.{key}.bits: the tile models signed "
+                                       f"codes of at least 2 bits (a sign and a magnitude), "
+                                       f"got {conv.bits}")
         dev, coef = cores.device, cores.device.coefficients
         given = {name: tuple(getattr(coef, name)) for name in
                  ("prog_noise", "drift_nu_mean", "drift_nu_std", "read_noise")
@@ -144,7 +149,15 @@ class TileConfig:
             settings["training"] = UpdateConfig(
                 device=pulsed.PulsedParams(**t.device.model_dump()), bl=t.bl,
                 update_management=t.update_management)
-        return cls(**{**settings, **overrides})
+        config = {**settings, **overrides}
+        dac_max = 2 ** (config["dac_bits"] - 1) - 1
+        if dac_max * config["rows"] * _MIN_LEVELS > _EXACT:
+            raise DescriptionError(
+                f"{chip.name}: cores.dac.bits: {config['rows']} rows of {config['dac_bits']}-bit "
+                f"inputs leave fewer than {_MIN_LEVELS} conductance levels for exact float32 "
+                f"sums; at most {_EXACT // (dac_max * _MIN_LEVELS)} rows per tile at this "
+                f"resolution (fewer DAC bits or fewer cores.rows)")
+        return cls(**config)
 
     @property
     def dac_max_code(self) -> int:

@@ -15,6 +15,7 @@ off, and then the analog network equals the float reference to round-off.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -208,13 +209,18 @@ def apply_calibration(tile: Tile, calibration: dict, where: str) -> None:
                            f"(fields: {', '.join(CALIBRATION_KEYS)})")
     if calibration.get("input_range") is not None:
         r = calibration["input_range"]
-        if isinstance(r, bool) or not isinstance(r, (int, float)) or not (np.isfinite(r) and r > 0):
-            raise MappingError(f"{where}: calibration.input_range: expected a number > 0, got {r!r}")
-        tile.input_range = float(r)
+        # YAML integers are unbounded: np.isfinite(2**70) raises TypeError, float(10**400) overflows
+        number = isinstance(r, (int, float)) and not isinstance(r, bool)
+        value = float(r) if number and (isinstance(r, float) or abs(r) < 2**1000) else math.inf
+        if not number or not (math.isfinite(value) and value > 0):
+            shown = repr(r) if len(repr(r)) <= 40 else repr(r)[:37] + "..."
+            raise MappingError(f"{where}: calibration.input_range: expected a number > 0, "
+                               f"got {shown}")
+        tile.input_range = value
     if calibration.get("column_scale") is not None:
         try:
             scale = np.asarray(calibration["column_scale"], dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an integer of 400 digits
             scale = np.empty(0)
         if scale.shape != (tile.config.cols,) or not np.isfinite(scale).all():
             raise MappingError(f"{where}: calibration.column_scale: expected {tile.config.cols} "

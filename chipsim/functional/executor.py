@@ -111,10 +111,7 @@ def run_graph(graph: Graph, backend: MatrixBackend, inputs: dict[str, np.ndarray
 
 def check_inputs(graph: Graph, x: np.ndarray, name: str = "data") -> np.ndarray:
     """`x` shaped for the graph's single input (batch first), or a DataError that says why."""
-    if len(graph.inputs) != 1:
-        raise DataError(f"{graph.source or graph.name}: the model has {len(graph.inputs)} inputs "
-                        f"({', '.join(graph.inputs)}); only single-input models take a data set")
-    (input_name, shape), = graph.inputs.items()
+    input_name, shape = _single_input(graph)
     x = np.asarray(x)
     if x.ndim < 1 or int(np.prod(x.shape[1:])) != int(np.prod(shape)):
         raise DataError(f"{name}: samples of shape {tuple(x.shape[1:])} do not fit the model "
@@ -125,6 +122,15 @@ def check_inputs(graph: Graph, x: np.ndarray, name: str = "data") -> np.ndarray:
     if not np.all(np.isfinite(x)):
         raise DataError(f"{name}: input contains NaN or infinity")
     return x
+
+
+def _single_input(graph: Graph) -> tuple[str, tuple]:
+    """The name and shape of the graph's only input, or a DataError."""
+    if len(graph.inputs) != 1:
+        raise DataError(f"{graph.source or graph.name}: the model has {len(graph.inputs)} inputs "
+                        f"({', '.join(graph.inputs)}); only single-input models take a data set")
+    (input_name, shape), = graph.inputs.items()
+    return input_name, shape
 
 
 def batches(count: int, batch: int, progress: bool = False, desc: str = "") -> Iterator[slice]:
@@ -153,7 +159,7 @@ def run_network(graph: Graph, backend: MatrixBackend, x: np.ndarray, batch: int 
 
 def synthetic_inputs(graph, count: int, seed: int) -> np.ndarray:
     """Deterministic inputs from the seed: uniform [0, 1) values, or tokens of the embedding."""
-    (name, shape), = graph.inputs.items()
+    name, shape = _single_input(graph)  # a graph of two inputs escaped as an unpacking ValueError
     rng = np.random.default_rng([seed, 0x5EED])
     if graph.input_dtypes.get(name) == "int":
         vocab = min((n.weights["table"].shape[0] for n in graph.nodes if n.op == "embedding"),

@@ -93,6 +93,8 @@ class Graph:
         return node
 
     def set_outputs(self, names: list[str]) -> None:
+        if not names:
+            raise GraphError(f"{self.source}: the graph has no outputs; chipsim needs at least one")
         for t in names:
             if t not in self.shapes:
                 raise GraphError(f"{self.source}: graph output {t!r} is never produced")

@@ -97,7 +97,13 @@ class _Importer:
     def run(self) -> Graph:
         graph = self.model.graph
         for init in graph.initializer:
-            self.consts[init.name] = numpy_helper.to_array(init)
+            try:
+                self.consts[init.name] = numpy_helper.to_array(init)
+            except Exception as err:  # data that does not fill its dims, an unknown type, ...
+                raise GraphError(f"{self.file}: initializer {init.name!r} (dims "
+                                 f"{list(init.dims)}): cannot read its data: "
+                                 f"{str(err).splitlines()[0] if str(err) else type(err).__name__}"
+                                 ) from None
         self._inputs(graph)
         names: set[str] = set()
         for i, node in enumerate(graph.node):

@@ -78,6 +78,7 @@ class TimingParams:
         c, net, gu, e = chip.cores, chip.network, chip.global_units, chip.energy
         act_bits = getattr(net, "activation_bits", c.dac.bits)
         psum_bits = getattr(net, "partial_sum_bits", None) or _PRECISION_BITS[c.ldpu.precision]
+        _check_event_cycles(chip)
         return cls(
             chip=chip.name, read_mode=mode, clock_ghz=float(chip.clock_ghz), cores=c.count,
             rows=c.rows, cols=c.cols,
@@ -129,3 +130,27 @@ class TimingParams:
     def static_pj_per_cycle(self) -> float:
         """Static energy of the whole chip per clock cycle (mW x ns = pJ)."""
         return (self.cores * self.static_core_mw + self.static_rest_mw) / self.clock_ghz
+
+
+#: Longest event the cycle-level simulator schedules, in cycles: the clock counts in int64, and
+#: a run adds up many events; 2^40 cycles is 18 minutes at 1 GHz for a single step.
+MAX_EVENT_CYCLES = 2**40
+
+
+def _check_event_cycles(chip) -> None:
+    """DescriptionError naming the field when one step of the chip lasts so many cycles that
+    the simulator's clock would overflow (found by fuzzing: `Negative delay -9223372036854775808`)."""
+    c, net, gu = chip.cores, chip.network, chip.global_units
+    ghz = float(chip.clock_ghz)
+    window = c.dac.max_code * float(c.dac.step_ns)
+    conversion = math.ceil(c.cols / c.adc.per_core) * float(c.adc.conversion_ns)
+    for field, cycles in (("cores.dac.step_ns", window * ghz),
+                          ("cores.adc.conversion_ns", conversion * ghz),
+                          ("cores.ldpu.latency_cycles", c.ldpu.latency_cycles),
+                          ("global_units.latency_cycles", gu.latency_cycles),
+                          ("global_units.memory.latency_cycles", gu.memory.latency_cycles),
+                          ("network.hop_latency_cycles", net.hop_latency_cycles)):
+        if not cycles < MAX_EVENT_CYCLES:  # also inf and nan
+            raise DescriptionError(f"{chip.name}: {field}: one step lasts {cycles:.3g} cycles "
+                                   f"at {ghz:g} GHz; the simulator takes at most "
+                                   f"{MAX_EVENT_CYCLES:.3g} (2^40) per step")
