@@ -122,14 +122,19 @@ def chip_texts(draw) -> str:
 X = np.random.default_rng(0).uniform(-1, 1, (2, 64)).astype(np.float32)
 
 
-def chip_with(name: str, path: tuple, value: Any) -> str:
-    """The text of built-in chip `name` with the field at `path` set to `value`."""
-    doc = copy.deepcopy(CHIP_DOCS[name])
+def with_field(doc: dict, path: tuple, value: Any) -> str:
+    """The YAML text of `doc` with the field at `path` set to `value` (doc itself unchanged)."""
+    doc = copy.deepcopy(doc)
     parent = doc
     for key in path[:-1]:
         parent = parent[key]
     parent[path[-1]] = value
     return _dump(doc)
+
+
+def chip_with(name: str, path: tuple, value: Any) -> str:
+    """The text of built-in chip `name` with the field at `path` set to `value`."""
+    return with_field(CHIP_DOCS[name], path, value)
 
 
 @FUZZ
@@ -166,12 +171,7 @@ def mapping_cases(draw):
 
 def mapping_with(path: tuple, value: Any) -> str:
     """The MLP's mapping file with the field at `path` set to `value`."""
-    doc = copy.deepcopy(MAP_DOCS[MLP])
-    parent = doc
-    for key in path[:-1]:
-        parent = parent[key]
-    parent[path[-1]] = value
-    return _dump(doc)
+    return with_field(MAP_DOCS[MLP], path, value)
 
 
 @FUZZ
