@@ -60,7 +60,8 @@ def _curve(rows: list[dict[str, Any]], path: Path) -> Path:
 
     for ax in (left, right):
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        ax.set_xlim(0.5, max(epochs) + 0.5)  # whole epochs, also when there is only one
         ax.grid(True, alpha=0.3)
     fig.tight_layout()
     return _save(fig, path)
