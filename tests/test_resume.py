@@ -105,3 +105,102 @@ def test_accuracy_rerun_with_more_times_reuses_the_finished_ones(tmp_path, capsy
     assert runs.count == 2 * 2
     assert more["rows"][:4] == first["rows"]
     assert [r["time_s"] > 86400 for r in more["rows"][4:]] == [True, True]
+
+
+COMPARE = ["compare", MLP, "--data", "digits", "--strategies", "sequential,packed,balanced",
+           "--images", "20", "--inputs", "4", "--seeds", "2", "--times", "1h,1d", "--json"]
+
+
+@pytest.fixture
+def measured(monkeypatch):
+    """Counts the strategies that `compare` measures and kills it at the one numbered
+    `measured.kill_at`, if set."""
+    import chipsim.report
+
+    original = chipsim.report.measure_run
+
+    class Counter:
+        names: list = []
+        kill_at = None
+
+    def counted(work, mapping, **kwargs):
+        Counter.names.append(mapping.strategy)
+        if Counter.kill_at is not None and len(Counter.names) >= Counter.kill_at:
+            raise Killed
+        return original(work, mapping, **kwargs)
+
+    monkeypatch.setattr(chipsim.report, "measure_run", counted)
+    return Counter
+
+
+def _without_paths(doc: dict, folder: Path) -> dict:
+    """The document with its own folder's name taken out, to compare two folders' runs."""
+    return json.loads(json.dumps(doc).replace(str(folder), "OUT"))
+
+
+def test_compare_resumes_after_a_kill_with_the_same_numbers(tmp_path, capsys, measured):
+    whole_out, cut_out = tmp_path / "whole", tmp_path / "cut"
+    assert main([*COMPARE, "--out", str(whole_out)]) == 0
+    whole = _without_paths(_json(capsys), whole_out)
+
+    measured.names, measured.kill_at = [], 3  # killed while measuring the third strategy
+    with pytest.raises(Killed):
+        main([*COMPARE, "--out", str(cut_out)])
+    capsys.readouterr()
+    partial = json.loads((cut_out / "results.json").read_text())
+    assert partial["finished"] == ["sequential", "packed"] and not partial["complete"]
+
+    measured.names, measured.kill_at = [], None
+    assert main([*COMPARE, "--out", str(cut_out)]) == 0
+    captured = capsys.readouterr()
+    assert _without_paths(json.loads(captured.out), cut_out) == whole
+    assert measured.names == ["balanced"]
+    assert "2 of 3 cells reused" in captured.err
+    assert json.loads((cut_out / "results.json").read_text())["complete"]
+
+
+def test_compare_with_other_settings_starts_over(tmp_path, capsys, measured):
+    out = tmp_path / "rep"
+    assert main([*COMPARE, "--strategies", "sequential", "--out", str(out)]) == 0
+    capsys.readouterr()
+    measured.names = []
+    assert main([*COMPARE, "--strategies", "sequential", "--seed", "1", "--out", str(out)]) == 0
+    assert measured.names == ["sequential"]
+    assert "other settings; starting over" in capsys.readouterr().err
+
+
+def test_compare_killed_by_sigkill_resumes(tmp_path):
+    """A real SIGKILL once the first strategy is finished; the rerun's table equals a whole
+    run's."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def command(out):
+        return [sys.executable, "-m", "chipsim.cli", *COMPARE, "--out", str(out)]
+
+    cut_out = tmp_path / "cut"
+    proc = subprocess.Popen(command(cut_out), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    record = cut_out / "compare.resume.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if json.loads(record.read_text())["finished"]:
+                break
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = json.loads(record.read_text())["finished"]
+    assert 1 <= len(finished) < 3, "the kill came too late to test resuming"
+
+    rerun = subprocess.run(command(cut_out), capture_output=True, text=True, check=True)
+    assert f"{len(finished)} of 3 cells reused" in rerun.stderr
+    whole_out = tmp_path / "whole"
+    whole = subprocess.run(command(whole_out), capture_output=True, text=True, check=True)
+    assert _without_paths(json.loads(rerun.stdout), cut_out) == \
+        _without_paths(json.loads(whole.stdout), whole_out)

@@ -10,6 +10,7 @@ from chipsim.commands.arguments import times
 from chipsim.commands.common import (add_chip_option, add_json_option, calibrate_unless_told,
                                      note_early_times, output_folder, print_json, progress)
 from chipsim.commands.report import add_measure_options
+from chipsim.commands.resume import Resume, settings_of
 from chipsim.errors import ChipsimError, MappingError
 
 #: --times when not given: the accuracy columns of the comparison
@@ -63,6 +64,17 @@ def parse_strategies(text: str) -> list[str]:
     return names
 
 
+def finished_run(resume, out: Path, name: str) -> dict | None:
+    """The results of strategy `name` that an earlier run with the same settings finished
+    (its whole report written) before it was stopped, or None: it is to be run."""
+    if not resume.done(name):
+        return None
+    try:
+        return json.loads((out / name / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # removed or damaged since: run it again
+        return None
+
+
 def run(args: argparse.Namespace) -> int:
     from chipsim.arch import load_chip
     from chipsim.report import Workload, measure_run, write_comparison, write_run_report
@@ -103,15 +115,25 @@ def run(args: argparse.Namespace) -> int:
             "seeds": seeds, "seed": args.seed, "inputs": work.source, "times": list(times),
             "range_calibration": note}
     runs: dict = {}
+    resume = Resume(out, "compare", settings_of(args, ("model", "chip", "calibration"),
+                                                drop=("strategies",)))
+    reused = 0
     for k, name in enumerate(names, 1):
-        say(f"[{k}/{len(names)}] {name}")
-        results, trace = measure_run(work, mappings[name], times=times, seeds=seeds,
-                                     seed=args.seed, log=say)
-        results["range_calibration"] = note
-        write_run_report(results, out / name, chip=chip, mapping=mappings[name], trace=trace)
+        results = finished_run(resume, out, name)
+        if results is not None:
+            reused += 1
+            say(f"[{k}/{len(names)}] {name}: read back from {out / name}/results.json")
+        else:
+            say(f"[{k}/{len(names)}] {name}")
+            results, trace = measure_run(work, mappings[name], times=times, seeds=seeds,
+                                         seed=args.seed, log=say)
+            results["range_calibration"] = note
+            write_run_report(results, out / name, chip=chip, mapping=mappings[name], trace=trace)
+            resume.finish(name)
         runs[name] = results
         files = write_comparison(runs, out, meta=meta, planned=names)
         say(f"[{k}/{len(names)}] {name} done: {out / name}/index.html")
+    resume.report(reused, len(names))
     data = json.loads((out / "results.json").read_text(encoding="utf-8"))
     if args.json:
         print_json({"report": str(out), "files": [str(f) for f in files], **data})
