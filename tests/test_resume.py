@@ -107,7 +107,7 @@ def test_accuracy_rerun_with_more_times_reuses_the_finished_ones(tmp_path, capsy
     assert [r["time_s"] > 86400 for r in more["rows"][4:]] == [True, True]
 
 
-COMPARE = ["compare", MLP, "--data", "digits", "--strategies", "sequential,packed,balanced",
+COMPARE = ["compare", MLP, "--data", "digits", "--strategies", "sequential,packed",
            "--images", "20", "--inputs", "4", "--seeds", "2", "--times", "1h,1d", "--json"]
 
 
@@ -143,19 +143,19 @@ def test_compare_resumes_after_a_kill_with_the_same_numbers(tmp_path, capsys, me
     assert main([*COMPARE, "--out", str(whole_out)]) == 0
     whole = _without_paths(_json(capsys), whole_out)
 
-    measured.names, measured.kill_at = [], 3  # killed while measuring the third strategy
+    measured.names, measured.kill_at = [], 2  # killed while measuring the second strategy
     with pytest.raises(Killed):
         main([*COMPARE, "--out", str(cut_out)])
     capsys.readouterr()
     partial = json.loads((cut_out / "results.json").read_text())
-    assert partial["finished"] == ["sequential", "packed"] and not partial["complete"]
+    assert partial["finished"] == ["sequential"] and not partial["complete"]
 
     measured.names, measured.kill_at = [], None
     assert main([*COMPARE, "--out", str(cut_out)]) == 0
     captured = capsys.readouterr()
     assert _without_paths(json.loads(captured.out), cut_out) == whole
-    assert measured.names == ["balanced"]
-    assert "2 of 3 cells reused" in captured.err
+    assert measured.names == ["packed"]
+    assert "1 of 2 cells reused" in captured.err
     assert json.loads((cut_out / "results.json").read_text())["complete"]
 
 
@@ -196,11 +196,48 @@ def test_compare_killed_by_sigkill_resumes(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     finished = json.loads(record.read_text())["finished"]
-    assert 1 <= len(finished) < 3, "the kill came too late to test resuming"
+    assert finished == ["sequential"], "the kill came too late to test resuming"
 
     rerun = subprocess.run(command(cut_out), capture_output=True, text=True, check=True)
-    assert f"{len(finished)} of 3 cells reused" in rerun.stderr
+    assert "1 of 2 cells reused" in rerun.stderr
     whole_out = tmp_path / "whole"
     whole = subprocess.run(command(whole_out), capture_output=True, text=True, check=True)
     assert _without_paths(json.loads(rerun.stdout), cut_out) == \
         _without_paths(json.loads(whole.stdout), whole_out)
+
+
+REPORT = ["report", MLP, "--data", "digits", "--images", "20", "--inputs", "4", "--seeds", "2",
+          "--times", "1h,1d", "--json"]
+
+
+def test_report_resumes_after_a_kill_with_the_same_numbers(tmp_path, capsys, runs, monkeypatch):
+    from chipsim.commands.resume import Resume
+    from chipsim.timing.simulate import Simulation
+
+    simulated = []
+    original_sim, original_finish = Simulation.run, Resume.finish
+    monkeypatch.setattr(Simulation, "run",
+                        lambda self, *a, **k: simulated.append(1) or original_sim(self, *a, **k))
+    whole_out, cut_out = tmp_path / "whole", tmp_path / "cut"
+    assert main([*REPORT, "--out", str(whole_out)]) == 0
+    whole = _without_paths(_json(capsys), whole_out)
+    whole_runs = runs.count
+
+    def killed_after_two(self, cell, data=None):  # the event model and 1h are written
+        original_finish(self, cell, data)
+        if len(self.finished) == 2:
+            raise Killed
+
+    monkeypatch.setattr(Resume, "finish", killed_after_two)
+    with pytest.raises(Killed):
+        main([*REPORT, "--out", str(cut_out)])
+    capsys.readouterr()
+    monkeypatch.setattr(Resume, "finish", original_finish)
+
+    simulated.clear()
+    runs.count = 0
+    assert main([*REPORT, "--out", str(cut_out)]) == 0
+    captured = capsys.readouterr()
+    assert _without_paths(json.loads(captured.out), cut_out) == whole
+    assert simulated == [] and runs.count == whole_runs - 2  # neither the event model nor 1h
+    assert "2 of 3 cells reused" in captured.err

@@ -45,12 +45,18 @@ def settings_of(args: argparse.Namespace, files: Iterable[str], drop: Iterable[s
     return json.loads(json.dumps(settings, default=str))  # as it reads back from the file
 
 
+def _plain(value: Any) -> Any:
+    if hasattr(value, "tolist"):  # numpy numbers and arrays in a timing result
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
 class Resume:
     """The finished cells of a command in `out`, kept in `<command>.resume.json`."""
 
     def __init__(self, out: Path, command: str, settings: dict):
         self.path = Path(out) / f"{command}.resume.json"
-        self.settings, self.finished = settings, []
+        self.settings, self.finished, self.data = settings, [], {}
         self.matched = False  # an earlier run with these settings left its record here
         try:
             saved = json.loads(self.path.read_text(encoding="utf-8"))
@@ -60,6 +66,7 @@ class Resume:
             saved = {}
         if isinstance(saved, dict) and saved.get("settings") == settings:
             self.finished, self.matched = list(saved.get("finished", [])), True
+            self.data = dict(saved.get("data", {}))
         elif saved is not None:
             self.note(f"{self.path.parent}: holds results of other settings; starting over")
         self.save()
@@ -72,17 +79,22 @@ class Resume:
     def done(self, cell: Any) -> bool:
         return cell in self.finished
 
-    def finish(self, cell: Any) -> None:
-        """Record `cell` as finished, after its results are written."""
+    def finish(self, cell: Any, data: Any = None) -> None:
+        """Record `cell` as finished, after its results are written elsewhere or, as `data`,
+        here (a cell named by a string)."""
         if cell not in self.finished:
             self.finished.append(cell)
+        if data is not None:
+            self.data[cell] = data
         self.save()
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")  # replaced whole: a kill never leaves half a file
-        tmp.write_text(json.dumps({"settings": self.settings, "finished": self.finished},
-                                  indent=1), encoding="utf-8")
+        record = {"settings": self.settings, "finished": self.finished}
+        if self.data:
+            record["data"] = self.data
+        tmp.write_text(json.dumps(record, default=_plain), encoding="utf-8")
         tmp.replace(self.path)
 
     def report(self, reused: int, total: int) -> None:
