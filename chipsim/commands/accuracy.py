@@ -55,7 +55,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "column-range and both calibrations (chipsim calibrate, on the data set's "
                    "calibration split), GDC on; writes calibration.csv and calibration.png")
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="output folder (default reports/accuracy-<model>/)")
+                   help="output folder (default reports/accuracy-<model>/); a rerun "
+                   "with the same settings into the same folder continues from the cells a stopped run finished")
     add_json_option(p)
     return p
 

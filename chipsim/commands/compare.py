@@ -44,7 +44,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "the bundled mappings/ are): every strategy takes its input and column "
                    "ranges from it, block by block, instead of being calibrated here")
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="report folder (default reports/compare-<model>/)")
+                   help="report folder (default reports/compare-<model>/); a rerun "
+                   "with the same settings into the same folder continues from the cells a stopped run finished")
     add_json_option(p)
     return p
 
