@@ -56,7 +56,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "calibration split), GDC on; writes calibration.csv and calibration.png")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="output folder (default reports/accuracy-<model>/); a rerun "
-                   "with the same settings into the same folder continues from the cells a stopped run finished")
+                   "with the same settings into the same folder continues from the cells a stopped "
+                   "run finished")
     add_json_option(p)
     return p
 

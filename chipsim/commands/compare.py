@@ -45,7 +45,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "ranges from it, block by block, instead of being calibrated here")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="report folder (default reports/compare-<model>/); a rerun "
-                   "with the same settings into the same folder continues from the cells a stopped run finished")
+                   "with the same settings into the same folder continues from the cells a stopped "
+                   "run finished")
     add_json_option(p)
     return p
 

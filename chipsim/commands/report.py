@@ -39,7 +39,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "accuracy study")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="report folder (default reports/<model>-<strategy>/); a rerun "
-                   "with the same settings into the same folder continues from the cells a stopped run finished")
+                   "with the same settings into the same folder continues from the cells a stopped "
+                   "run finished")
     add_json_option(p)
     return p
 
