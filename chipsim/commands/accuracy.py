@@ -55,7 +55,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "column-range and both calibrations (chipsim calibrate, on the data set's "
                    "calibration split), GDC on; writes calibration.csv and calibration.png")
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="output folder (default reports/accuracy-<model>/)")
+                   help="output folder (default reports/accuracy-<model>/); a rerun "
+                   "with the same settings into the same folder continues from the cells a stopped "
+                   "run finished")
     add_json_option(p)
     return p
 
@@ -91,6 +93,26 @@ def warn_uncalibrated(args: argparse.Namespace, mapping, chip, options) -> None:
           f"{source} --data {args.data} -o CALIBRATED.yaml", file=sys.stderr)
 
 
+def finished_rows(args: argparse.Namespace, out: Path) -> list:
+    """The cells that an earlier run with these settings wrote to accuracy.csv in `out` before
+    it was stopped: a rerun computes only the others. Times and GDC choose cells, so a rerun
+    that asks for more times reuses what it can."""
+    from chipsim.commands.resume import Resume, settings_of
+    from chipsim.functional.result import read_csv
+
+    csv_path = out / "accuracy.csv"
+    resume = Resume(out, "accuracy", settings_of(args, ("model", "chip", "mapping"),
+                                                 drop=("times", "gdc")))
+    if not resume.matched or not csv_path.is_file():
+        return []
+    wanted = {(float(t), g) for t in args.times
+              for g in {"on": (True,), "off": (False,), "both": (True, False)}[args.gdc]}
+    rows = {(r.time_s, r.gdc): r for r in read_csv(csv_path, finished=True)
+            if (r.time_s, r.gdc) in wanted and r.seeds == args.seeds}
+    resume.report(len(rows), len(wanted))
+    return list(rows.values())
+
+
 def run(args: argparse.Namespace) -> int:
     from chipsim.arch import load_chip
     from chipsim.datasets import load_dataset
@@ -113,8 +135,9 @@ def run(args: argparse.Namespace) -> int:
     x = check_inputs(graph, x, name=f"data set {args.data!r}")  # before any file is written
 
     note_early_times(times, chip, "--times", DRIFT_TIMES)
-    log = CsvLog(out / "accuracy.csv")
     quiet = args.json
+    done = [] if args.calibration_study else finished_rows(args, out)
+    log = CsvLog(out / "accuracy.csv", keep=done)
     if not args.calibration_study:
         warn_uncalibrated(args, mapping, chip, options)
     if not quiet:
@@ -140,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
         gdc={"on": (True,), "off": (False,), "both": (True, False)}[args.gdc],
         options=options,
         batch=args.batch, progress=not quiet and sys.stderr.isatty(),
-        names=(model, chip.name, args.data), on_row=log.append,
+        names=(model, chip.name, args.data), on_row=log.append, done=done,
     )
     result.plot(out / "accuracy.png")
     if args.json:

@@ -10,6 +10,7 @@ from chipsim.commands.arguments import times
 from chipsim.commands.common import (add_chip_option, add_json_option, calibrate_unless_told,
                                      note_early_times, output_folder, print_json, progress)
 from chipsim.commands.report import add_measure_options
+from chipsim.commands.resume import Resume, settings_of
 from chipsim.errors import ChipsimError, MappingError
 
 #: --times when not given: the accuracy columns of the comparison
@@ -43,7 +44,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "the bundled mappings/ are): every strategy takes its input and column "
                    "ranges from it, block by block, instead of being calibrated here")
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="report folder (default reports/compare-<model>/)")
+                   help="report folder (default reports/compare-<model>/); a rerun "
+                   "with the same settings into the same folder continues from the cells a stopped "
+                   "run finished")
     add_json_option(p)
     return p
 
@@ -61,6 +64,17 @@ def parse_strategies(text: str) -> list[str]:
     if len(set(names)) != len(names):
         raise ChipsimError(f"--strategies: a strategy is named twice in {text!r}")
     return names
+
+
+def finished_run(resume, out: Path, name: str) -> dict | None:
+    """The results of strategy `name` that an earlier run with the same settings finished
+    (its whole report written) before it was stopped, or None: it is to be run."""
+    if not resume.done(name):
+        return None
+    try:
+        return json.loads((out / name / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # removed or damaged since: run it again
+        return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,15 +117,25 @@ def run(args: argparse.Namespace) -> int:
             "seeds": seeds, "seed": args.seed, "inputs": work.source, "times": list(times),
             "range_calibration": note}
     runs: dict = {}
+    resume = Resume(out, "compare", settings_of(args, ("model", "chip", "calibration"),
+                                                drop=("strategies",)))
+    reused = 0
     for k, name in enumerate(names, 1):
-        say(f"[{k}/{len(names)}] {name}")
-        results, trace = measure_run(work, mappings[name], times=times, seeds=seeds,
-                                     seed=args.seed, log=say)
-        results["range_calibration"] = note
-        write_run_report(results, out / name, chip=chip, mapping=mappings[name], trace=trace)
+        results = finished_run(resume, out, name)
+        if results is not None:
+            reused += 1
+            say(f"[{k}/{len(names)}] {name}: read back from {out / name}/results.json")
+        else:
+            say(f"[{k}/{len(names)}] {name}")
+            results, trace = measure_run(work, mappings[name], times=times, seeds=seeds,
+                                         seed=args.seed, log=say)
+            results["range_calibration"] = note
+            write_run_report(results, out / name, chip=chip, mapping=mappings[name], trace=trace)
+            resume.finish(name)
         runs[name] = results
         files = write_comparison(runs, out, meta=meta, planned=names)
         say(f"[{k}/{len(names)}] {name} done: {out / name}/index.html")
+    resume.report(reused, len(names))
     data = json.loads((out / "results.json").read_text(encoding="utf-8"))
     if args.json:
         print_json({"report": str(out), "files": [str(f) for f in files], **data})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict
 from pathlib import Path
 
 from chipsim.commands.arguments import COUNT, INDEX, times
@@ -37,7 +38,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "set's calibration split, on the --images, --seeds and --times of the "
                    "accuracy study")
     p.add_argument("--out", default=None, metavar="DIR",
-                   help="report folder (default reports/<model>-<strategy>/)")
+                   help="report folder (default reports/<model>-<strategy>/); a rerun "
+                   "with the same settings into the same folder continues from the cells a stopped "
+                   "run finished")
     add_json_option(p)
     return p
 
@@ -68,6 +71,41 @@ def check_calibration_study(args: argparse.Namespace) -> None:
                            "that data set's calibration split")
 
 
+class FinishedCells:
+    """What a stopped `report` into the same --out finished, kept in report.resume.json: the
+    event model's results and trace, and each accuracy cell (a time); a rerun with the same
+    settings reads them back and measures the rest. The calibration study runs again whole."""
+
+    EVENT_MODEL = "event model"
+
+    def __init__(self, out: Path, args: argparse.Namespace):
+        from chipsim.commands.resume import Resume, settings_of
+
+        self.resume = Resume(out, "report", settings_of(args, ("model", "chip", "mapping"),
+                                                        drop=("times",)))
+        self.rows = [row for cell, row in self.resume.data.items()
+                     if cell.startswith("accuracy ") and row["time_s"] in args.times]
+        self.timing = self.resume.data.get(self.EVENT_MODEL)
+
+    @staticmethod
+    def _cell(row) -> str:
+        return f"accuracy {row.time_s!r} gdc={row.gdc}"
+
+    def arguments(self) -> dict:
+        from chipsim.functional.result import AccuracyRow
+
+        done = [AccuracyRow(**row) for row in self.rows]
+        return {"event_model": None if self.timing is None else
+                (self.timing["timing"], self.timing["trace"]),
+                "on_event_model": lambda timing, trace: self.resume.finish(
+                    self.EVENT_MODEL, {"timing": timing, "trace": trace}),
+                "done": done,
+                "on_row": lambda row: self.resume.finish(self._cell(row), asdict(row))}
+
+    def report(self, times: int) -> None:
+        self.resume.report(len(self.rows) + (self.timing is not None), times + 1)
+
+
 def run(args: argparse.Namespace) -> int:
     from chipsim.arch import load_chip
     from chipsim.report import Workload, measure_run, write_run_report
@@ -84,8 +122,10 @@ def run(args: argparse.Namespace) -> int:
     seeds = range(args.seed, args.seed + args.seeds)
     note_early_times(args.times, chip, "--times", DRIFT_TIMES)
     mapping, note = calibrate_unless_told(args, work.graph, work.layers, mapping, chip, progress(args))
+    cells = FinishedCells(out, args)
     results, trace = measure_run(work, mapping, times=args.times, seeds=seeds, seed=args.seed,
-                                 log=progress(args))
+                                 log=progress(args), **cells.arguments())
+    cells.report(len(args.times))
     results["range_calibration"] = note
     if args.calibration_study:
         from chipsim.report.measure import measure_calibration

@@ -116,13 +116,16 @@ CSV_COLUMNS = [f.name for f in fields(AccuracyRow)]
 
 
 class CsvLog:
-    """A CSV file that gets one flushed line per finished cell."""
+    """A CSV file that gets one flushed line per finished cell; `keep`: rows read back from
+    an interrupted run, written first so the file again holds every finished cell."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, keep: Iterable[AccuracyRow] = ()):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("w", newline="") as handle:
             csv.writer(handle).writerow(CSV_COLUMNS)
+        for row in keep:
+            self.append(row)
 
     def append(self, row: AccuracyRow) -> None:
         with self.path.open("a", newline="") as handle:
@@ -130,17 +133,33 @@ class CsvLog:
             csv.writer(handle).writerow([values[name] for name in CSV_COLUMNS])
 
 
-def read_csv(path: str | Path) -> list[AccuracyRow]:
-    """Rows back from a CSV written by `CsvLog` (used by tests and reports)."""
+def read_csv(path: str | Path, finished: bool = False) -> list[AccuracyRow]:
+    """Rows back from a CSV written by `CsvLog` (used by tests, reports and resuming);
+    `finished`: stop quietly at a line cut short by a kill instead of failing on it."""
     rows = []
     with Path(path).open(newline="") as handle:
-        for record in csv.DictReader(handle):
-            rows.append(AccuracyRow(
-                time_s=float(record["time_s"]), gdc=record["gdc"] == "True",
-                accuracy_mean=float(record["accuracy_mean"]),
-                accuracy_std=float(record["accuracy_std"]),
-                logit_error_mean=float(record["logit_error_mean"]),
-                logit_error_std=float(record["logit_error_std"]),
-                seeds=int(record["seeds"]),
-            ))
+        lines = handle.read().splitlines(keepends=True)
+    if finished and lines and not lines[-1].endswith("\n"):
+        lines.pop()  # the kill came while this line was written
+    for record in csv.DictReader(lines):
+        if finished:
+            try:
+                rows.append(_row(record))
+            except (TypeError, ValueError, KeyError):
+                break
+            continue
+        rows.append(_row(record))
     return rows
+
+
+def _row(record: dict) -> AccuracyRow:
+    if None in record.values() or None in record:  # too few or too many fields
+        raise ValueError(f"not a whole accuracy row: {record}")
+    return AccuracyRow(
+        time_s=float(record["time_s"]), gdc=record["gdc"] == "True",
+        accuracy_mean=float(record["accuracy_mean"]),
+        accuracy_std=float(record["accuracy_std"]),
+        logit_error_mean=float(record["logit_error_mean"]),
+        logit_error_std=float(record["logit_error_std"]),
+        seeds=int(record["seeds"]),
+    )

@@ -66,26 +66,36 @@ def accuracy_study(
     options: AnalogOptions | None = None, batch: int = 256, progress: bool = False,
     names: tuple[str, str, str] = ("model", "chip", "data"),
     on_row: Callable[[AccuracyRow], None] | None = None,
+    done: Sequence[AccuracyRow] = (),
 ) -> AccuracyResult:
-    """Run the study; `names` are (model, chip, data) as the result should show them."""
+    """Run the study; `names` are (model, chip, data) as the result should show them.
+
+    `done`: cells finished by an interrupted run of the same study, taken as they are and not
+    handed to `on_row` again. Each cell's numbers depend only on its time, GDC and the seeds
+    (read noise has its own stream per time), so skipping cells changes none of the others."""
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     options = options or AnalogOptions()
     reference = run_network(graph, FloatBackend(layers), x, batch=batch)
     result = AccuracyResult(*names, float_accuracy=accuracy(reference, y), images=int(len(y)))
     nets: dict[int, AnalogNetwork] = {}  # one programmed chip per seed, read at every time
+    finished = {(row.time_s, row.gdc): row for row in done}
     for t in times:
-        scores: dict[bool, list[tuple[float, float]]] = {g: [] for g in gdc}
-        for seed in seed_list:
+        missing = [g for g in gdc if (float(t), bool(g)) not in finished]
+        scores: dict[bool, list[tuple[float, float]]] = {g: [] for g in missing}
+        for seed in seed_list if missing else ():
             if seed not in nets:
                 nets[seed] = AnalogNetwork(graph, layers, mapping, chip, seed=seed,
                                            options=options)
             net = nets[seed]
             net.drift(t)
-            for g in gdc:
+            for g in missing:
                 logits = net.run(x, batch=batch, gdc=g, progress=progress,
                                  desc=f"t={format_time(t)} seed={seed} gdc={'on' if g else 'off'}")
                 scores[g].append((accuracy(logits, y), relative_logit_error(logits, reference)))
         for g in gdc:
+            if g not in missing:
+                result.rows.append(finished[(float(t), bool(g))])
+                continue
             row = AccuracyRow.from_seeds(t, g, [s[0] for s in scores[g]], [s[1] for s in scores[g]])
             result.rows.append(row)
             if on_row is not None:

@@ -89,32 +89,44 @@ class Workload:
 def measure_run(work: Workload, mapping: Any, *, times: Sequence[float] = (HEADLINE_TIME_S,),
                 seeds: Sequence[int] = (0,), seed: int = 0, trace_inputs: int = 2,
                 read_mode: str | None = None,
-                log: Callable[[str], None] = lambda message: None) -> tuple[dict[str, Any], dict]:
+                log: Callable[[str], None] = lambda message: None,
+                event_model: tuple[dict, dict] | None = None,
+                on_event_model: Callable[[dict, dict], None] | None = None,
+                done: Sequence[Any] = (), on_row: Callable[[Any], None] | None = None,
+                ) -> tuple[dict[str, Any], dict]:
     """Run both models on `mapping`; returns (results dict, Chrome trace of the first inputs).
 
     The event model streams `work.timing_x` with tiles programmed from `seed`; the accuracy
     study runs every time in `times` with each seed of `seeds` (global drift compensation on).
-    An empty `times` skips the accuracy study.
+    An empty `times` skips the accuracy study. For resuming a stopped run: `event_model` is
+    the (timing, trace) it finished, `done` its finished accuracy rows; `on_event_model` and
+    `on_row` get each part as it is finished.
     """
     from chipsim.mapping import summarize
     from chipsim.timing.simulate import Simulation
 
     chip = work.chip
-    log(f"{work.model} / {mapping.strategy}: event model, {len(work.timing_x)} inputs")
-    sim = Simulation(work.graph, work.layers, chip, mapping, read_mode=read_mode, seed=seed,
-                     model=work.model)
-    result, trace, _ = sim.run(work.timing_x, trace_inputs=trace_inputs, keep_outputs=False)
-    timing = result.to_json()
+    if event_model is None:
+        log(f"{work.model} / {mapping.strategy}: event model, {len(work.timing_x)} inputs")
+        sim = Simulation(work.graph, work.layers, chip, mapping, read_mode=read_mode, seed=seed,
+                         model=work.model)
+        result, events, _ = sim.run(work.timing_x, trace_inputs=trace_inputs,
+                                    keep_outputs=False)
+        timing, trace = result.to_json(), events.to_json()
+        if on_event_model is not None:
+            on_event_model(timing, trace)
+    else:
+        timing, trace = event_model
     accuracy = None
     if times:
         log(f"{work.model} / {mapping.strategy}: accuracy, {len(times)} time(s) x "
             f"{len(seeds)} seed(s) x {len(work.accuracy_x)} inputs")
-        accuracy = _accuracy(work, mapping, times, seeds)
+        accuracy = _accuracy(work, mapping, times, seeds, done=done, on_row=on_row)
     results = assemble(model=work.model, graph_file=work.graph_file, chip=chip.name,
                        strategy=mapping.strategy, seed=seed, inputs=work.source,
                        mapping=summarize(mapping, work.layers, chip, work.graph), timing=timing,
                        accuracy=accuracy)
-    return results, trace.to_json()
+    return results, trace
 
 
 def assemble(*, model: str, graph_file: str, chip: str, strategy: str, seed: int, inputs: str,
@@ -128,13 +140,15 @@ def assemble(*, model: str, graph_file: str, chip: str, strategy: str, seed: int
     }
 
 
-def _accuracy(work: Workload, mapping: Any, times: Sequence[float],
-              seeds: Sequence[int]) -> dict[str, Any]:
+def _accuracy(work: Workload, mapping: Any, times: Sequence[float], seeds: Sequence[int],
+              done: Sequence[Any] = (), on_row: Callable[[Any], None] | None = None
+              ) -> dict[str, Any]:
     from chipsim.functional.study import accuracy_study
 
     study = accuracy_study(work.graph, work.layers, mapping, work.chip, work.accuracy_x,
                            work.labels, times=times, seeds=list(seeds), gdc=(True,),
-                           names=(work.model, work.chip.name, work.data or "synthetic"))
+                           names=(work.model, work.chip.name, work.data or "synthetic"),
+                           done=done, on_row=on_row)
     return {"metric": work.metric, "seeds": list(seeds), **study.to_json()}
 
 
