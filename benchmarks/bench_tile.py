@@ -16,7 +16,6 @@ takes OPENBLAS_CORETYPE's), so every row names it under "blas" and the table's f
 from __future__ import annotations
 
 import sys
-import time
 
 # Thread counts are settled before numpy is imported (BLAS reads them once): both sides use the
 # same count, one by default; on a shared 2-core machine BLAS's threads otherwise mostly wait.
@@ -28,26 +27,12 @@ import numpy as np
 
 from chipsim.tile import TileConfig, TiledMatrix
 
-from common import benchmark_parser, blas_info, blas_line, print_rows  # benchmarks/common.py
+from common import (benchmark_parser, best_seconds, blas_info, blas_line,  # benchmarks/common.py
+                    print_rows)
 
 SHAPES = ((256, 256), (512, 512), (2048, 2048))
 BATCHES = (1, 64, 1024)
 BUDGET_S = 1.5  # wall time per (shape, batch) case, both sides together
-
-
-def _best_of(fn_a, fn_b, budget_s: float) -> tuple[float, float]:
-    """Best seconds per call of two functions, measured alternately within a time budget."""
-    best_a = best_b = float("inf")
-    start, rounds = time.perf_counter(), 0
-    while rounds < 3 or (time.perf_counter() - start < budget_s and rounds < 2000):
-        t0 = time.perf_counter()
-        fn_a()
-        t1 = time.perf_counter()
-        fn_b()
-        t2 = time.perf_counter()
-        best_a, best_b = min(best_a, t1 - t0), min(best_b, t2 - t1)
-        rounds += 1
-    return best_a, best_b
 
 
 def run() -> list[dict]:
@@ -64,7 +49,9 @@ def run() -> list[dict]:
             x = rs.uniform(-1, 1, (batch, rows)).astype(np.float32)
             matrix.forward(x)  # warm-up: JIT compilation, caches
             x @ w
-            t_tile, t_numpy = _best_of(lambda: matrix.forward(x), lambda: x @ w, BUDGET_S)
+            best = best_seconds({"tile": lambda: matrix.forward(x), "numpy": lambda: x @ w},
+                                BUDGET_S, min_rounds=3, max_rounds=2000)
+            t_tile, t_numpy = best["tile"], best["numpy"]
             row = {"rows": rows, "cols": cols, "batch": batch,
                    "vectors_per_s": batch / t_tile, "numpy_vectors_per_s": batch / t_numpy,
                    "ratio": t_numpy / t_tile, "blas": blas}

@@ -47,7 +47,7 @@ from chipsim.arch import load_chip
 from chipsim.commands.common import print_json
 from chipsim.tile import Tile, TileConfig
 
-from common import benchmark_parser, blas_info, blas_line  # benchmarks/common.py
+from common import benchmark_parser, best_seconds, blas_info, blas_line  # benchmarks/common.py
 
 SIZE = 256
 LR = 0.01
@@ -73,16 +73,9 @@ def run() -> dict:
 
     tile_update()
     numpy_update()
-    best_tile = best_numpy = float("inf")
-    start, rounds = time.perf_counter(), 0
-    while rounds < 5 or (time.perf_counter() - start < BUDGET_S and rounds < 5000):
-        t0 = time.perf_counter()
-        tile_update()
-        t1 = time.perf_counter()
-        numpy_update()
-        t2 = time.perf_counter()
-        best_tile, best_numpy = min(best_tile, t1 - t0), min(best_numpy, t2 - t1)
-        rounds += 1
+    best = best_seconds({"tile": tile_update, "numpy": numpy_update}, BUDGET_S, min_rounds=5,
+                        max_rounds=5000)
+    best_tile, best_numpy = best["tile"], best["numpy"]
     array = tile.pulsed
     return {"case": f"{SIZE}x{SIZE} soft bounds, BL {config.training.bl}, lr {LR}",
             "tile_us": best_tile * 1e6, "numpy_us": best_numpy * 1e6,
@@ -110,16 +103,9 @@ def conv_update() -> dict:
 
     cases = {"batched": lambda: batched.update(patches, errors, LR), "one_by_one": one_by_one,
              "numpy": lambda: w.__isub__(eta * (patches.T @ errors))}
-    best = {name: float("inf") for name in cases}
     for case in cases.values():
         case()
-    start, rounds = time.perf_counter(), 0
-    while rounds < 5 or (time.perf_counter() - start < BUDGET_S and rounds < 2000):
-        for name, case in cases.items():
-            t0 = time.perf_counter()
-            case()
-            best[name] = min(best[name], time.perf_counter() - t0)
-        rounds += 1
+    best = best_seconds(cases, BUDGET_S, min_rounds=5, max_rounds=2000)
     return {"conv_case": f"conv {rows}x{cols}, {positions} positions (mnist_cnn conv2), one "
                          f"image",
             "conv_tile_us": best["batched"] * 1e6, "conv_one_by_one_us": best["one_by_one"] * 1e6,

@@ -9,6 +9,7 @@ here as well so that argparse accepts it and --help shows it.
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -66,3 +67,19 @@ def print_rows(rows: list[dict], as_json: bool, table: Callable[[list[dict]], st
         print_json(rows)
     else:
         print(table(rows))
+
+
+def best_seconds(cases: dict[str, Callable[[], Any]], budget_s: float, min_rounds: int,
+                 max_rounds: int) -> dict[str, float]:
+    """Best seconds per call of each case, the cases called in turn round after round (so a
+    noisy neighbour slows them alike) for at least min_rounds and then within the time budget,
+    at most max_rounds. Callers warm the cases up first."""
+    best = {name: float("inf") for name in cases}
+    start, rounds = time.perf_counter(), 0
+    while rounds < min_rounds or (time.perf_counter() - start < budget_s and rounds < max_rounds):
+        for name, case in cases.items():
+            t0 = time.perf_counter()
+            case()
+            best[name] = min(best[name], time.perf_counter() - t0)
+        rounds += 1
+    return best
