@@ -29,7 +29,7 @@ import numpy as np
 import yaml
 
 from chipsim.arch.network import core_links, network_graph
-from chipsim.arch.schema import Chip, Faults, StuckDevice
+from chipsim.arch.schema import Chip, Faults
 from chipsim.errors import DescriptionError
 from chipsim.kernels import rng
 
@@ -105,11 +105,23 @@ def stuck_states(chip: Chip, core: int) -> np.ndarray | None:
     return states if states.any() else None
 
 
-def with_faults(chip: Chip, path: str | Path) -> Chip:
-    """`chip` with the faults of a faults file (its own `faults:` section replaced); a bad
-    file is a DescriptionError that names the file and the field."""
+def with_faults(chip: Chip, faults: Faults | dict | None, source: str = "<faults>") -> Chip:
+    """`chip` with `faults` in place of its own, validated against it (a fresh Chip: nothing
+    derived from the healthy network, such as its hop distances, is carried over); a fault
+    that names no core, link or device of the chip is a DescriptionError naming `source`."""
     from chipsim.arch.loader import validate_chip
 
+    if isinstance(faults, Faults):
+        faults = faults.model_dump()
+    try:
+        return validate_chip({**chip.model_dump(), "faults": faults}, source)
+    except DescriptionError as err:  # a faults file's fields sit at its top level
+        raise DescriptionError(str(err).replace(f"{source}: faults.", f"{source}: ")) from None
+
+
+def load_faults(chip: Chip, path: str | Path) -> Chip:
+    """`chip` with the faults of a faults file (its own `faults:` section replaced); a bad
+    file is a DescriptionError that names the file and the field."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -122,10 +134,7 @@ def with_faults(chip: Chip, path: str | Path) -> Chip:
     if not isinstance(data, dict):
         raise DescriptionError(f"{path.name}: expected a mapping of fault fields "
                                f"({', '.join(Faults.model_fields)}), got {type(data).__name__}")
-    try:
-        return validate_chip({**chip.model_dump(), "faults": data}, path.name)
-    except DescriptionError as err:  # the file's fields sit at its top level
-        raise DescriptionError(str(err).replace(f"{path.name}: faults.", f"{path.name}: ")) from None
+    return with_faults(chip, data, path.name)
 
 
 def draw_faults(chip: Chip, rate: float, seed: int = 0, kinds: tuple[str, ...] = KINDS) -> Faults:
@@ -157,6 +166,6 @@ def faults_summary(chip: Chip) -> dict[str, Any]:
             "usable_cores": len(usable_cores(chip))}
 
 
-__all__ = ["WORKING", "STUCK_SET", "STUCK_RESET", "KINDS", "StuckDevice", "unusable_cores",
+__all__ = ["WORKING", "STUCK_SET", "STUCK_RESET", "KINDS", "unusable_cores",
            "usable_cores", "reachable_units", "describe_unusable", "stuck_states", "with_faults",
-           "draw_faults", "faults_summary"]
+           "load_faults", "draw_faults", "faults_summary"]
