@@ -56,7 +56,8 @@ class Point:
     cycles_run: int
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The figures as a JSON-ready dict (no latency when no packet was measured: None)."""
+        return {k: None if isinstance(v, float) and v != v else v for k, v in asdict(self).items()}
 
 
 class Experiment:
