@@ -297,7 +297,10 @@ def latency_against_load(runs: Sequence[dict[str, Any]], path: str | Path, title
     fig = _figure(6.4, 4.4)
     ax = fig.add_subplot()
     top = 0.0
-    for colour, run in zip(_colours(len(runs)), runs):
+    # Okabe-Ito without its yellow, which vanishes as a thin line on white
+    palette = [c for c in OKABE_ITO if c != "#F0E442"] if len(runs) < len(OKABE_ITO) else \
+        _colours(len(runs))
+    for colour, run in zip(palette, runs):
         rows = run["rows"]
         x = [r["offered_rate"] for r in rows]
         y = [r["latency_mean_cycles"] for r in rows]
