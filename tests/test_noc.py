@@ -150,6 +150,15 @@ def test_uniform_channel_load_bound_is_4_over_k_and_mean_hops_match(k):
     assert channel_load_bound(fabric, transpose) == pytest.approx(1 / (k - 1))
 
 
+def test_hotspot_bound_is_the_hot_cores_ejection_port():
+    # every core sends f of its packets to the hot core and (1 - f) / N of them to each core:
+    # the hot core ejects N f + (1 - f) times what one core offers
+    chip = mesh(8)
+    fabric = build_fabric(chip)
+    hotspot = traffic_matrix("hotspot", chip, fabric, hotspot_fraction=0.1)
+    assert channel_load_bound(fabric, hotspot) == pytest.approx(1 / (64 * 0.1 + 0.9))
+
+
 def test_zero_load_latency_formula():
     chip = mesh(4, latency=3)
     fabric = build_fabric(chip)
