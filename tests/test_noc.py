@@ -193,10 +193,10 @@ def test_same_seed_same_numbers_other_seed_others():
 
 def test_uniform_saturates_within_the_band_and_transpose_below_it():
     chip = mesh(6)
-    uniform = Experiment(chip, "uniform", cycles=2000, warmup=500)
+    uniform = Experiment(chip, "uniform", cycles=1000, warmup=300)
     sat = uniform.saturation_rate(uniform.sweep())
     assert 0.6 * uniform.channel_load_bound <= sat <= uniform.channel_load_bound
-    transpose = Experiment(chip, "transpose", cycles=2000, warmup=500)
+    transpose = Experiment(chip, "transpose", cycles=1000, warmup=300)
     assert transpose.saturation_rate(transpose.sweep()) < sat
 
 
