@@ -122,8 +122,7 @@ class Experiment:
 
     def sweep_rates(self) -> list[float]:
         """The offered rates of a sweep: fractions of the bound, none above 1 flit per cycle."""
-        rates = sorted({round(min(1.0, f * self.channel_load_bound), 4) for f in SWEEP_FRACTIONS})
-        return rates
+        return sorted({round(min(1.0, f * self.channel_load_bound), 4) for f in SWEEP_FRACTIONS})
 
     def sweep(self, rates: list[float] | None = None,
               log: Callable[[str], None] = lambda m: None) -> list[Point]:
