@@ -84,7 +84,7 @@ SEEN = [
     (["report", MLP, "--mapping", "m.yaml", "--strategy", "packed"],
      "--strategy: not allowed with argument --mapping"),
     (["nonsense"], "COMMAND: 'nonsense' is not one of 'info', 'map', 'accuracy', 'simulate', "
-                   "'calibrate', 'report', 'compare', 'linalg', 'train'"),
+                   "'calibrate', 'report', 'compare', 'noc', 'linalg', 'train'"),
     ([], "the following arguments are required: COMMAND (see chipsim --help)"),
 ]
 
@@ -293,6 +293,9 @@ CASES: dict[str, dict] = {
     "compare": dict(argv=["compare", MLP], ints={"--inputs": 1, "--images": 1, "--seeds": 1,
                                                  "--seed": 0},
                     times=("--times",), outputs={"--out": "folder"}),
+    "noc": dict(argv=["noc", "--chip", "hermes64", "--rate", "0.01"],
+                ints={"--cycles": 1, "--warmup": 0, "--seed": 0, "--packet-flits": 1}, times=(),
+                outputs={"--plot": "file"}),
     "linalg": dict(argv=["linalg", "pca", "synthetic"],
                    ints={"--rank": 1, "--seeds": 1, "--rows": 1, "--cols": 1, "--seed": 0},
                    times=("--time",), outputs={"--out": "folder"}),
@@ -329,8 +332,8 @@ def mistakes(draw):
         option = "--no-such-" + draw(st.text(alphabet="abcxyz", min_size=1, max_size=5))
         return argv + extra + [option], [option]
     if kind == "model file":
-        if name in ("info", "linalg", "train"):  # their inputs: a chip, a matrix, a graph
-            where = {"info": 1, "linalg": 2, "train": None}[name]
+        if name in ("info", "linalg", "train", "noc"):  # a chip, a matrix, a graph, a chip
+            where = {"info": 1, "linalg": 2, "train": None, "noc": 2}[name]
             missing = draw(_WORDS) + ".yaml"
             if where is None:
                 return argv + ["--graph", missing] + extra, [missing]
