@@ -84,7 +84,7 @@ SEEN = [
     (["report", MLP, "--mapping", "m.yaml", "--strategy", "packed"],
      "--strategy: not allowed with argument --mapping"),
     (["nonsense"], "COMMAND: 'nonsense' is not one of 'info', 'map', 'accuracy', 'simulate', "
-                   "'calibrate', 'report', 'compare', 'noc', 'linalg', 'train'"),
+                   "'calibrate', 'report', 'compare', 'faults', 'noc', 'linalg', 'train'"),
     ([], "the following arguments are required: COMMAND (see chipsim --help)"),
 ]
 
@@ -293,6 +293,9 @@ CASES: dict[str, dict] = {
     "compare": dict(argv=["compare", MLP], ints={"--inputs": 1, "--images": 1, "--seeds": 1,
                                                  "--seed": 0},
                     times=("--times",), outputs={"--out": "folder"}),
+    "faults": dict(argv=["faults", MLP, "--data", "digits"],
+                   ints={"--inputs": 1, "--images": 1, "--seeds": 1, "--seed": 0,
+                         "--fault-seed": 0}, times=("--times",), outputs={"--out": "folder"}),
     "noc": dict(argv=["noc", "--chip", "hermes64", "--rate", "0.01"],
                 ints={"--cycles": 1, "--warmup": 0, "--seed": 0, "--packet-flits": 1}, times=(),
                 outputs={"--plot": "file"}),
@@ -303,6 +306,9 @@ CASES: dict[str, dict] = {
                   ints={"--epochs": 1, "--batch": 1, "--seeds": 1}, times=(),
                   outputs={"--out": "folder"}),
 }
+#: the subcommands that lay a faults file over the chip (--faults FILE)
+TAKE_FAULTS = ("info", "map", "accuracy", "simulate", "calibrate", "report", "compare", "noc",
+               "linalg")
 #: an output that a command must write besides the one under test (a file name for -o)
 NEEDS = {"calibrate": ["-o", "c.yaml"]}
 
@@ -324,6 +330,7 @@ def mistakes(draw):
     name = draw(st.sampled_from(sorted(CASES)))
     case = CASES[name]
     kinds = ["unknown option", "model file"] + (["integer"] if case["ints"] else []) \
+        + (["faults file"] if name in TAKE_FAULTS else []) \
         + (["time"] if case["times"] else []) + (["output"] if case["outputs"] else [])
     kind = draw(st.sampled_from(kinds))
     argv = list(case["argv"])
@@ -342,6 +349,9 @@ def mistakes(draw):
         missing = draw(_WORDS) + ".onnx"
         argv[1] = missing
         return argv + extra, [missing]
+    if kind == "faults file":
+        missing = draw(_WORDS) + ".yaml"
+        return argv + extra + ["--faults", missing], [missing]
     if kind == "integer":
         option = draw(st.sampled_from(sorted(case["ints"])))
         least = case["ints"][option]

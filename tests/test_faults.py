@@ -278,3 +278,16 @@ def test_faults_study_end_to_end_and_resumed(tmp_path, capsys):
     captured = capsys.readouterr()
     assert json.loads(captured.out)["cells"] == doc["cells"]
     assert "6 of 6 cells reused, 0 computed" in captured.err
+
+
+@pytest.mark.parametrize("option, value, words", [
+    ("--rates", "0,2", "fault rates lie from 0 to 1"),
+    ("--rates", "0,x", "expected comma-separated numbers"),
+    ("--rates", "0.1,0.1", "a rate is given twice"),
+    ("--kinds", "stuck,rust", "expected some of stuck, cores, links"),
+    ("--strategy", "random", "unknown strategy 'random'"),
+])
+def test_faults_study_options_are_checked_in_one_line(option, value, words, capsys):
+    assert main(["faults", MLP, option, value]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and option in err and words in err
