@@ -86,6 +86,7 @@ def plot_sweep(rows: Sequence[dict[str, Any]], axes: dict[str, str], fields: Seq
             ax.set_xticks(range(len(xs)), [str(v) for v in xs])
         elif all(isinstance(v, int) for v in xs):
             ax.set_xticks(xs)
+        ax.ticklabel_format(axis="y", useOffset=False)
         ax.set_xlabel(x)
         ax.set_ylabel(f"{y} ({unit})" if unit else y)
         if others:

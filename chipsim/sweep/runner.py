@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
@@ -48,7 +49,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
             client.close()
         return
     with LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
-                      processes=True, dashboard_address=None,
+                      processes=True, dashboard_address=":0",
                       silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         yield client
 
@@ -66,11 +67,11 @@ class Outcome:
 def run_cells(cells: Sequence[Cell], store: Store, client: Any, *,
               on_start: Callable[[int, int], None] = lambda reused, todo: None,
               on_cell: Callable[[Cell, dict[str, Any]], None] = lambda cell, result: None,
-              retries: int = RETRIES) -> Outcome:
+              retries: int = RETRIES, workers: Sequence[str] | None = None) -> Outcome:
     """Compute the cells `store` lacks on `client`'s cluster, storing each as it finishes;
     then every cell's result, read back from the store (so a rerun reads the same numbers).
     `on_start` hears how many cells the store had and how many tasks go out; `on_cell` hears
-    each cell as it is stored."""
+    each cell as it is stored. `workers` (addresses) keeps the tasks to those workers."""
     from distributed import as_completed
 
     from chipsim.sweep.task import run_cell
@@ -79,14 +80,16 @@ def run_cells(cells: Sequence[Cell], store: Store, client: Any, *,
     todo = list({c.key: c for c in cells if c.key not in stored}.values())  # one task a key
     reused = sum(1 for c in cells if c.key in stored)
     on_start(reused, len(todo))
+    run = uuid.uuid4().hex[:8]  # this run's tasks never stand for an earlier run's
     futures = client.map(run_cell, [c.job for c in todo],
-                         key=[f"chipsim-cell-{c.key}" for c in todo], retries=retries)
+                         key=[f"chipsim-cell-{c.key}-{run}" for c in todo], retries=retries,
+                         workers=workers)
     by_future = {f.key: cell for f, cell in zip(futures, todo)}
     try:
-        for future, (result, seconds) in as_completed(futures, with_results=True):
+        for future in as_completed(futures):
+            result, seconds = future.result()
             cell = by_future[future.key]
             store.put(cell.key, cell.fields, result, seconds)
-            future.release()
             on_cell(cell, result)
     finally:
         for future in futures:  # on an error: nothing left running for this client
