@@ -1,7 +1,8 @@
 """A figure of a sweep against a swept field: `--plot x=cores.adc.bits,y=energy_per_inference`.
 
-One line per value of `hue` (optional), the mean over seeds at each x with the seeds' spread as
-error bars when there are several; one panel per combination of the other swept fields that
+One line per value of `hue` (optional, each shifted a little along x so equal values stay
+visible), the mean over seeds at each x with the seeds' standard deviation as error bars when
+there are several; one panel per combination of the other swept fields that
 take more than one value (the networks, say), since their figures need not share a scale.
 """
 
@@ -68,8 +69,12 @@ def plot_sweep(rows: Sequence[dict[str, Any]], axes: dict[str, str], fields: Seq
     colours = dict(zip(hues, _colours(len(hues))))
     xs = list(dict.fromkeys(r[x] for r in rows))
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in xs)
+    # lines of equal values would hide each other: each hue is shifted a little along x
+    step = min(np.diff(sorted(xs)), default=1) if numeric else 1
+    shift = {h: (i - (len(hues) - 1) / 2) * 0.05 * step for i, h in enumerate(hues)}
     cols = min(len(panels), 3)
     fig = _figure(4.2 * cols, 3.2 * ((len(panels) + cols - 1) // cols))
+    fig.set_layout_engine("constrained")
     unit = units.get(y)
     for n, panel in enumerate(panels):
         ax = fig.add_subplot((len(panels) + cols - 1) // cols, cols, n + 1)
@@ -78,7 +83,7 @@ def plot_sweep(rows: Sequence[dict[str, Any]], axes: dict[str, str], fields: Seq
             points = [r for r in mine if hue is None or r.get(hue) == h]
             at = [v for v in xs if any(r[x] == v for r in points)]
             values = [[r[y] for r in points if r[x] == v] for v in at]
-            pos = at if numeric else [xs.index(v) for v in at]
+            pos = [(v if numeric else xs.index(v)) + shift[h] for v in at]
             ax.errorbar(pos, [np.mean(v) for v in values],
                         yerr=[np.std(v) if len(v) > 1 else 0 for v in values], marker="o",
                         capsize=3, color=colours[h], label=None if h is None else str(h))
