@@ -58,17 +58,17 @@ def run(args: argparse.Namespace) -> int:
     cells = expand(spec)
     if not cells:
         raise ChipsimError(f"{args.spec}: cells: no cell of the sweep matches")
-    store = Store(out / STORE)
     bar = _progress_bar(args)
-    try:
-        with dask_client(args.workers, args.scheduler) as client:
+    with dask_client(args.workers, args.scheduler) as client:
+        store = Store(out / STORE)
+        try:
             outcome = run_cells(cells, store, client,
                                 on_start=lambda reused, todo: bar and bar.reset(total=todo),
                                 on_cell=lambda cell, result: bar and bar.update())
-    finally:
-        if bar is not None:
-            bar.close()
-        store.close()
+        finally:
+            store.close()
+            if bar is not None:
+                bar.close()
     rows = make_rows(cells, outcome.results)
     unit = units(outcome.results)
     plot = None

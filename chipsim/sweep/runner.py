@@ -40,7 +40,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
 
     if scheduler:
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError) as err:
             raise ChipsimError(f"--scheduler {scheduler}: cannot connect ({err})") from None
         try:
