@@ -49,7 +49,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from chipsim.sweep import Store, dask_client, expand, load_spec, make_rows, run_cells
-    from chipsim.sweep.plot import parse_plot, plot_file, plot_sweep, resolve
+    from chipsim.report.sweep_plot import parse_plot, plot_file, plot_sweep, resolve
     from chipsim.sweep.rows import units
 
     request = parse_plot(args.plot) if args.plot else None  # before any work

@@ -8,7 +8,7 @@ seeds, as Dask tasks, with every finished cell kept in a result store.
     rows = make_rows(cells, outcome.results)        # rows.py: swept fields + figures
 
 `chipsim sweep` (chipsim/commands/sweep.py) is these calls with a progress bar, a table or
---json, and --plot (plot.py).
+--json, and --plot (chipsim/report/sweep_plot.py).
 """
 
 from chipsim.sweep.cells import Cell, cell_key, expand

@@ -9,6 +9,10 @@ run's summary figures, the same numbers and names as `results.json`'s "summary".
 A user mistake that only this cell meets (a network larger than a varied chip, say) is the
 cell's result, `{"error": ...}`: it is as deterministic as a number, so it is stored and never
 recomputed. Anything else is a bug and fails the task.
+
+It reuses `chipsim.report.measure` (a face-layer module by DESIGN.md's table) rather than
+repeating it: that module is where both models are run on one mapping and summarised, the
+numbers every report and comparison prints.
 """
 
 from __future__ import annotations
