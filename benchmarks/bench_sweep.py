@@ -8,7 +8,7 @@ single-threaded processes of one local cluster; the 1-worker measurement keeps i
 first worker (Dask's `workers=` restriction), the 2-worker one uses both. Each measurement
 starts with an empty store in a fresh temporary folder, after every worker has run one small
 cell (imports and compiled kernels loaded), so start-up is not counted. The two are measured in
-turn, twice each, and the best of each counts: a neighbour's load slows both alike. Both must
+turn, three times each, and the best of each counts: a neighbour's load slows both alike. Both must
 give identical rows.
 
 The goal (issue 16): 2 workers at least 1.6x the cells per second of 1 worker on 2 cores. The
@@ -32,7 +32,7 @@ from pathlib import Path
 from common import benchmark_parser, blas_info, blas_line, print_json  # benchmarks/common.py
 
 ROOT = Path(__file__).resolve().parent.parent
-ROUNDS = 2
+ROUNDS = 3
 SPEC = """\
 chip: hermes64
 networks:

@@ -36,8 +36,8 @@ def run_json(capsys, *argv: str) -> dict:
 
 def test_every_registered_command_is_covered_here():
     assert set(COMMANDS) == {"info", "map", "accuracy", "simulate", "calibrate", "report",
-                             "compare", "linalg", "train"}  # linalg: tests/test_linalg.py;
-    # train: tests/test_training.py
+                             "compare", "sweep", "linalg", "train"}
+    # linalg: tests/test_linalg.py; train: tests/test_training.py; sweep: tests/test_sweep.py
 
 
 def test_linalg_default_report_folder(capsys, in_tmp):
