@@ -75,7 +75,7 @@ class Network:
 
 
 @dataclass(frozen=True)
-class Chip:
+class ChipVariant:
     """One chip of the sweep: the varied fields' values and the validated description text."""
 
     changes: dict[str, Any]
@@ -87,7 +87,7 @@ class Chip:
 @dataclass(frozen=True)
 class Spec:
     path: Path
-    chips: list[Chip]
+    chips: list[ChipVariant]
     vary: dict[str, list[Any]]
     networks: list[Network]
     strategies: list[str]
@@ -213,7 +213,7 @@ def _times(doc: _File, where: str) -> list[float]:
     return times
 
 
-def _chips(doc: _File, folder: Path, where: str) -> list[Chip]:
+def _chips(doc: _File, folder: Path, where: str) -> list[ChipVariant]:
     """Every combination of the varied fields, written into the base description and
     validated as a description file is."""
     from chipsim.arch import parse_chip
@@ -232,7 +232,7 @@ def _chips(doc: _File, folder: Path, where: str) -> list[Chip]:
         source = f"{where}: vary {said} of {base.name}" if changes else base.name
         text_now = varied_text(text, changes, f"{where}: vary") if changes else text
         chip = parse_chip(text_now, source)
-        chips.append(Chip(changes, text_now, source, chip_digest(chip)))
+        chips.append(ChipVariant(changes, text_now, source, chip_digest(chip)))
     return chips
 
 
