@@ -19,7 +19,7 @@ from chipsim.errors import ChipsimError
 
 # Subcommands in the order `chipsim --help` lists them.
 COMMANDS = ("info", "map", "accuracy", "simulate", "calibrate", "report", "compare", "sweep",
-            "linalg", "train")
+            "faults", "noc", "linalg", "train")
 
 
 def build_parser() -> argparse.ArgumentParser:

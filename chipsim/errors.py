@@ -25,6 +25,11 @@ class DataError(ChipsimError):
     """Input data that cannot be used (unknown data set, wrong shape, NaN)."""
 
 
+class NocError(ChipsimError):
+    """A network experiment that cannot run: a pattern the topology lacks, a rate out of range,
+    or a routing rule that deadlocked the network."""
+
+
 class ChipsimWarning(UserWarning):
     """Something the user should know that does not stop the run (the CLI prints one line)."""
 

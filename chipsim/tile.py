@@ -42,6 +42,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from chipsim.arch.faults import STUCK_RESET, STUCK_SET
 from chipsim.device import pcm, pulsed
 from chipsim.errors import DataError, DescriptionError
 from chipsim.kernels import rng
@@ -181,7 +182,8 @@ class Tile:
     normalized units (column scale 1), without drift; else in PCM conductances.
     """
 
-    def __init__(self, config: TileConfig, weights: np.ndarray, tile_id: int = 0, seed: int = 0):
+    def __init__(self, config: TileConfig, weights: np.ndarray, tile_id: int = 0, seed: int = 0,
+                 stuck: np.ndarray | None = None):
         w = np.asarray(weights, dtype=np.float32)
         if w.shape != (config.rows, config.cols):
             raise DataError(f"tile {tile_id}: weights of shape {w.shape}, "
@@ -191,6 +193,10 @@ class Tile:
         if tile_id < 0 or seed < 0:
             raise ValueError(f"tile_id and seed must be >= 0, got {tile_id} and {seed}")
         self.config, self.weights, self.tile_id, self.seed = config, w, tile_id, seed
+        #: None, or per device (polarity, device, row, col) whether it is stuck
+        #: (`chipsim.arch.faults`: WORKING, STUCK_SET at g_max, STUCK_RESET at zero); programming
+        #: cannot move a stuck device
+        self.stuck = None if stuck is None else self._check_stuck(stuck)
         max_abs = np.abs(w).max(axis=0) if config.weight_scaling == "column" else \
             np.full(config.cols, np.abs(w).max(), dtype=np.float32)
         if config.training is not None:  # device units are weight units
@@ -209,6 +215,18 @@ class Tile:
         self.column_offset = np.zeros(config.cols, dtype=np.float32)
         self.input_range = 1.0
         self.program()
+
+    def _check_stuck(self, stuck: np.ndarray) -> np.ndarray:
+        c = self.config
+        shape = (2, c.devices_per_polarity, c.rows, c.cols)
+        stuck = np.asarray(stuck, dtype=np.int8)
+        if stuck.shape != shape:
+            raise DataError(f"tile {self.tile_id}: stuck-device map of shape {stuck.shape}, "
+                            f"expected {shape}")
+        if c.training is not None:
+            raise DataError(f"tile {self.tile_id}: stuck devices are modelled on PCM tiles only, "
+                            f"not on pulsed training devices")
+        return stuck
 
     @property
     def _stochastic(self) -> bool:
@@ -274,16 +292,30 @@ class Tile:
         """
         c = self.config
         n = c.devices_per_polarity
-        if not c.programming_noise:
+        stuck = self._stuck_conductances()
+        if not c.programming_noise and stuck is None:
             target = np.stack([pcm.split_targets(g, n) for g in cell_targets])
             return target, target
-        z_prog = self._device_normals(rng.PROGRAMMING)
-        verified = c.read_noise and n > 1  # one device: no read-out is ever used
+        if c.programming_noise:
+            z_prog = self._device_normals(rng.PROGRAMMING)
+        else:  # exact shares, the devices after a stuck one making up for it
+            z_prog = np.zeros((2, n, c.rows, c.cols))
+        verified = c.programming_noise and c.read_noise and n > 1  # one device: nothing to verify
         z_verify = self._device_normals(rng.VERIFY_READ) if verified else (None, None)
-        polarities = [pcm.program_in_turn(g, z_p, z_v, c.device)
-                      for g, z_p, z_v in zip(cell_targets, z_prog, z_verify)]
+        stuck = (None, None) if stuck is None else stuck
+        polarities = [pcm.program_in_turn(g, z_p, z_v, c.device, s)
+                      for g, z_p, z_v, s in zip(cell_targets, z_prog, z_verify, stuck)]
         return (np.stack([target for target, _ in polarities]),
                 np.stack([g_prog for _, g_prog in polarities]))
+
+    def _stuck_conductances(self) -> np.ndarray | None:
+        """Per device the conductance it is stuck at (uS), NaN where it works; None: none stuck."""
+        if self.stuck is None or not self.stuck.any():
+            return None
+        g = np.full(self.stuck.shape, np.nan)
+        g[self.stuck == STUCK_SET] = self.config.device.g_max
+        g[self.stuck == STUCK_RESET] = 0.0
+        return g
 
     def drift(self, t_seconds: float) -> None:
         """Let the conductances drift to `t_seconds` after programming and read them there."""

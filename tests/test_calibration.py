@@ -324,9 +324,9 @@ def test_calibration_programs_only_chips_of_its_own_seeds(mlp, monkeypatch):
     seeds = []
     real = calibrate.Tile
 
-    def recording(config, weights, tile_id=0, seed=0):
+    def recording(config, weights, tile_id=0, seed=0, **kwargs):
         seeds.append(seed)
-        return real(config, weights, tile_id=tile_id, seed=seed)
+        return real(config, weights, tile_id=tile_id, seed=seed, **kwargs)
 
     monkeypatch.setattr(calibrate, "Tile", recording)
     result = calibrate_mapping(graph, layers, mapping, chip, x[:8], max_rows=20, draws=2, seed=1)

@@ -36,8 +36,17 @@ def run_json(capsys, *argv: str) -> dict:
 
 def test_every_registered_command_is_covered_here():
     assert set(COMMANDS) == {"info", "map", "accuracy", "simulate", "calibrate", "report",
-                             "compare", "sweep", "linalg", "train"}
-    # linalg: tests/test_linalg.py; train: tests/test_training.py; sweep: tests/test_sweep.py
+                             "compare", "sweep", "faults", "noc", "linalg", "train"}
+    # linalg: tests/test_linalg.py; train: tests/test_training.py; noc: also tests/test_noc.py;
+    # faults: tests/test_faults.py; sweep: tests/test_sweep.py
+
+
+def test_noc_sweep_and_plot(capsys, in_tmp):
+    doc = run_json(capsys, "noc", "--rate", "sweep", "--cycles", "300", "--warmup", "100",
+                   "--plot", "noc.png")
+    assert doc["rows"][0]["offered_rate"] < doc["rows"][-1]["offered_rate"]
+    assert doc["saturation_rate"] is None or 0 < doc["saturation_rate"] <= 1
+    assert (in_tmp / "noc.png").is_file()
 
 
 def test_linalg_default_report_folder(capsys, in_tmp):

@@ -84,7 +84,7 @@ SEEN = [
     (["report", MLP, "--mapping", "m.yaml", "--strategy", "packed"],
      "--strategy: not allowed with argument --mapping"),
     (["nonsense"], "COMMAND: 'nonsense' is not one of 'info', 'map', 'accuracy', 'simulate', "
-                   "'calibrate', 'report', 'compare', 'sweep', 'linalg', 'train'"),
+                   "'calibrate', 'report', 'compare', 'sweep', 'faults', 'noc', 'linalg', 'train'"),
     ([], "the following arguments are required: COMMAND (see chipsim --help)"),
 ]
 
@@ -295,6 +295,12 @@ CASES: dict[str, dict] = {
                     times=("--times",), outputs={"--out": "folder"}),
     "sweep": dict(argv=["sweep", str(ROOT / "sweeps/adc_bits.yaml")], ints={"--workers": 1},
                   times=(), outputs={"--out": "folder"}),
+    "faults": dict(argv=["faults", MLP, "--data", "digits"],
+                   ints={"--inputs": 1, "--images": 1, "--seeds": 1, "--seed": 0,
+                         "--fault-seed": 0}, times=("--times",), outputs={"--out": "folder"}),
+    "noc": dict(argv=["noc", "--chip", "hermes64", "--rate", "0.01"],
+                ints={"--cycles": 1, "--warmup": 0, "--seed": 0, "--packet-flits": 1}, times=(),
+                outputs={"--plot": "file"}),
     "linalg": dict(argv=["linalg", "pca", "synthetic"],
                    ints={"--rank": 1, "--seeds": 1, "--rows": 1, "--cols": 1, "--seed": 0},
                    times=("--time",), outputs={"--out": "folder"}),
@@ -302,6 +308,9 @@ CASES: dict[str, dict] = {
                   ints={"--epochs": 1, "--batch": 1, "--seeds": 1}, times=(),
                   outputs={"--out": "folder"}),
 }
+#: the subcommands that lay a faults file over the chip (--faults FILE)
+TAKE_FAULTS = ("info", "map", "accuracy", "simulate", "calibrate", "report", "compare", "noc",
+               "linalg")
 #: an output that a command must write besides the one under test (a file name for -o)
 NEEDS = {"calibrate": ["-o", "c.yaml"]}
 
@@ -323,6 +332,7 @@ def mistakes(draw):
     name = draw(st.sampled_from(sorted(CASES)))
     case = CASES[name]
     kinds = ["unknown option", "model file"] + (["integer"] if case["ints"] else []) \
+        + (["faults file"] if name in TAKE_FAULTS else []) \
         + (["time"] if case["times"] else []) + (["output"] if case["outputs"] else [])
     kind = draw(st.sampled_from(kinds))
     argv = list(case["argv"])
@@ -331,8 +341,8 @@ def mistakes(draw):
         option = "--no-such-" + draw(st.text(alphabet="abcxyz", min_size=1, max_size=5))
         return argv + extra + [option], [option]
     if kind == "model file":
-        if name in ("info", "linalg", "train"):  # their inputs: a chip, a matrix, a graph
-            where = {"info": 1, "linalg": 2, "train": None}[name]
+        if name in ("info", "linalg", "train", "noc"):  # a chip, a matrix, a graph, a chip
+            where = {"info": 1, "linalg": 2, "train": None, "noc": 2}[name]
             missing = draw(_WORDS) + ".yaml"
             if where is None:
                 return argv + ["--graph", missing] + extra, [missing]
@@ -341,6 +351,9 @@ def mistakes(draw):
         missing = draw(_WORDS) + ".onnx"
         argv[1] = missing
         return argv + extra, [missing]
+    if kind == "faults file":
+        missing = draw(_WORDS) + ".yaml"
+        return argv + extra + ["--faults", missing], [missing]
     if kind == "integer":
         option = draw(st.sampled_from(sorted(case["ints"])))
         least = case["ints"][option]

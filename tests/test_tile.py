@@ -235,7 +235,7 @@ def test_two_devices_per_polarity_halve_relative_programming_error():
     assert errs[1] < 0.85 * errs[0]
 
 
-def _even_split(g_cell, z_prog, z_verify, p):
+def _even_split(g_cell, z_prog, z_verify, p, stuck=None):
     """The rule before read-out correction: every device programmed to g_cell / n."""
     targets = pcm.split_targets(g_cell, z_prog.shape[0])
     return targets, pcm.program(targets, z_prog, p)

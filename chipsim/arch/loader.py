@@ -64,6 +64,11 @@ def parse_chip(text: str, source: str = "<string>") -> Chip:
         raise DescriptionError(f"{source}: not valid YAML: {err}") from None
     if not isinstance(data, dict):
         raise DescriptionError(f"{source}: expected a mapping of chip fields at the top, got {_show(data)}")
+    return validate_chip(data, source)
+
+
+def validate_chip(data: dict, source: str = "<data>") -> Chip:
+    """The `Chip` of description data (parsed YAML); `source` names it in error messages."""
     try:
         return Chip.model_validate(data)
     except ValidationError as err:

@@ -36,6 +36,15 @@ def core_links(chip: Chip) -> list[tuple[int, int]]:
     return sorted({(min(a, b), max(a, b)) for a, b in topo.links})
 
 
+def working_links(chip: Chip) -> list[tuple[int, int]]:
+    """The core-to-core links that carry packets: all of them but those the faults break."""
+    links = core_links(chip)
+    if chip.faults is None or not chip.faults.broken_links:
+        return links
+    broken = {(min(a, b), max(a, b)) for a, b in chip.faults.broken_links}
+    return [link for link in links if link not in broken]
+
+
 def core_position(chip: Chip, core: int) -> tuple[int, int]:
     """(row, col) of a core: its grid place for a mesh, else the given or a row-major layout."""
     if not 0 <= core < chip.cores.count:
@@ -58,20 +67,22 @@ def network_graph(chip: Chip) -> nx.Graph:
     for unit, core in enumerate(chip.global_units.attach_cores):
         graph.add_node(f"gdpu{unit}", kind="gdpu")
         graph.add_edge(f"gdpu{unit}", core, **attrs)
-    graph.add_edges_from(core_links(chip), **attrs)
+    graph.add_edges_from(working_links(chip), **attrs)
     return graph
 
 
 def hop_distances(chip: Chip) -> np.ndarray:
-    """Hops between every two cores along core-to-core links (read-only int32 matrix).
+    """Hops between every two cores along working core-to-core links (read-only int32 matrix;
+    -1 where broken links leave no path).
 
-    XY routing on a mesh takes a shortest path, so both routing rules give the same counts.
+    XY routing on a mesh takes a shortest path, so both routing rules give the same counts;
+    around broken links packets take the shortest path that is left.
     """
     n = chip.cores.count
     cores = nx.Graph()
     cores.add_nodes_from(range(n))
-    cores.add_edges_from(core_links(chip))
-    dist = np.zeros((n, n), dtype=np.int32)
+    cores.add_edges_from(working_links(chip))
+    dist = np.full((n, n), -1, dtype=np.int32)
     for src, lengths in nx.all_pairs_shortest_path_length(cores):
         for dst, hops in lengths.items():
             dist[src, dst] = hops

@@ -275,6 +275,49 @@ class Training(_Model):
     update_management: Bool = True  # balance row and column pulse probabilities
 
 
+# --------------------------------------------------------------------------------------- faults
+
+Fraction = Annotated[Num, Field(ge=0, le=1)]
+
+
+class StuckDevice(_Model):
+    """One device stuck at a conductance: it ignores programming (chipsim.arch.faults)."""
+
+    core: NonNegInt
+    row: NonNegInt
+    col: NonNegInt
+    polarity: Literal["positive", "negative"]  # the G+ or the G- side of the cell
+    device: NonNegInt = 0  # which of the parallel devices of that polarity
+    state: Literal["set", "reset"]  # set: stuck at g_max; reset: stuck at 0
+
+
+class Faults(_Model):
+    """What is broken on this chip instance; faults are data like the rest (chipsim.arch.faults).
+
+    A dead core holds no weights and computes nothing, but its router still forwards packets
+    (a failed router is its links, listed as broken). Fractions of stuck devices are drawn per
+    core from `seed`; `stuck_devices` names single devices on top of them.
+    """
+
+    seed: NonNegInt = 0
+    stuck_set: Fraction = 0.0  # fraction of devices stuck at SET (g_max)
+    stuck_reset: Fraction = 0.0  # fraction of devices stuck at RESET (zero conductance)
+    stuck_devices: tuple[StuckDevice, ...] = ()
+    dead_cores: tuple[NonNegInt, ...] = ()
+    broken_links: tuple[tuple[NonNegInt, NonNegInt], ...] = ()
+
+    @model_validator(mode="after")
+    def _fractions(self) -> Faults:
+        if self.stuck_set + self.stuck_reset > 1:
+            raise _FieldProblem(("stuck_reset",), f"at most 1 - stuck_set = {1 - self.stuck_set:g}",
+                                self.stuck_reset)
+        return self
+
+    def __bool__(self) -> bool:
+        return bool(self.stuck_set or self.stuck_reset or self.stuck_devices or self.dead_cores
+                    or self.broken_links)
+
+
 # ----------------------------------------------------------------------------------------- chip
 
 
@@ -291,6 +334,7 @@ class Chip(_Model):
     global_units: GlobalUnits
     energy: Energy
     training: Training | None = None  # absent: an inference chip, its tiles cannot be updated
+    faults: Faults | None = None  # absent: every device, core and link works
 
     @model_validator(mode="after")
     def _consistent(self) -> Chip:
@@ -323,7 +367,28 @@ class Chip(_Model):
         for i, core in enumerate(self.global_units.attach_cores):
             if core >= n:
                 raise _FieldProblem(("global_units", "attach_cores", i), f"a core id from 0 to {n - 1}", core)
+        if self.faults is not None:
+            self._faults_fit()
         return self
+
+    def _faults_fit(self) -> None:
+        """Every fault names a core, link and device this chip has."""
+        n, faults = self.cores.count, self.faults
+        for i, core in enumerate(faults.dead_cores):
+            if core >= n:
+                raise _FieldProblem(("faults", "dead_cores", i), f"a core id from 0 to {n - 1}", core)
+        from chipsim.arch.network import core_links
+        links = set(core_links(self))
+        for i, (a, b) in enumerate(faults.broken_links):
+            if (min(a, b), max(a, b)) not in links:
+                raise _FieldProblem(("faults", "broken_links", i), "a link of the network", [a, b])
+        limits = {"core": n, "row": self.cores.rows, "col": self.cores.cols,
+                  "device": self.cores.unit_cell.devices_per_polarity}
+        for i, stuck in enumerate(faults.stuck_devices):
+            for name, limit in limits.items():
+                if getattr(stuck, name) >= limit:
+                    raise _FieldProblem(("faults", "stuck_devices", i, name),
+                                        f"an index from 0 to {limit - 1}", getattr(stuck, name))
 
     # -- derived views, computed once (the model is frozen, so they cannot go stale) ----------
 

@@ -31,7 +31,8 @@ from chipsim.calibration.input_ranges import (DEFAULT_QUANTILE, DEFAULT_STD_K, I
 from chipsim.calibration.objective import (DEFAULT_DRAWS, calibration_seeds, reference_outputs,
                                            tile_error)
 from chipsim.errors import DataError
-from chipsim.functional.analog import AnalogOptions, apply_calibration, tile_config
+from chipsim.functional.analog import (AnalogOptions, apply_calibration, placement_stuck,
+                                       tile_config)
 from chipsim.tile import Tile
 
 DIGITS = 6  # significant digits kept in the mapping file
@@ -114,14 +115,15 @@ def calibrate_mapping(
         weights = by_name[b.layer].weight[b.row_start:b.row_stop, b.col_start:b.col_stop]
         given = placement.calibration or {}
         fixed = given.get("input_range") is not None
-        tiles = [_tile(chip, weights, tile_id, s, given, fixed, t_seconds, options)
+        stuck = placement_stuck(chip, placement)
+        tiles = [_tile(chip, weights, tile_id, s, given, fixed, t_seconds, options, stuck)
                  for s in seeds]  # the tile as the mapping programs it, on each calibration chip
         reference = reference_outputs(tiles, rows)
         before = tile_error(tiles, rows, reference) if rows.size else 0.0
         per_vector = None
         if input_rule != "none" and tiles[0].config.input_range != "calibrated":
             per_vector = tiles
-            tiles = [_tile(chip, weights, tile_id, s, given, True, t_seconds, options)
+            tiles = [_tile(chip, weights, tile_id, s, given, True, t_seconds, options, stuck)
                      for s in seeds]
         calibration = dict(placement.calibration or {})
         input_choice = column_choice = None
@@ -163,14 +165,17 @@ def block_key(placement) -> tuple:
 
 
 def _tile(chip: Any, weights: np.ndarray, tile_id: int, seed: int, calibration: dict,
-          fixed_range: bool, t_seconds: float, options: AnalogOptions | None = None) -> Tile:
+          fixed_range: bool, t_seconds: float, options: AnalogOptions | None = None,
+          stuck: np.ndarray | None = None) -> Tile:
     """The tile of one placement programmed at `seed` with `calibration`, read at t_seconds;
-    `fixed_range`: its DAC uses one range (calibrated), not each vector's max |x|."""
+    `fixed_range`: its DAC uses one range (calibrated), not each vector's max |x|; `stuck`:
+    its stuck devices on the chip's faults."""
     options = options or AnalogOptions()
     if fixed_range:
         options = dataclasses.replace(options, input_range="calibrated")
     rows, cols = weights.shape
-    tile = Tile(tile_config(chip, options, rows, cols), weights, tile_id=tile_id, seed=seed)
+    tile = Tile(tile_config(chip, options, rows, cols), weights, tile_id=tile_id, seed=seed,
+                stuck=stuck)
     if calibration:
         apply_calibration(tile, calibration, f"mapping placement {tile_id}")
     if t_seconds > 0:

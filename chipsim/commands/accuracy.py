@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from chipsim.commands.arguments import COUNT, times
-from chipsim.commands.common import (add_chip_option, add_json_option, add_mapping_options,
-                                     DRIFT_TIMES, mapping_from_args, note_early_times, output_folder,
-                                     print_json)
+from chipsim.commands.common import (DRIFT_TIMES, add_chip_option, add_json_option,
+                                     add_mapping_options, chip_from_args, mapping_from_args,
+                                     note_early_times, output_folder, print_json)
 from chipsim.errors import ChipsimError
 from chipsim.functional.switches import NON_IDEALITIES
 
@@ -114,7 +114,6 @@ def finished_rows(args: argparse.Namespace, out: Path) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chipsim.arch import load_chip
     from chipsim.datasets import load_dataset
     from chipsim.functional.executor import check_inputs
     from chipsim.functional.result import CsvLog
@@ -125,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     options = analog_options(args)
     model = Path(args.model).stem
     out = output_folder(args.out or Path("reports") / f"accuracy-{model}", "--out")
-    chip = load_chip(args.chip)
+    chip = chip_from_args(args)
     graph = load_graph(args.model)
     layers = lower(graph)
     mapping = mapping_from_args(args, chip, layers, Path(args.model).name)

@@ -6,8 +6,8 @@ import argparse
 import sys
 
 from chipsim.commands.arguments import COUNT, INDEX, time
-from chipsim.commands.common import (add_chip_option, add_json_option, note_early_times,
-                                     output_file, print_json)
+from chipsim.commands.common import (add_chip_option, add_json_option, chip_from_args,
+                                     note_early_times, output_file, print_json)
 from chipsim.errors import ChipsimError
 
 #: --time when not given: when after programming candidate settings are judged
@@ -56,7 +56,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chipsim.arch import load_chip
     from chipsim.calibration.calibrate import calibrate_mapping, network_figures
     from chipsim.datasets import load_dataset
     from chipsim.functional.executor import check_inputs
@@ -70,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         raise ChipsimError("--std-k and --column-L: expected numbers >= 0")
     t = args.time
     output = output_file(args.output, "-o/--output")
-    chip = load_chip(args.chip)
+    chip = chip_from_args(args)
     graph = load_graph(args.model)
     layers = lower(graph)
     mapping = Mapping.from_yaml(args.mapping, chip, layers)

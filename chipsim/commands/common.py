@@ -18,11 +18,32 @@ if TYPE_CHECKING:
     from chipsim.mapping import Mapping
 
 
-def add_chip_option(parser: argparse.ArgumentParser) -> None:
+def add_chip_option(parser: argparse.ArgumentParser, faults: bool = True) -> None:
     parser.add_argument(
         "--chip", default="hermes64", metavar="NAME|FILE",
         help="built-in chip name or path to a chip description YAML (default: hermes64)",
     )
+    if faults:
+        add_faults_option(parser)
+
+
+def add_faults_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--faults", metavar="FILE",
+        help="faults YAML laid over the chip (stuck_set, stuck_reset, stuck_devices, "
+        "dead_cores, broken_links, seed; see docs/chip-description.md): replaces the "
+        "description's own faults section",
+    )
+
+
+def chip_from_args(args: argparse.Namespace) -> "Chip":
+    """The chip of --chip, with the faults of --faults laid over it where given."""
+    from chipsim.arch import load_chip
+    from chipsim.arch.faults import load_faults
+
+    chip = load_chip(args.chip)
+    faults = getattr(args, "faults", None)
+    return load_faults(chip, faults) if faults else chip
 
 
 def add_mapping_options(parser: argparse.ArgumentParser, default_strategy: str) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from chipsim.commands.arguments import times
 from chipsim.commands.common import (add_chip_option, add_json_option, calibrate_unless_told,
-                                     note_early_times, output_folder, print_json, progress)
+                                     chip_from_args, note_early_times, output_folder, print_json,
+                                     progress)
 from chipsim.commands.report import add_measure_options
 from chipsim.commands.resume import Resume, settings_of
 from chipsim.errors import ChipsimError, MappingError
@@ -78,7 +79,6 @@ def finished_run(resume, out: Path, name: str) -> dict | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chipsim.arch import load_chip
     from chipsim.report import Workload, measure_run, write_comparison, write_run_report
     from chipsim.mapping import STRATEGIES
 
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     times = args.times
     if args.out:
         output_folder(args.out, "--out")
-    chip = load_chip(args.chip)
+    chip = chip_from_args(args)
     work = Workload.load(args.model, chip, data=args.data, inputs=args.inputs,
                          images=args.images, seed=args.seed)
     mappings = {n: STRATEGIES[n].place(work.layers, chip, graph=Path(args.model).name)

@@ -6,8 +6,9 @@ import argparse
 import math
 from typing import Any
 
-from chipsim.arch import Chip, chip_metrics, load_chip
-from chipsim.commands.common import add_json_option, print_json
+from chipsim.arch import Chip, chip_metrics
+from chipsim.arch.faults import faults_summary
+from chipsim.commands.common import add_faults_option, add_json_option, chip_from_args, print_json
 
 MODE_KEYS = ("mvm_ns", "peak_tops", "mvm_energy_pj", "tops_per_w")
 
@@ -17,12 +18,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                             description="Summarise a chip: cores, array size, weight capacity, and "
                             "per read mode the MVM time, peak TOPS, energy per MVM and TOPS/W.")
     parser.add_argument("chip", metavar="NAME|FILE", help="built-in chip name (e.g. hermes64) or YAML path")
+    add_faults_option(parser)
     add_json_option(parser)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    chip = load_chip(args.chip)
+    chip = chip_from_args(args)
     summary = summarise(chip)
     if args.json:
         print_json(summary)
@@ -54,6 +56,7 @@ def summarise(chip: Chip) -> dict[str, Any]:
             "diameter_hops": int(chip.hop_distances.max()),
         },
         "global_units": {"count": chip.global_units.count, "ops": list(chip.global_units.ops)},
+        "faults": faults_summary(chip),
     }
 
 
@@ -82,6 +85,13 @@ def render(chip: Chip, s: dict[str, Any]) -> str:
         f"cycle(s)/hop, {net['routing']} routing, diameter {net['diameter_hops']} hops",
         f"  global units     {s['global_units']['count']} ({', '.join(s['global_units']['ops'])})",
     ]
+    if chip.faults:
+        f = s["faults"]
+        lines.append(f"  faults           {f['usable_cores']} of {cores.count} cores usable; dead "
+                     f"{f['dead_cores'] or 'none'}, unreachable {f['unreachable_cores'] or 'none'}; "
+                     f"{len(f['broken_links'])} broken links; devices stuck at SET "
+                     f"{f['stuck_set']:.3g}, at RESET {f['stuck_reset']:.3g}, "
+                     f"{f['stuck_devices']} listed")
     return "\n".join(lines)
 
 

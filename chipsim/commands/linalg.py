@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from chipsim.commands.arguments import time
-from chipsim.commands.common import (add_chip_option, add_json_option, output_folder,
-                                     print_json, progress)
+from chipsim.commands.common import (add_chip_option, add_json_option, chip_from_args,
+                                     output_folder, print_json, progress)
 from chipsim.errors import ChipsimError
 
 EXPERIMENTS = ("pca", "lowrank", "lstsq")
@@ -71,7 +71,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chipsim.arch import load_chip
     from chipsim.linalg import load_problem, lstsq_study, svd_study
     from chipsim.report.linalg import write_linalg_report
     from chipsim.timing.params import TimingParams
@@ -87,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     t = args.time
     if args.out:
         output_folder(args.out, "--out")
-    chip = load_chip(args.chip)
+    chip = chip_from_args(args)
     TimingParams.from_chip(chip, args.read_mode)  # an unknown read mode fails before any work
     problem = load_problem(args.matrix, rows=args.rows, cols=args.cols, cond=args.cond,
                            decay=args.decay, noise=args.noise, seed=args.seed,

@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from chipsim.commands.common import add_chip_option, add_json_option, output_file, print_json
+from chipsim.commands.common import (add_chip_option, add_json_option, chip_from_args, output_file,
+                                     print_json)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -35,7 +36,6 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chipsim.arch import load_chip
     from chipsim.graph import load_graph, lower
     from chipsim.mapping import STRATEGIES, summarize
     from chipsim.mapping.show import core_table, draw_cores
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     output = output_file(args.output or Path("mappings") / f"{model.stem}-{args.strategy}.yaml",
                          "-o/--output")
     plot = output_file(args.plot or output.with_suffix(".png"), "--plot") if args.show else None
-    chip = load_chip(args.chip)
+    chip = chip_from_args(args)
     graph = load_graph(model)
     layers = lower(graph)
     mapping = STRATEGIES[args.strategy].place(layers, chip, graph=model.name)

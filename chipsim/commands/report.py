@@ -9,8 +9,8 @@ from pathlib import Path
 from chipsim.commands.arguments import COUNT, INDEX, times
 from chipsim.commands.common import (DRIFT_TIMES, add_calibrate_option, add_chip_option,
                                      add_json_option, add_mapping_options, calibrate_unless_told,
-                                     mapping_from_args, note_early_times, output_folder,
-                                     print_json, progress)
+                                     chip_from_args, mapping_from_args, note_early_times,
+                                     output_folder, print_json, progress)
 from chipsim.errors import ChipsimError
 
 
@@ -107,13 +107,12 @@ class FinishedCells:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chipsim.arch import load_chip
     from chipsim.report import Workload, measure_run, write_run_report
 
     check_calibration_study(args)
     if args.out:  # the default folder is named after the mapping's strategy: checked below
         output_folder(args.out, "--out")
-    chip = load_chip(args.chip)
+    chip = chip_from_args(args)
     work = Workload.load(args.model, chip, data=args.data, inputs=args.inputs,
                          images=args.images, seed=args.seed)
     mapping = mapping_from_args(args, chip, work.layers, Path(args.model).name)

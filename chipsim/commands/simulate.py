@@ -11,7 +11,7 @@ import numpy as np
 
 from chipsim.commands.arguments import COUNT, INDEX
 from chipsim.commands.common import (add_calibrate_option, add_chip_option, add_json_option,
-                                     add_mapping_options, calibrate_unless_told,
+                                     add_mapping_options, calibrate_unless_told, chip_from_args,
                                      mapping_from_args, output_folder, print_json, progress)
 from chipsim.errors import DataError
 from chipsim.functional.executor import synthetic_inputs
@@ -56,14 +56,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chipsim.arch import load_chip
     from chipsim.graph import load_graph, lower
     from chipsim.timing.params import TimingParams
     from chipsim.timing.simulate import Simulation
 
     model = Path(args.model).stem
     out = output_folder(args.out or Path("reports") / f"simulate-{model}", "--out")
-    chip = load_chip(args.chip)
+    chip = chip_from_args(args)
     TimingParams.from_chip(chip, args.read_mode)  # an unknown read mode fails before any work
     graph = load_graph(args.model)
     if len(graph.inputs) != 1:

@@ -36,7 +36,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "standard-library source text; `--study gokmen` runs Gokmen et al.'s study on it: test "
         "cross-entropy against DAC bits and rounding, and device asymmetry.",
     )
-    add_chip_option(p)
+    add_chip_option(p, faults=False)  # pulsed training devices are modelled without faults
     p.set_defaults(chip="rpu_train")
     p.add_argument("--layers", default="784,256,128,10", metavar="N,N,...",
                    help="layer sizes, inputs first (default 784,256,128,10: Kim et al.'s MLP)")

@@ -101,7 +101,8 @@ def verify_read(g_prog: np.ndarray, z: np.ndarray, p: PCMParams) -> np.ndarray:
 
 
 def program_in_turn(g_cell: np.ndarray, z_prog: np.ndarray, z_verify: np.ndarray | None,
-                    p: PCMParams) -> tuple[np.ndarray, np.ndarray]:
+                    p: PCMParams, stuck: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """Program the parallel devices of one polarity one after another, each correcting the
     error of those before it from their verify read-outs (the chip's program-and-verify).
 
@@ -110,6 +111,9 @@ def program_in_turn(g_cell: np.ndarray, z_prog: np.ndarray, z_verify: np.ndarray
     device absorbs the programming error of all before it; with one device this is `program`.
     z_prog: standard normals of shape (n,) + g_cell.shape for the programming noise; z_verify:
     the same for the verify reads, or None for exact read-outs (read noise off).
+    stuck: None, or per device the conductance it is stuck at (NaN where it works); a stuck
+    device keeps that conductance (and it is its target, for drift), and the verify read-outs
+    let the devices after it make up for it.
     Returns (device targets, programmed conductances), each of shape (n,) + g_cell.shape.
     """
     g_cell = np.asarray(g_cell, dtype=np.float64)
@@ -124,6 +128,9 @@ def program_in_turn(g_cell: np.ndarray, z_prog: np.ndarray, z_verify: np.ndarray
     for k in range(devices):
         targets[k] = np.clip((g_cell - read_so_far) / (devices - k), 0.0, p.g_max)
         programmed[k] = program(targets[k], z_prog[k], p)
+        if stuck is not None:
+            fixed = ~np.isnan(stuck[k])
+            targets[k][fixed] = programmed[k][fixed] = stuck[k][fixed]
         if k < devices - 1:  # the last device's read-out has nothing left to correct
             read_so_far += programmed[k] if z_verify is None else \
                 verify_read(programmed[k], z_verify[k], p)

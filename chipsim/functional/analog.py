@@ -16,12 +16,14 @@ off, and then the analog network equals the float reference to round-off.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
-from chipsim.errors import MappingError
+from chipsim.arch.faults import stuck_states, unusable_cores
+from chipsim.errors import ChipsimWarning, MappingError
 from chipsim.functional.executor import run_network
 from chipsim.functional.switches import NON_IDEALITIES
 from chipsim.tile import Tile, TileConfig
@@ -60,6 +62,16 @@ class AnalogOptions:
     def io_only(cls) -> "AnalogOptions":
         """Only the converters and output noise: exact weights (no programming noise or drift)."""
         return cls(programming_noise=False, drift=False, read_noise=False)
+
+
+def placement_stuck(chip: Any, placement: Any) -> np.ndarray | None:
+    """The stuck-device map of the cells a placement occupies on its core (None: none stuck)."""
+    states = stuck_states(chip, placement.core)
+    if states is None:
+        return None
+    (r0, r1), (c0, c1) = placement.row_range, placement.col_range
+    part = states[:, :, r0:r1, c0:c1]
+    return part if part.any() else None
 
 
 def tile_config(chip: Any, options: AnalogOptions, rows: int, cols: int) -> TileConfig:
@@ -103,6 +115,9 @@ class AnalogNetwork:
         self.layers = {layer.name: layer for layer in layers}
         self.replication = {name: int(mapping.replication.get(name, 1)) for name in self.layers}
         self.tiles: list[Tile] = []
+        #: tile ids on cores the chip's faults killed or cut off: they add nothing
+        self.silent: list[int] = []
+        lost = unusable_cores(chip)
         plans: dict[str, dict[int, dict[tuple[int, int], list[_Part]]]] = {}
         for tile_id, placement in enumerate(mapping.placements):
             block = placement.block
@@ -115,13 +130,17 @@ class AnalogNetwork:
             if (placement.calibration or {}).get("input_range") is not None \
                     and self.options.input_range is None:
                 config = config.replace(input_range="calibrated")  # a calibrated DAC range
-            tile = Tile(config, weights, tile_id=tile_id, seed=self.seed)
+            tile = Tile(config, weights, tile_id=tile_id, seed=self.seed,
+                        stuck=placement_stuck(chip, placement))
             if placement.calibration:
                 apply_calibration(tile, placement.calibration, f"mapping placement {tile_id}")
             self.tiles.append(tile)
             columns = plans.setdefault(block.layer, {}).setdefault(placement.replica, {})
-            columns.setdefault((block.col_start, block.col_stop), []).append(
-                _Part(block.row_start, block.row_stop, tile))
+            parts = columns.setdefault((block.col_start, block.col_stop), [])
+            if placement.core in lost:  # a dead or cut-off core: its partial sums never arrive
+                self.silent.append(tile_id)
+            else:
+                parts.append(_Part(block.row_start, block.row_stop, tile))
         self._plan: dict[str, list[list[_ColumnBlock]]] = {}
         for name, layer in self.layers.items():
             replicas = plans.get(name, {})
@@ -135,6 +154,12 @@ class AnalogNetwork:
             ]
         self._gdc_factors = [tile.gdc_factor for tile in self.tiles]
         self._gdc = True
+        if self.silent:
+            cores = sorted({mapping.placements[i].core for i in self.silent})
+            warnings.warn(f"{len(self.silent)} placements sit on cores the chip's faults made "
+                          f"unusable ({', '.join(f'{c} {lost[c]}' for c in cores)}): their "
+                          f"outputs are lost (zeros); remap with --faults to avoid them",
+                          ChipsimWarning, stacklevel=2)
 
     # ------------------------------------------------------------------ device state
     def drift(self, t_seconds: float) -> None:
@@ -173,7 +198,7 @@ class AnalogNetwork:
                 x, idx = x_rows[sel], mvm_indices[sel]
             converted: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
             for cb in column_blocks:
-                acc = np.empty((len(idx), cb.col_stop - cb.col_start), dtype=F32)
+                acc = np.zeros((len(idx), cb.col_stop - cb.col_start), dtype=F32)
                 for n, part in enumerate(cb.parts):  # ascending row blocks: fixed sum order
                     tile = part.tile
                     key = (part.row_start, part.row_stop, tile.dac_settings())

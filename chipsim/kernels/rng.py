@@ -45,6 +45,8 @@ BACKWARD_NOISE = 11  # output noise of the transposed read
 SYMMETRY_PULSES = 12  # cycle-to-cycle noise of the alternating pulses of zero-shifting
 DAC_ROUNDING = 13  # the uniforms of stochastic rounding in the DAC of the forward read
 BACKWARD_ROUNDING = 14  # the same for the transposed read (one stream per bound-management try)
+STUCK_DEVICES = 15  # which devices of a core are stuck (one uniform per device; tile = core)
+FAULT_DRAWS = 16  # which cores die and which links break at a fault rate (chipsim.arch.faults)
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio, SplitMix64's increment
 GAMMA_ELEMENT = np.uint64(0xD1B54A32D192ED03)  # another odd constant for the element axis

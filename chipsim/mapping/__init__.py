@@ -8,7 +8,7 @@ from chipsim.mapping.mapping import Mapping, Placement
 from chipsim.mapping.metrics import stage_mvms, summarize
 from chipsim.mapping.strategies import STRATEGIES, Strategy
 from chipsim.mapping.tiling import Block, tile, tile_all
-from chipsim.mapping.validate import check_mapping
+from chipsim.mapping.validate import check_mapping, check_usable
 
-__all__ = ["Block", "Mapping", "Placement", "STRATEGIES", "Strategy", "check_mapping", "stage_mvms",
-           "summarize", "tile", "tile_all"]
+__all__ = ["Block", "Mapping", "Placement", "STRATEGIES", "Strategy", "check_mapping", "check_usable",
+           "stage_mvms", "summarize", "tile", "tile_all"]

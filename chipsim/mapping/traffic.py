@@ -42,6 +42,7 @@ from typing import Any, NamedTuple, Sequence, Union
 import networkx as nx
 import numpy as np
 
+from chipsim.arch.faults import reachable_units
 from chipsim.mapping.digital import needs_global_unit
 from chipsim.mapping.mapping import Mapping, Placement
 from chipsim.mapping.tiling import Block, LayerLike
@@ -140,7 +141,7 @@ class Routes:
             if _recurrent(layer):  # an LSTM step reads the step before it
                 self.consumers[layer.name].append(layer.name)
         self.hops = node_hops(chip)
-        units = [f"gdpu{i}" for i in range(len(chip.global_units.attach_cores))]
+        units = reachable_units(chip)
         ldpu_ops = tuple(chip.cores.ldpu.ops)
         self.unit: dict[str, str | None] = {}
         for name, layer in self.layers.items():
@@ -240,8 +241,12 @@ def traffic_matrix(units: Sequence[Unit], layers: Sequence[LayerLike], replicati
 
 
 def hop_matrix(chip: Any) -> np.ndarray:
-    """H[a, b]: hops between cores a and b on the chip's network (from the description)."""
-    return np.asarray(chip.hop_distances)
+    """H[a, b]: hops between the a-th and the b-th usable core (`usable_cores`: every core of
+    a chip without faults) on the chip's working network."""
+    from chipsim.arch.faults import usable_cores
+
+    usable = usable_cores(chip)
+    return np.asarray(chip.hop_distances)[np.ix_(usable, usable)]
 
 
 def hop_weighted(t: np.ndarray, hops: np.ndarray, cores: np.ndarray) -> float:

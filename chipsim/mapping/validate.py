@@ -55,6 +55,20 @@ def check_mapping(mapping: Mapping, chip: Any, layers: Sequence[LayerLike], wher
     _check_coverage(mapping, layers, where)
 
 
+def check_usable(mapping: Mapping, chip: Any, where: str = "mapping") -> None:
+    """MappingError naming the first placement on a core the chip's faults made unusable
+    (dead, or cut off by broken links): a run that needs its results cannot be timed."""
+    from chipsim.arch.faults import unusable_cores
+
+    lost = unusable_cores(chip)
+    for i, p in enumerate(mapping.placements):
+        if p.core in lost:
+            cores = sorted({q.core for q in mapping.placements if q.core in lost})
+            raise MappingError(f"{where}: placements[{i}]: core {p.core} is {lost[p.core]} on this "
+                               f"chip (the mapping uses unusable cores {', '.join(map(str, cores))}); "
+                               f"remap with the faults (chipsim map --faults FILE)")
+
+
 def _check_sharing(mapping: Mapping, where: str) -> None:
     on_core: dict[int, list[int]] = defaultdict(list)
     for i, p in enumerate(mapping.placements):

@@ -67,6 +67,11 @@ RUNS: dict[str, list[str]] = {
                             f"mappings/mnist32_resnet9/{graph}-balanced.yaml", "--data",
                             "mnist32", "--images", "200", "--seeds", "2"]
        for graph in _HEADLINE_NETS},
+    # the chip paper's ResNet-9 as more of the chip fails (README, "Faults")
+    "faults-mnist32_resnet9": [
+        "faults", "workloads/mnist32_resnet9/resnet9_hwa.onnx", "--data", "mnist32",
+        "--calibration", "mappings/mnist32_resnet9/resnet9_hwa-sequential.yaml", "--rates",
+        "0,0.003,0.01,0.03", "--images", "200", "--seeds", "2", "--inputs", "16"],
     # randomized linear algebra on the arrays (docs/linalg.md)
     "linalg-pca-digits": ["linalg", "pca", "digits", "--rank", "10", "--seeds", "5"],
     "linalg-lowrank-digits": ["linalg", "lowrank", "digits", "--rank", "10", "--seeds", "5"],

@@ -285,3 +285,34 @@ def energy_by_strategy(runs: dict[str, dict[str, Any]], path: str | Path, title:
     ax.legend(handles[::-1], labels[::-1], fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0),
               frameon=False)
     return _save(fig, path)
+
+
+def latency_against_load(runs: Sequence[dict[str, Any]], path: str | Path, title: str) -> Path:
+    """Mean packet latency against offered load, one curve per traffic pattern (`chipsim noc`).
+
+    Each run's zero-load latency is a dotted line and its channel-load bound a dashed vertical
+    line in the curve's colour, so the reader sees where theory says latency starts and where
+    throughput must end.
+    """
+    fig = _figure(6.4, 4.4)
+    ax = fig.add_subplot()
+    top = 0.0
+    # Okabe-Ito without its yellow, which vanishes as a thin line on white
+    palette = [c for c in OKABE_ITO if c != "#F0E442"] if len(runs) < len(OKABE_ITO) else \
+        _colours(len(runs))
+    for colour, run in zip(palette, runs):
+        rows = run["rows"]
+        x = [r["offered_rate"] for r in rows]
+        y = [r["latency_mean_cycles"] for r in rows]
+        ax.plot(x, y, "o-", color=colour, ms=3.5, label=run["pattern"])
+        ax.axhline(run["zero_load_latency_cycles"], color=colour, ls=":", lw=1)
+        ax.axvline(run["channel_load_bound"], color=colour, ls="--", lw=1)
+        top = max(top, 8 * run["zero_load_latency_cycles"])
+    ax.set_ylim(0, top)
+    ax.set_xlim(0, None)
+    ax.set_xlabel("offered load (flits per node per cycle)")
+    ax.set_ylabel("mean packet latency (cycles)")
+    ax.set_title(title + "\ndotted: zero-load latency; dashed: channel-load bound", fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
+    return _save(fig, path)

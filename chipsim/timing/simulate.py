@@ -15,6 +15,7 @@ import numpy as np
 from chipsim.functional.analog import AnalogNetwork, AnalogOptions
 from chipsim.functional.executor import check_inputs, run_graph
 from chipsim.mapping.traffic import Routes
+from chipsim.mapping.validate import check_usable
 from chipsim.timing.activity import ActivityRecorder
 from chipsim.timing.chunks import plan_layers
 from chipsim.timing.params import TimingParams
@@ -33,6 +34,7 @@ class Simulation:
         self.graph, self.layers, self.chip, self.mapping = graph, list(layers), chip, mapping
         self.seed, self.options, self.job_mvms = seed, options, job_mvms
         self.model = model or getattr(graph, "name", "")
+        check_usable(mapping, chip)
         self.params = TimingParams.from_chip(chip, read_mode, link_width_scale)
         self.net = AnalogNetwork(graph, layers, mapping, chip, seed=seed, options=options)
         self.positions = {c: chip.core_position(c) for c in range(chip.cores.count)}

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from chipsim.mapping.mapping import Mapping
 from chipsim.mapping.metrics import stage_mvms
+from chipsim.arch.faults import usable_cores
 from chipsim.mapping.strategies.base import Strategy, build, require_cores, units_of
 from chipsim.mapping.strategies.locality import arrange
 from chipsim.mapping.tiling import LayerLike, tile
@@ -28,7 +29,7 @@ class Balanced(Strategy):
         blocks = {layer.name: len(tile(layer, chip.cores.rows, chip.cores.cols)) for layer in layers}
         needed = sum(blocks.values())
         require_cores(needed, chip, graph, f"{needed} blocks, one per core")
-        replication = replicate(layers, blocks, chip.cores.count - needed)
+        replication = replicate(layers, blocks, len(usable_cores(chip)) - needed)
         units = units_of(layers, chip, replication)
         cores = arrange(units, layers, replication, chip)
         return build(self.name, layers, chip, graph, units, cores, replication=replication)

@@ -3,12 +3,17 @@
 A strategy decides two things: how many copies of each layer to make (replication) and where
 each block of each copy goes (core and crossbar corner). The helpers here do the bookkeeping
 so each strategy module holds only its own idea.
+
+Strategies number cores 0, 1, ... over the chip's usable cores only (`usable_cores`: all of
+them unless the chip's faults kill some or cut them off); `build` turns those numbers into the
+cores' ids, so no strategy ever places on a dead or unreachable core.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar, Sequence
 
+from chipsim.arch.faults import describe_unusable, usable_cores
 from chipsim.errors import MappingError
 from chipsim.mapping.mapping import Mapping, Placement, shape_hash
 from chipsim.mapping.tiling import LayerLike, tile
@@ -42,17 +47,24 @@ def units_of(layers: Sequence[LayerLike], chip: Any, replication: dict[str, int]
 
 
 def require_cores(needed: int, chip: Any, graph: str, why: str) -> None:
-    """MappingError when `needed` cores exceed the chip's."""
-    if needed > chip.cores.count:
+    """MappingError when `needed` cores exceed the chip's usable ones."""
+    usable = len(usable_cores(chip))
+    if needed > usable:
+        lost = describe_unusable(chip)
+        has = f"the chip has {usable} usable of {chip.cores.count} ({lost})" if lost else \
+            f"the chip has {chip.cores.count}"
         raise MappingError(f"{graph} does not fit chip {chip.name}: it needs {needed} cores ({why}), "
-                           f"the chip has {chip.cores.count}")
+                           f"{has}")
 
 
 def build(strategy: str, layers: Sequence[LayerLike], chip: Any, graph: str, units: Sequence[Unit],
           cores: Sequence[int], offsets: Sequence[tuple[int, int]] | None = None,
           replication: dict[str, int] | None = None) -> Mapping:
-    """Assemble a Mapping from units and where they went (one per core unless offsets are given)."""
+    """Assemble a Mapping from units and where they went (one per core unless offsets are
+    given); `cores` count the usable cores (`usable_cores`), the mapping holds their ids."""
     replication = replication or {}
+    usable = usable_cores(chip)
+    cores = [usable[int(core)] for core in cores]
     offsets = offsets or [(0, 0)] * len(units)
     return Mapping(
         chip=chip.name, strategy=strategy, graph=graph, graph_hash=shape_hash(layers),
