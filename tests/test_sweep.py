@@ -184,6 +184,9 @@ def test_plot_option_errors(tmp_path, capsys):
     spec = write_spec(tmp_path)
     assert main(["sweep", str(spec), "--plot", "x=adc.bits"]) == 2
     assert "--plot: expected x=FIELD,y=FIGURE[,hue=FIELD]" in capsys.readouterr().err
+    assert main(["sweep", str(spec), "--plot", "x=bits,y=energy,hue=colour"]) == 2
+    assert "--plot hue: no column 'colour'; columns: cores.adc.bits, network" in \
+        capsys.readouterr().err
 
 
 def test_killed_client_resumes_with_identical_results(tmp_path, client):

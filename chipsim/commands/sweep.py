@@ -50,11 +50,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from chipsim.sweep import Store, dask_client, expand, load_spec, make_rows, run_cells
     from chipsim.report.sweep_plot import parse_plot, plot_file, plot_sweep, resolve
-    from chipsim.sweep.rows import units
+    from chipsim.sweep.rows import column, units
 
     request = parse_plot(args.plot) if args.plot else None  # before any work
     spec = load_spec(args.spec)
     out = output_folder(args.out or Path("reports") / f"sweep-{Path(args.spec).stem}", "--out")
+    if request:  # the swept fields are known now; the figures once cells have run
+        for axis in ("x", "hue"):
+            if axis in request:
+                column(request[axis], spec.axes, f"--plot {axis}")
     cells = expand(spec)
     if not cells:
         raise ChipsimError(f"{args.spec}: cells: no cell of the sweep matches")
