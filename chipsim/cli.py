@@ -18,8 +18,8 @@ from chipsim.commands.arguments import Parser
 from chipsim.errors import ChipsimError
 
 # Subcommands in the order `chipsim --help` lists them.
-COMMANDS = ("info", "map", "accuracy", "simulate", "calibrate", "report", "compare", "faults",
-            "noc", "linalg", "train")
+COMMANDS = ("info", "map", "accuracy", "simulate", "calibrate", "report", "compare", "sweep",
+            "faults", "noc", "linalg", "train")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,3 +32,7 @@ class NocError(ChipsimError):
 
 class ChipsimWarning(UserWarning):
     """Something the user should know that does not stop the run (the CLI prints one line)."""
+
+
+class SpecError(ChipsimError):
+    """A sweep spec that does not load or does not validate (`chipsim sweep`)."""

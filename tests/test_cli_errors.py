@@ -84,7 +84,7 @@ SEEN = [
     (["report", MLP, "--mapping", "m.yaml", "--strategy", "packed"],
      "--strategy: not allowed with argument --mapping"),
     (["nonsense"], "COMMAND: 'nonsense' is not one of 'info', 'map', 'accuracy', 'simulate', "
-                   "'calibrate', 'report', 'compare', 'faults', 'noc', 'linalg', 'train'"),
+                   "'calibrate', 'report', 'compare', 'sweep', 'faults', 'noc', 'linalg', 'train'"),
     ([], "the following arguments are required: COMMAND (see chipsim --help)"),
 ]
 
@@ -293,6 +293,8 @@ CASES: dict[str, dict] = {
     "compare": dict(argv=["compare", MLP], ints={"--inputs": 1, "--images": 1, "--seeds": 1,
                                                  "--seed": 0},
                     times=("--times",), outputs={"--out": "folder"}),
+    "sweep": dict(argv=["sweep", str(ROOT / "sweeps/adc_bits.yaml")], ints={"--workers": 1},
+                  times=(), outputs={"--out": "folder"}),
     "faults": dict(argv=["faults", MLP, "--data", "digits"],
                    ints={"--inputs": 1, "--images": 1, "--seeds": 1, "--seed": 0,
                          "--fault-seed": 0}, times=("--times",), outputs={"--out": "folder"}),

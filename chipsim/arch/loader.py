@@ -32,6 +32,13 @@ def builtin_chips() -> list[str]:
 
 def load_chip(name_or_path: str | Path) -> Chip:
     """The validated, immutable `Chip` of a built-in name or a YAML file path."""
+    path, text = read_description(name_or_path)
+    return parse_chip(text, path.name)
+
+
+def read_description(name_or_path: str | Path) -> tuple[Path, str]:
+    """The file and the text of a built-in name or a YAML file path, before validation (a
+    sweep edits fields of it, then validates it with `parse_chip` as `load_chip` does)."""
     path = Path(name_or_path)
     if not path.suffix and not path.exists():
         if str(name_or_path) not in builtin_chips():
@@ -39,10 +46,9 @@ def load_chip(name_or_path: str | Path) -> Chip:
                                    f"(built-in: {', '.join(builtin_chips())}) and no such file")
         path = BUILTIN_DIR / f"{name_or_path}.yaml"
     try:
-        text = path.read_text(encoding="utf-8")
+        return path, path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise DescriptionError(f"{path.name}: cannot read the file ({err})") from None
-    return parse_chip(text, path.name)
 
 
 def parse_chip(text: str, source: str = "<string>") -> Chip:
