@@ -18,7 +18,7 @@ from chipsim.commands.arguments import Parser
 from chipsim.errors import ChipsimError
 
 # Subcommands in the order `chipsim --help` lists them.
-COMMANDS = ("info", "map", "accuracy", "simulate", "calibrate", "report", "compare", "sweep",
+COMMANDS = ("info", "map", "accuracy", "simulate", "calibrate", "report", "compare", "sweep", "nas",
             "faults", "noc", "linalg", "train")
 
 

@@ -67,21 +67,25 @@ class Outcome:
 def run_cells(cells: Sequence[Cell], store: Store, client: Any, *,
               on_start: Callable[[int, int], None] = lambda reused, todo: None,
               on_cell: Callable[[Cell, dict[str, Any]], None] = lambda cell, result: None,
-              retries: int = RETRIES, workers: Sequence[str] | None = None) -> Outcome:
+              retries: int = RETRIES, workers: Sequence[str] | None = None,
+              task: Callable[[dict[str, Any]], tuple[dict[str, Any], float]] | None = None
+              ) -> Outcome:
     """Compute the cells `store` lacks on `client`'s cluster, storing each as it finishes;
     then every cell's result, read back from the store (so a rerun reads the same numbers).
     `on_start` hears how many cells the store had and how many tasks go out; `on_cell` hears
-    each cell as it is stored. `workers` (addresses) keeps the tasks to those workers."""
+    each cell as it is stored. `workers` (addresses) keeps the tasks to those workers. `task`
+    computes one cell's job (default: a sweep cell, `chipsim.sweep.task.run_cell`)."""
     from distributed import as_completed
 
     from chipsim.sweep.task import run_cell
 
+    task = task or run_cell
     stored = store.results(c.key for c in cells)
     todo = list({c.key: c for c in cells if c.key not in stored}.values())  # one task a key
     reused = sum(1 for c in cells if c.key in stored)
     on_start(reused, len(todo))
     run = uuid.uuid4().hex[:8]  # this run's tasks never stand for an earlier run's
-    futures = client.map(run_cell, [c.job for c in todo],
+    futures = client.map(task, [c.job for c in todo],
                          key=[f"chipsim-cell-{c.key}-{run}" for c in todo], retries=retries,
                          workers=workers)
     by_future = {f.key: cell for f, cell in zip(futures, todo)}
