@@ -36,9 +36,9 @@ def run_json(capsys, *argv: str) -> dict:
 
 def test_every_registered_command_is_covered_here():
     assert set(COMMANDS) == {"info", "map", "accuracy", "simulate", "calibrate", "report",
-                             "compare", "sweep", "faults", "noc", "linalg", "train"}
+                             "compare", "sweep", "nas", "faults", "noc", "linalg", "train"}
     # linalg: tests/test_linalg.py; train: tests/test_training.py; noc: also tests/test_noc.py;
-    # faults: tests/test_faults.py; sweep: tests/test_sweep.py
+    # faults: tests/test_faults.py; sweep: tests/test_sweep.py; nas: tests/test_nas.py
 
 
 def test_noc_sweep_and_plot(capsys, in_tmp):

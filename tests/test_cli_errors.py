@@ -84,7 +84,8 @@ SEEN = [
     (["report", MLP, "--mapping", "m.yaml", "--strategy", "packed"],
      "--strategy: not allowed with argument --mapping"),
     (["nonsense"], "COMMAND: 'nonsense' is not one of 'info', 'map', 'accuracy', 'simulate', "
-                   "'calibrate', 'report', 'compare', 'sweep', 'faults', 'noc', 'linalg', 'train'"),
+                   "'calibrate', 'report', 'compare', 'sweep', 'nas', 'faults', 'noc', 'linalg', "
+                   "'train'"),
     ([], "the following arguments are required: COMMAND (see chipsim --help)"),
 ]
 
@@ -295,6 +296,10 @@ CASES: dict[str, dict] = {
                     times=("--times",), outputs={"--out": "folder"}),
     "sweep": dict(argv=["sweep", str(ROOT / "sweeps/adc_bits.yaml")], ints={"--workers": 1},
                   times=(), outputs={"--out": "folder"}),
+    "nas": dict(argv=["nas", "--chip", "hermes64"],
+                ints={"--candidates": 1, "--epochs": 1, "--images": 1, "--chips": 1,
+                      "--population": 1, "--iterations": 1, "--verify": 1, "--seed": 0},
+                times=(), outputs={"--out": "folder"}),
     "faults": dict(argv=["faults", MLP, "--data", "digits"],
                    ints={"--inputs": 1, "--images": 1, "--seeds": 1, "--seed": 0,
                          "--fault-seed": 0}, times=("--times",), outputs={"--out": "folder"}),
@@ -310,7 +315,7 @@ CASES: dict[str, dict] = {
 }
 #: the subcommands that lay a faults file over the chip (--faults FILE)
 TAKE_FAULTS = ("info", "map", "accuracy", "simulate", "calibrate", "report", "compare", "noc",
-               "linalg")
+               "linalg", "nas")
 #: an output that a command must write besides the one under test (a file name for -o)
 NEEDS = {"calibrate": ["-o", "c.yaml"]}
 
@@ -341,8 +346,8 @@ def mistakes(draw):
         option = "--no-such-" + draw(st.text(alphabet="abcxyz", min_size=1, max_size=5))
         return argv + extra + [option], [option]
     if kind == "model file":
-        if name in ("info", "linalg", "train", "noc"):  # a chip, a matrix, a graph, a chip
-            where = {"info": 1, "linalg": 2, "train": None, "noc": 2}[name]
+        if name in ("info", "linalg", "train", "noc", "nas"):  # a chip, a matrix, a graph
+            where = {"info": 1, "linalg": 2, "train": None, "noc": 2, "nas": 2}[name]
             missing = draw(_WORDS) + ".yaml"
             if where is None:
                 return argv + ["--graph", missing] + extra, [missing]

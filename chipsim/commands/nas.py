@@ -77,16 +77,16 @@ def run(args: argparse.Namespace) -> int:
     from chipsim.report.nas_report import write_nas_report
     from chipsim.sweep import Store, dask_client, run_cells
 
-    missing = [m for m in ("torch", "sklearn") if importlib.util.find_spec(m) is None]
-    if missing:
-        raise ChipsimError(f"chipsim nas needs PyTorch and scikit-learn ({', '.join(missing)} "
-                           "missing): pip install 'chipsim[nas]'")
     if args.max_drop is not None and not 0 <= args.max_drop <= 1:
         raise ChipsimError(f"--max-drop: expected a fraction from 0 to 1, got {args.max_drop}")
     from chipsim.datasets import dataset_info
     dataset_info(args.data)  # an unknown data set is a one-line error, before any work
     out = output_folder(args.out or Path("reports") / f"nas-{args.data}", "--out")
     chip = chip_from_args(args)
+    missing = [m for m in ("torch", "sklearn") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ChipsimError(f"chipsim nas needs PyTorch and scikit-learn ({', '.join(missing)} "
+                           "missing): pip install 'chipsim[nas]'")
     chip_text = chip.model_dump_json()
     budget = Budget(candidates=args.candidates, epochs=args.epochs, images=args.images,
                     chips=args.chips, population=args.population, iterations=args.iterations,
