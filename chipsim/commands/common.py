@@ -69,6 +69,20 @@ def mapping_from_args(args: argparse.Namespace, chip: Any, layers: Any, graph: s
     return STRATEGIES[strategy].place(layers, chip, graph=graph)
 
 
+def add_cluster_options(parser: argparse.ArgumentParser, needs: str) -> None:
+    """--workers N or --scheduler ADDR: where the Dask tasks of `sweep` and `nas` run;
+    `needs` says what the scheduler's workers must be able to see."""
+    from chipsim.commands.arguments import COUNT
+
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=COUNT, default=None, metavar="N",
+                       help="single-threaded worker processes of the local Dask cluster started "
+                       "for the run (default: one per core)")
+    where.add_argument("--scheduler", default=None, metavar="ADDR",
+                       help="run on the Dask cluster of this scheduler (tcp://host:8786) "
+                       f"instead; {needs}")
+
+
 def add_json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", action="store_true",

@@ -7,8 +7,8 @@ import importlib.util
 from pathlib import Path
 
 from chipsim.commands.arguments import COUNT, INDEX
-from chipsim.commands.common import (add_chip_option, add_json_option, chip_from_args,
-                                     output_folder, print_json, progress)
+from chipsim.commands.common import (add_chip_option, add_cluster_options, add_json_option,
+                                     chip_from_args, output_folder, print_json, progress)
 from chipsim.commands.resume import Resume
 from chipsim.errors import ChipsimError
 
@@ -57,11 +57,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         help="largest predicted accuracy drop from 1 s to 30 days (fraction)")
     p.add_argument("--seed", type=INDEX, default=0, metavar="N",
                    help="seed of sampling, training, search and chips (default 0)")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=COUNT, default=None, metavar="N",
-                       help="local Dask workers, one thread each (default: one per core)")
-    where.add_argument("--scheduler", default=None, metavar="ADDR",
-                       help="an existing Dask scheduler to run the candidates on")
+    add_cluster_options(p, "its workers need chipsim with the nas extra")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="report folder and candidate store (default reports/nas-<data>/)")
     add_json_option(p)

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from chipsim.commands.arguments import COUNT
-from chipsim.commands.common import add_json_option, output_folder, print_json
+from chipsim.commands.common import (add_cluster_options, add_json_option, output_folder,
+                                     print_json)
 from chipsim.errors import ChipsimError
 
 #: figures the table shows (the JSON and the store hold them all), when the cells have them
@@ -29,13 +29,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "the number of workers. Graph paths in SPEC are relative to SPEC's folder.",
     )
     p.add_argument("spec", metavar="SPEC", help="sweep spec (.yaml)")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=COUNT, default=None, metavar="N",
-                       help="single-threaded worker processes of the local Dask cluster started "
-                       "for the run (default: one per core)")
-    where.add_argument("--scheduler", default=None, metavar="ADDR",
-                       help="run on the Dask cluster of this scheduler (tcp://host:8786) "
-                       "instead; its workers must see the spec's graph files at the same paths")
+    add_cluster_options(p, "its workers must see the spec's graph files at the same paths")
     p.add_argument("--out", default=None, metavar="DIR",
                    help=f"folder of the result store ({STORE}) and the plot (default "
                    "reports/sweep-<spec>/); a rerun into it computes only missing cells")
