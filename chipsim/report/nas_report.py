@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from matplotlib.ticker import FormatStrFormatter
+
 from chipsim.report.document import Document, Table
 from chipsim.report.plots import OKABE_ITO, _figure, _save
 from chipsim.report.tables import fmt, write_csv
@@ -34,6 +36,9 @@ def plot(rows: list[dict[str, Any]], meta: dict[str, Any], path: Path) -> Path:
         ax.step([r[cost] for r in front], [100 * r[MONTH] for r in front], where="post",
                 color="grey", linewidth=1, label="Pareto front")
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
+        ax.tick_params(axis="x", which="minor", labelsize=7)
         ax.set_xlabel(label + ", log scale")
         ax.set_ylabel("test accuracy 30 days after programming (%)")
         ax.grid(True, which="both", alpha=0.3)
