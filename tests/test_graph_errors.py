@@ -68,8 +68,9 @@ def test_missing_file_and_unknown_suffix(tmp_path):
 
 
 @pytest.mark.parametrize("nodes,inits,message", [
-    ([helper.make_node("MatMul", ["x", "x2"], ["y"], name="mm"),],
-     {}, r'node "mm" \(MatMul\): only activation x constant-matrix products are supported'),
+    ([helper.make_node("MatMul", ["m", "x"], ["y"], name="mm"),],
+     {"m": np.ones((4, 4), np.float32)},
+     r'node "mm" \(MatMul\): only activation x constant-matrix products are supported'),
     ([helper.make_node("Conv", ["x", "wx"], ["y"], name="cv", kernel_shape=[1, 1])],
      {}, r'node "cv" \(Conv\): the weight W \(\'wx\'\) must be a constant'),
     ([helper.make_node("Reshape", ["x", "t"], ["y"], name="rs")],
@@ -81,8 +82,6 @@ def test_missing_file_and_unknown_suffix(tmp_path):
 ])
 def test_unsupported_uses_name_the_node(tmp_path, nodes, inits, message):
     inputs = [("x", ["N", 2, 4, 4])]
-    if any("x2" in n.input for n in nodes):
-        inputs.append(("x2", ["N", 2, 4, 4]))
     if any("wx" in n.input for n in nodes):
         inputs.append(("wx", [2, 2, 1, 1]))
     model = _model(nodes, inputs, [("y", None)], inits)

@@ -17,7 +17,7 @@ from typing import Iterator, Protocol, Sequence
 import numpy as np
 
 from chipsim.errors import DataError
-from chipsim.functional.digital import lstm_cell, run_digital
+from chipsim.functional.digital import gru_cell, lstm_cell, run_digital
 from chipsim.functional.im2col import col2im, im2col
 from chipsim.graph.ir import Graph, Node
 
@@ -91,6 +91,19 @@ def _lstm(node: Node, x: np.ndarray, backend: MatrixBackend, first: int) -> list
     return outs
 
 
+def _gru(node: Node, x: np.ndarray, backend: MatrixBackend, first: int) -> list[np.ndarray]:
+    batch, steps, _ = x.shape
+    hidden = int(node.attrs["hidden_size"])
+    h = np.zeros((batch, hidden), F32)
+    inference = np.arange(first, first + batch, dtype=np.int64) * steps
+    ys = np.empty((batch, steps, hidden), F32)
+    for t in range(steps):
+        z = backend.layer_forward(node.name, np.concatenate([x[:, t], h], axis=1), inference + t)
+        h = gru_cell(z, h)
+        ys[:, t] = h
+    return [ys] + ([h] if int(node.attrs.get("state_outputs", 0)) else [])
+
+
 def run_graph(graph: Graph, backend: MatrixBackend, inputs: dict[str, np.ndarray],
               first_input: int = 0) -> list[np.ndarray]:
     """Outputs of `graph` for one batch; input `k` of the batch is inference `first_input + k`."""
@@ -103,6 +116,8 @@ def run_graph(graph: Graph, backend: MatrixBackend, inputs: dict[str, np.ndarray
             outs = [_dense(node, xs[0], backend, first_input)]
         elif node.op == "lstm":
             outs = _lstm(node, xs[0], backend, first_input)
+        elif node.op == "gru":
+            outs = _gru(node, xs[0], backend, first_input)
         else:
             outs = [run_digital(node, xs)]
         values.update(zip(node.outputs, outs))

@@ -255,7 +255,7 @@ def hop_weighted(t: np.ndarray, hops: np.ndarray, cores: np.ndarray) -> float:
 
 
 def _recurrent(layer: LayerLike) -> bool:
-    return getattr(layer, "op", "dense") == "lstm"
+    return getattr(layer, "op", "dense") in ("lstm", "gru")
 
 
 def _windows_overlap(layer: LayerLike, graph: Any | None) -> bool:

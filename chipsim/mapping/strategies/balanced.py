@@ -39,7 +39,7 @@ def replicate(layers: Sequence[LayerLike], blocks: dict[str, int], free: int) ->
     """Copies per layer: keep copying the slowest layer while its blocks fit in `free` cores."""
     copies = {layer.name: 1 for layer in layers}
     mvms = {layer.name: layer.mvms for layer in layers}
-    recurrent = {layer.name for layer in layers if getattr(layer, "op", "dense") == "lstm"}
+    recurrent = {layer.name for layer in layers if getattr(layer, "op", "dense") in ("lstm", "gru")}
     while True:
         stages = stage_mvms(layers, copies)
         slowest = max(stages, key=stages.get)  # first of equals, in dataflow order
