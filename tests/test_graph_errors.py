@@ -172,3 +172,46 @@ def test_mutated_protobufs_give_ir_or_graph_error(tmp_path, data):
         return
     for layer in lower(graph):
         assert layer.weight.shape == (layer.rows, layer.cols) and layer.mvms >= 1
+
+
+def test_every_failing_node_is_listed_at_once(tmp_path):
+    n = helper.make_node
+    nodes = [n("Hardmax", ["x"], ["h"], name="hm"),          # unknown op
+             n("Relu", ["h"], ["r"], name="after_hm"),        # reads a lost tensor: not listed
+             n("Celu", ["r"], ["c"], name="celu"),            # unknown op after a lost one: listed
+             n("Softmax", ["x"], ["s"], name="sm", axis=0),   # known op, unsupported use
+             n("Add", ["c", "s"], ["y"], name="sum")]
+    model = _model(nodes, [("x", ["N", 2, 4, 4])], [("y", None)])
+    with pytest.raises(GraphError) as err:
+        load_graph(_save(tmp_path, model))
+    msg = str(err.value)
+    assert msg.startswith("model.onnx: 3 nodes cannot be imported: "
+                          'node "hm" (Hardmax): unsupported op; '
+                          'node "celu" (Celu): unsupported op; '
+                          'node "sm" (Softmax): cannot operate along the batch axis')
+    assert "after_hm" not in msg and '"sum"' not in msg
+    assert "\n" not in msg and msg.count("; supported: ") == 1
+
+
+def test_the_listing_is_capped(tmp_path):
+    nodes = [helper.make_node("Hardmax", ["x"], [f"h{i}"], name=f"hm{i}") for i in range(25)]
+    nodes.append(helper.make_node("Sum", [f"h{i}" for i in range(25)], ["y"], name="total"))
+    model = _model(nodes, [("x", ["N", 4])], [("y", None)])
+    with pytest.raises(GraphError) as err:
+        load_graph(_save(tmp_path, model))
+    msg = str(err.value)
+    assert msg.startswith("model.onnx: 26 nodes cannot be imported: ")
+    assert 'node "hm19" (Hardmax)' in msg and 'node "hm20"' not in msg
+    assert "; ... and 6 more; supported: " in msg
+
+
+def test_cli_prints_the_listing_on_one_line(tmp_path, capsys):
+    from chipsim.cli import main
+
+    nodes = [helper.make_node("Hardmax", ["x"], ["a"], name="one"),
+             helper.make_node("Hardmax", ["x"], ["b"], name="two"),
+             helper.make_node("Add", ["a", "b"], ["y"], name="sum")]
+    path = _save(tmp_path, _model(nodes, [("x", ["N", 4])], [("y", None)]))
+    assert main(["map", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and '"one" (Hardmax)' in err and '"two" (Hardmax)' in err

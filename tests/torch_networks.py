@@ -1,0 +1,95 @@
+"""Small PyTorch networks of the kinds users bring (a transformer encoder, a GRU), and their
+export with both of PyTorch's ONNX exporters.
+
+`python tests/torch_networks.py` (needs torch and, for the dynamo exporter, onnxscript) writes
+the files of tests/data/ that the suite reads without torch; the torch tests rebuild the same
+networks from the same seed and compare chipsim with PyTorch's own outputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+DATA = Path(__file__).parent / "data"
+SEQ, VOCAB, FEATURES = 8, 16, 8
+
+
+class Encoder(nn.Module):
+    """Token classifier: embedding + learned positions, 2 encoder layers of 4 heads, d = 32."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(VOCAB, 32)
+        self.pos = nn.Parameter(torch.randn(1, SEQ, 32) * 0.1)
+        layer = nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, dropout=0.0,
+                                           batch_first=True, activation="gelu")
+        self.enc = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        self.head = nn.Linear(32, 4)
+
+    def forward(self, x):
+        return self.head(self.enc(self.emb(x) + self.pos).mean(dim=1))
+
+
+class LinearEncoder(nn.Module):
+    """The same encoder on real-valued inputs (a linear input layer instead of the embedding)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inp = nn.Linear(FEATURES, 32)
+        layer = nn.TransformerEncoderLayer(32, 4, dim_feedforward=64, dropout=0.0,
+                                           batch_first=True, activation="gelu")
+        self.enc = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        self.head = nn.Linear(32, 4)
+
+    def forward(self, x):
+        return self.head(self.enc(self.inp(x)).mean(dim=1))
+
+
+class Gru(nn.Module):
+    """Two GRU layers of 16 units over a sequence of 8 features; a classifier on the last step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gru = nn.GRU(FEATURES, 16, num_layers=2, batch_first=True)
+        self.head = nn.Linear(16, 4)
+
+    def forward(self, x):
+        y, _ = self.gru(x)
+        return self.head(y[:, -1])
+
+
+NETWORKS = {"transformer": Encoder, "transformer_linear": LinearEncoder, "gru": Gru}
+
+
+def build(name: str) -> tuple[nn.Module, torch.Tensor]:
+    """The network `name` (seeded, eval mode) and an example input of batch 2."""
+    torch.manual_seed(0)
+    model = NETWORKS[name]().eval()
+    gen = torch.Generator().manual_seed(1)
+    if name == "transformer":
+        return model, torch.randint(0, VOCAB, (2, SEQ), generator=gen)
+    return model, torch.randn(2, SEQ, FEATURES, generator=gen)
+
+
+def export(name: str, path: Path, dynamo: bool, opset: int = 17) -> Path:
+    """Export network `name` to `path` with a dynamic batch, by either exporter."""
+    model, example = build(name)
+    if dynamo:
+        torch.onnx.export(model, (example,), str(path), dynamo=True, input_names=["x"],
+                          output_names=["y"], dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
+                          verbose=False, external_data=False)
+    else:
+        torch.onnx.export(model, example, str(path), dynamo=False, opset_version=opset,
+                          input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    return path
+
+
+if __name__ == "__main__":
+    DATA.mkdir(exist_ok=True)
+    for net in ("transformer", "gru"):
+        for exporter in ("legacy", "dynamo"):
+            print(export(net, DATA / f"{net}_{exporter}.onnx", exporter == "dynamo"))
