@@ -215,3 +215,18 @@ def test_cli_prints_the_listing_on_one_line(tmp_path, capsys):
     assert main(["map", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and '"one" (Hardmax)' in err and '"two" (Hardmax)' in err
+
+
+def test_each_hint_is_said_once(tmp_path):
+    nodes = [helper.make_node("Floor", ["x"], ["a"], name="f1"),   # folded on constants only
+             helper.make_node("Floor", ["x"], ["b"], name="f2"),
+             helper.make_node("Hardmax", ["x"], ["c"], name="hm"),
+             helper.make_node("Sum", ["a", "b", "c"], ["y"], name="total")]
+    model = _model(nodes, [("x", ["N", 4])], [("y", None)])
+    with pytest.raises(GraphError) as err:
+        load_graph(_save(tmp_path, model))
+    msg = str(err.value)
+    assert msg.startswith('model.onnx: 4 nodes cannot be imported: node "f1" (Floor): Floor of an '
+                          "activation ('x') is unsupported: chipsim folds Floor at import, on "
+                          'constants only; node "f2" (Floor): ')
+    assert msg.count("; ops on activations: ") == 1 and msg.count("; supported: ") == 1

@@ -100,7 +100,8 @@ def reshape(ir_shape: tuple, lay: Layout, target: list[int], batch_value: int,
         left, right = before // head, after // tail
         if left * right != v // batch_value:
             continue
-        shape = list(target[:j]) + [left] * (left > 1) + [right] * (right > 1) + list(target[j + 1:])
+        shape = (list(target[:j]) + [left] * (left > 1) + [right] * (right > 1)
+                 + list(target[j + 1:]))
         return shape, Layout(j, int(left > 1), int(right > 1))
     shown_t = ["B" if v < 0 else v for v in target] if batch_value < 0 else target
     fail(f"reshape of {shown} to {shown_t} would move the batch dimension (or split it)")

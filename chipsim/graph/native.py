@@ -20,7 +20,7 @@ import yaml
 
 from chipsim.errors import GraphError
 from chipsim.graph.ir import Graph, Node
-from chipsim.graph.ops import OPS
+from chipsim.graph.ops import OPS, RECURRENT_OPS
 
 # Attributes each op accepts in a native file (the IR's own attribute names).
 ATTRIBUTES: dict[str, tuple[str, ...]] = {
@@ -118,7 +118,7 @@ def _init(layer: _Layer, spec: Any, shapes: dict[str, tuple[int, ...]]) -> dict[
         elif key in ("scale", "var"):
             out[key] = np.ones(shape, np.float32)
         else:
-            fan_in = shape[1] if key in ("W", "R") and layer.op in ("lstm", "gru") else (
+            fan_in = shape[1] if key in ("W", "R") and layer.op in RECURRENT_OPS else (
                 math.prod(shape[1:]) if layer.op == "conv2d" else shape[0])
             std = float(spec.get("std", math.sqrt(2.0 / max(fan_in, 1))))
             rng = np.random.default_rng([int(spec.get("seed", 0)), zlib.crc32(layer.name.encode()),
@@ -253,7 +253,7 @@ def save_native(graph: Graph, path: str | Path) -> None:
         entry |= {k: _plain(v) for k, v in node.attrs.items()}
         if node.op in ("conv2d", "dense"):
             entry["bias"] = "b" in node.weights
-        if node.op in ("lstm", "gru"):
+        if node.op in RECURRENT_OPS:
             entry["bias"] = "B" in node.weights
         if node.op == "layernorm":
             entry["bias"] = "bias" in node.weights

@@ -59,13 +59,22 @@ def _fail(msg: str) -> None:
     raise OpError(msg)
 
 
+class _Unsupported(OpError):
+    """An op chipsim does not take (here): `hint` names what it takes instead, said once at the
+    end of an error listing however many nodes share it."""
+
+    def __init__(self, msg: str, hint: str) -> None:
+        super().__init__(msg)
+        self.hint = hint
+
+
 @dataclass(frozen=True)
 class _Failure:
-    """One node the importer could not take: where, why, and whether its op is unknown."""
+    """One node the importer could not take: where, why, and what chipsim takes instead."""
 
     origin: str
     reason: str
-    unknown_op: bool
+    hint: str = ""
 
 
 def _reason(err: Exception, origin: str) -> str:
@@ -80,13 +89,12 @@ def _reason(err: Exception, origin: str) -> str:
 
 
 def _listing(file: str, errors: list[_Failure]) -> str:
-    """Every failed node in one message: one entry each (the first `MAX_LISTED`), then the
-    ops chipsim reads once if any node's op is unknown to it."""
+    """Every failed node in one message: one entry each (the first `MAX_LISTED`), then each
+    distinct hint (the ops chipsim reads) once."""
     parts = [f"{e.origin}: {e.reason}" for e in errors[:MAX_LISTED]]
     if len(errors) > MAX_LISTED:
         parts.append(f"... and {len(errors) - MAX_LISTED} more")
-    tail = (f"; supported: {', '.join(SUPPORTED_ONNX_OPS)}"
-            if any(e.unknown_op for e in errors) else "")
+    tail = "".join(f"; {h}" for h in dict.fromkeys(e.hint for e in errors if e.hint))
     if len(errors) == 1:
         return f"{file}: {parts[0]}{tail}"
     return f"{file}: {len(errors)} nodes cannot be imported: {'; '.join(parts)}{tail}"
@@ -149,7 +157,8 @@ class _Importer:
         return None
 
     def emit(self, name: str, origin: str, op: str, inputs: list[str], outputs: list[str],
-             batches: list, attrs: dict | None = None, weights: dict | None = None) -> None:
+             batches: list[Layout | int], attrs: dict | None = None,
+             weights: dict | None = None) -> None:
         """Add an IR node; `batches` gives each output's Layout (or just its batch axis)."""
         node = Node(name, op, [self.act(t).name for t in inputs], list(outputs), attrs or {},
                     {k: np.asarray(v, dtype=np.float32) for k, v in (weights or {}).items()})
@@ -182,15 +191,15 @@ class _Importer:
             if lost.intersection(node.input):
                 lost.update(node.output)
                 if not known:
-                    errors.append(_Failure(origin, self._unknown(node), True))
+                    errors.append(_Failure(origin, self._unknown(node), _SUPPORTED_HINT))
                 continue
             try:
                 if not known:
-                    _fail(self._unknown(node))
+                    raise _Unsupported(self._unknown(node), _SUPPORTED_HINT)
                 self._node(node, name, origin)
             except (OpError, GraphError, ValueError, TypeError, IndexError, KeyError,
                     ZeroDivisionError, OverflowError, AttributeError) as err:
-                errors.append(_Failure(origin, _reason(err, origin), not known))
+                errors.append(_Failure(origin, _reason(err, origin), getattr(err, "hint", "")))
                 lost.update(node.output)
         if errors:
             raise GraphError(_listing(self.file, errors))
@@ -285,10 +294,11 @@ class _Importer:
                   "to integer), where it changes nothing; casts of constants are folded")
         if handler is None and op in _FOLD:
             acts = ", ".join(repr(t) for t in present if t not in self.consts)
-            _fail(f"{op} of an activation ({acts}) is unsupported: chipsim folds {op} at "
-                  f"import, on constants only; ops on activations: {', '.join(ACTIVATION_OPS)}")
+            raise _Unsupported(f"{op} of an activation ({acts}) is unsupported: chipsim folds "
+                               f"{op} at import, on constants only",
+                               f"ops on activations: {', '.join(ACTIVATION_OPS)}")
         if handler is None:
-            _fail("unsupported op")
+            raise _Unsupported("unsupported op", _SUPPORTED_HINT)
         handler(self, node, name, origin, a)
 
     def _cast_is_identity(self, tensor: str, a: dict) -> bool:
@@ -783,9 +793,10 @@ _HANDLERS: dict[str, Callable] = {
 }
 #: ONNX ops chipsim reads: on activations (`ACTIVATION_OPS`), or folded away on constants
 SUPPORTED_ONNX_OPS = sorted(set(_HANDLERS) | set(_FOLD) | {"Constant", "Identity", "Dropout",
-                                                           "Shape"})
+                                                           "Shape", "Size"})
 #: ONNX ops that may take an activation (Cast only to a float type)
-ACTIVATION_OPS = sorted(set(_HANDLERS) | {"Cast", "Identity", "Dropout", "Shape"})
+ACTIVATION_OPS = sorted(set(_HANDLERS) | {"Cast", "Identity", "Dropout", "Shape", "Size"})
+_SUPPORTED_HINT = f"supported: {', '.join(SUPPORTED_ONNX_OPS)}"
 _FLOAT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE,
                 onnx.TensorProto.BFLOAT16)
 _INT_TYPES = (onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.INT16,
