@@ -90,9 +90,10 @@ def test_torch_embedding_lstm_linear(tmp_path, batch_first):
 @pytest.mark.parametrize("net,exporter", [
     ("transformer", "legacy"), ("transformer", "legacy14"), ("transformer", "dynamo"),
     ("transformer_linear", "legacy"), ("transformer_linear", "dynamo"),
-    ("gru", "legacy"), ("gru", "dynamo")])
+    ("gru", "legacy"), ("gru", "dynamo"), ("transformer", "static1"), ("gru", "static1")])
 def test_exported_networks_compute_what_torch_computes(tmp_path, net, exporter):
-    """Both exporters; opset 14 writes layer norms decomposed (ReduceMean, Sub, Pow, Sqrt, Div)."""
+    """Both exporters; opset 14 writes layer norms decomposed (ReduceMean, Sub, Pow, Sqrt, Div);
+    "static1" exports a fixed batch of one, where any axis could hold the batch."""
     if exporter == "dynamo":
         pytest.importorskip("onnxscript", reason="the dynamo exporter needs onnxscript")
     from torch_networks import build, export
@@ -100,7 +101,8 @@ def test_exported_networks_compute_what_torch_computes(tmp_path, net, exporter):
     from chipsim.functional.executor import FloatBackend, run_network, synthetic_inputs
 
     path = export(net, tmp_path / f"{net}.onnx", exporter == "dynamo",
-                  opset=14 if exporter == "legacy14" else 17)
+                  opset=14 if exporter == "legacy14" else 17,
+                  batch=1 if exporter == "static1" else None)
     g = load_graph(path)
     if exporter == "legacy14":
         assert {"reduce_mean", "sub", "pow", "sqrt", "div"} <= {n.op for n in g.nodes}

@@ -74,9 +74,14 @@ def build(name: str) -> tuple[nn.Module, torch.Tensor]:
     return model, torch.randn(2, SEQ, FEATURES, generator=gen)
 
 
-def export(name: str, path: Path, dynamo: bool, opset: int = 17) -> Path:
-    """Export network `name` to `path` with a dynamic batch, by either exporter."""
+def export(name: str, path: Path, dynamo: bool, opset: int = 17, batch: int | None = None) -> Path:
+    """Export network `name` to `path` by either exporter, with a dynamic batch or (legacy
+    exporter) a fixed one of `batch` samples."""
     model, example = build(name)
+    if batch is not None:
+        torch.onnx.export(model, example[:1].repeat(batch, *[1] * (example.dim() - 1)), str(path),
+                          dynamo=False, opset_version=opset, input_names=["x"], output_names=["y"])
+        return path
     if dynamo:
         torch.onnx.export(model, (example,), str(path), dynamo=True, input_names=["x"],
                           output_names=["y"], dynamic_shapes={"x": {0: torch.export.Dim("batch")}},

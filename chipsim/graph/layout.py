@@ -86,11 +86,14 @@ def reshape(ir_shape: tuple, lay: Layout, target: list[int], batch_value: int,
             shown: list) -> tuple[list[int], Layout]:
     """The IR shape and layout after reshaping to a resolved `target` (`resolve_target`).
 
-    With a dynamic batch (`batch_value` is BATCH) the batch's axis is the negative one; with a
-    static batch size the first axis that can hold it is taken (any is right for one sample).
+    With a dynamic batch (`batch_value` is BATCH) the batch's axis is the one negative value.
+    A static batch size can match several axes (a batch of 1 matches any axis): then an axis
+    that holds the batch alone wins, then one other than the last (which holds the features
+    that matrix layers read), then the batch's old axis, then the first.
     """
     cut = lay.batch + lay.lead
     before, after = math.prod(ir_shape[:cut]), math.prod(ir_shape[cut:])
+    found = []
     for j, v in enumerate(target):
         if (v >= 0) == (batch_value < 0) or v % batch_value:
             continue
@@ -98,11 +101,13 @@ def reshape(ir_shape: tuple, lay: Layout, target: list[int], batch_value: int,
         if head < 1 or tail < 1 or before % head or after % tail:
             continue
         left, right = before // head, after // tail
-        if left * right != v // batch_value:
-            continue
-        shape = (list(target[:j]) + [left] * (left > 1) + [right] * (right > 1)
-                 + list(target[j + 1:]))
-        return shape, Layout(j, int(left > 1), int(right > 1))
-    shown_t = ["B" if v < 0 else v for v in target] if batch_value < 0 else target
-    fail(f"reshape of {shown} to {shown_t} would move the batch dimension (or split it)")
-    raise AssertionError  # unreachable
+        if left * right == v // batch_value:
+            found.append((left > 1 or right > 1, j == len(target) - 1, j != lay.batch, j,
+                          left, right))
+    if not found:
+        shown_t = ["B" if v < 0 else v for v in target] if batch_value < 0 else target
+        fail(f"reshape of {shown} to {shown_t} would move the batch dimension (or split it)")
+    *_, j, left, right = min(found)
+    shape = (list(target[:j]) + [left] * (left > 1) + [right] * (right > 1)
+             + list(target[j + 1:]))
+    return shape, Layout(j, int(left > 1), int(right > 1))
