@@ -162,3 +162,22 @@ def test_matmul_of_activations_with_the_batch_in_the_matrix_axes_is_refused(tmp_
     model = _model(nodes, [("x", ["N", 6, 6])], [("y", None)])
     with pytest.raises(GraphError, match=r'node "mm" \(MatMul\): a product of two activations'):
         load_graph(_save(tmp_path, model))
+
+
+@pytest.mark.parametrize("op,gates", [("GRU", 3), ("LSTM", 4)])
+@pytest.mark.parametrize("direction", ["reverse", "bidirectional"])
+def test_recurrent_directions(tmp_path, op, gates, direction):
+    dirs, hidden, d = 1 + (direction == "bidirectional"), 5, 3
+    extra = {"linear_before_reset": 1} if op == "GRU" else {}
+    nodes = [helper.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2]),
+             helper.make_node(op, ["xt", "W", "R", "B"], ["Y"], name="rnn", hidden_size=hidden,
+                              direction=direction, **extra),
+             helper.make_node("Transpose", ["Y"], ["yt"], perm=[2, 0, 1, 3]),
+             helper.make_node("Reshape", ["yt", "shape"], ["y"])]
+    bias = 2 * gates * hidden
+    inits = {"W": _f32(dirs, gates * hidden, d), "R": _f32(dirs, gates * hidden, hidden),
+             "B": _f32(dirs, bias), "shape": np.array([0, 0, -1], np.int64)}
+    model = _model(nodes, [("x", ["N", 4, d])], [("y", None)], inits)
+    graph = _check(tmp_path, model, _f32(3, 4, d))
+    layers = lower(graph)
+    assert [l.reverse for l in layers] == ([True] if dirs == 1 else [False, True])

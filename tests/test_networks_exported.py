@@ -19,7 +19,7 @@ from chipsim.mapping import STRATEGIES
 from chipsim.mapping.digital import runs_on_core
 
 DATA = Path(__file__).parent / "data"
-FILES = [f"{net}_{exporter}.onnx" for net in ("transformer", "gru")
+FILES = [f"{net}_{exporter}.onnx" for net in ("transformer", "gru", "bilstm")
          for exporter in ("legacy", "dynamo")]
 
 
@@ -58,7 +58,7 @@ def test_transformer_layers_and_digital_work(chip, exporter):
 
 
 @pytest.mark.parametrize("name", ["transformer_legacy.onnx", "transformer_dynamo.onnx",
-                                  "gru_dynamo.onnx"])
+                                  "gru_dynamo.onnx", "bilstm_legacy.onnx"])
 def test_map_and_simulate_match_the_functional_path(tmp_path, capsys, name):
     mapping = tmp_path / "m.yaml"
     assert main(["map", str(DATA / name), "-o", str(mapping), "--json"]) == 0
@@ -69,3 +69,18 @@ def test_map_and_simulate_match_the_functional_path(tmp_path, capsys, name):
     doc = json.loads(capsys.readouterr().out)
     assert doc["outputs_match_functional"] is True
     assert any(u["unit"].startswith("gdpu") and u["busy_cycles"] > 0 for u in doc["units"])
+
+
+def test_a_bidirectional_lstm_is_one_array_per_direction_and_the_reverse_waits():
+    from chipsim.timing.chunks import plan_layers
+
+    graph = load_graph(DATA / "bilstm_legacy.onnx")
+    layers = lower(graph)
+    assert [(l.op, l.rows, l.cols, l.mvms, l.reverse) for l in layers] == [
+        ("lstm", 8 + 12, 48, 8, False), ("lstm", 8 + 12, 48, 8, True),
+        ("lstm", 24 + 12, 48, 8, False), ("lstm", 24 + 12, 48, 8, True), ("dense", 24, 4, 1, False)]
+    plans = plan_layers(layers, graph)
+    fwd0, rev0, fwd1, rev1, _ = (l.name for l in layers)
+    assert plans[fwd1].needs[fwd0] == list(range(1, 9))  # step t after step t of the layer below
+    assert plans[fwd1].needs[rev0] == [8] * 8  # the reverse layer's step 0 comes out last
+    assert plans[rev1].needs[fwd0] == [8] * 8  # a reverse layer starts at the last step

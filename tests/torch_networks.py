@@ -61,7 +61,36 @@ class Gru(nn.Module):
         return self.head(y[:, -1])
 
 
-NETWORKS = {"transformer": Encoder, "transformer_linear": LinearEncoder, "gru": Gru}
+class BiLstm(nn.Module):
+    """Two bidirectional LSTM layers of 12 units, sequence first; a classifier on the last step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rnn = nn.LSTM(FEATURES, 12, num_layers=2, bidirectional=True)
+        self.head = nn.Linear(24, 4)
+
+    def forward(self, x):
+        y, _ = self.rnn(x)
+        return self.head(y[-1])
+
+
+class BiGru(nn.Module):
+    """A bidirectional GRU layer of 12 units, batch first, on every step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rnn = nn.GRU(FEATURES, 12, bidirectional=True, batch_first=True)
+        self.head = nn.Linear(24, 4)
+
+    def forward(self, x):
+        y, _ = self.rnn(x)
+        return self.head(y)
+
+
+NETWORKS = {"transformer": Encoder, "transformer_linear": LinearEncoder, "gru": Gru,
+            "bilstm": BiLstm, "bigru": BiGru}
+#: the batch axis of each network's input (and of its output where that is a sequence)
+BATCH_AXIS = {"bilstm": 1}
 
 
 def build(name: str) -> tuple[nn.Module, torch.Tensor]:
@@ -71,6 +100,8 @@ def build(name: str) -> tuple[nn.Module, torch.Tensor]:
     gen = torch.Generator().manual_seed(1)
     if name == "transformer":
         return model, torch.randint(0, VOCAB, (2, SEQ), generator=gen)
+    if BATCH_AXIS.get(name) == 1:
+        return model, torch.randn(SEQ, 2, FEATURES, generator=gen)
     return model, torch.randn(2, SEQ, FEATURES, generator=gen)
 
 
@@ -78,23 +109,26 @@ def export(name: str, path: Path, dynamo: bool, opset: int = 17, batch: int | No
     """Export network `name` to `path` by either exporter, with a dynamic batch or (legacy
     exporter) a fixed one of `batch` samples."""
     model, example = build(name)
+    axis = BATCH_AXIS.get(name, 0)
     if batch is not None:
-        torch.onnx.export(model, example[:1].repeat(batch, *[1] * (example.dim() - 1)), str(path),
-                          dynamo=False, opset_version=opset, input_names=["x"], output_names=["y"])
+        one = example.narrow(axis, 0, 1)
+        torch.onnx.export(model, torch.cat([one] * batch, dim=axis), str(path), dynamo=False,
+                          opset_version=opset, input_names=["x"], output_names=["y"])
         return path
     if dynamo:
         torch.onnx.export(model, (example,), str(path), dynamo=True, input_names=["x"],
-                          output_names=["y"], dynamic_shapes={"x": {0: torch.export.Dim("batch")}},
+                          output_names=["y"],
+                          dynamic_shapes={"x": {axis: torch.export.Dim("batch")}},
                           verbose=False, external_data=False)
     else:
         torch.onnx.export(model, example, str(path), dynamo=False, opset_version=opset,
                           input_names=["x"], output_names=["y"],
-                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+                          dynamic_axes={"x": {axis: "batch"}, "y": {0: "batch"}})
     return path
 
 
 if __name__ == "__main__":
     DATA.mkdir(exist_ok=True)
-    for net in ("transformer", "gru"):
+    for net in ("transformer", "gru", "bilstm"):
         for exporter in ("legacy", "dynamo"):
             print(export(net, DATA / f"{net}_{exporter}.onnx", exporter == "dynamo"))

@@ -47,6 +47,7 @@ class MatrixLayer:
     weight: np.ndarray  # float32 (rows, cols)
     bias: np.ndarray | None  # float32 (cols,)
     groups: int = 1  # a conv's groups: block-diagonal weight, group g in rows/cols slice g
+    reverse: bool = False  # a recurrent layer that runs its time steps last to first
     digital_ops: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -148,5 +149,6 @@ def lower(graph: Graph) -> list["MatrixLayer"]:
             weight=np.ascontiguousarray(weight, dtype=np.float32),
             bias=None if bias is None else np.asarray(bias, dtype=np.float32),
             groups=int(node.attrs.get("group", 1)) if node.op == "conv2d" else 1,
+            reverse=bool(int(node.attrs.get("reverse", 0))),
             digital_ops=charged[name]))
     return layers

@@ -26,8 +26,8 @@ from chipsim.graph.ops import OPS, RECURRENT_OPS
 ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "conv2d": ("out_channels", "kernel_shape", "strides", "pads", "dilations", "group"),
     "dense": ("units",),
-    "lstm": ("hidden_size", "state_outputs"),
-    "gru": ("hidden_size", "state_outputs"),
+    "lstm": ("hidden_size", "state_outputs", "reverse"),
+    "gru": ("hidden_size", "state_outputs", "reverse"),
     "layernorm": ("axes", "epsilon"),
     "reduce_mean": ("axes", "keepdims"),
     "reduce_sum": ("axes", "keepdims"),

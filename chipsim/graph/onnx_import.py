@@ -732,10 +732,11 @@ def _recurrent(op: str):
 
     def handler(imp, node, name, origin, a):
         direction = a.get("direction", "forward")
-        if direction != "forward":
-            _fail(f"direction {direction!r} unsupported; supported: forward")
+        if direction not in ("forward", "reverse", "bidirectional"):
+            _fail(f"direction {direction!r} unsupported; supported: forward, reverse, "
+                  "bidirectional")
         acts = a.get("activations")
-        if acts and [s.lower() for s in acts] != activations:
+        if acts and [s.lower() for s in acts] != activations * (1 + (direction == "bidirectional")):
             _fail(f"activations {acts} unsupported; supported: "
                   f"{', '.join(x.capitalize() for x in activations)}")
         if "clip" in a or a.get("input_forget", 0):
@@ -751,13 +752,10 @@ def _recurrent(op: str):
         if len(full) != 3 or full.index(_B) != want:
             _fail(f"input {full} must be 3-D with the batch at axis {want} (layout={lay}); "
                   "export with a dynamic batch dimension")
-        w = imp.const(node.input[1], "W")
-        r = imp.const(node.input[2], "R")
+        w = imp.const(node.input[1], "W").reshape(-1, *imp.consts[node.input[1]].shape[-2:])
+        r = imp.const(node.input[2], "R").reshape(-1, *imp.consts[node.input[2]].shape[-2:])
         h = int(a.get("hidden_size", r.shape[-1]))
-        weights = {"W": w[0] if w.ndim == 3 else w, "R": r[0] if r.ndim == 3 else r}
         bias = imp.opt_const(node, 3, "B")
-        if bias is not None:
-            weights["B"] = bias[0] if bias.ndim == 2 else bias
         seq = imp.opt_const(node, 4, "sequence_lens") if len(node.input) > 4 and node.input[4] \
             else None
         if seq is not None and np.any(seq != imp.g.shapes[imp.act(x).name][0]):
@@ -766,16 +764,37 @@ def _recurrent(op: str):
             _zero_or_absent(imp, node, i, what)
         outs = list(node.output) + [""] * (1 + len(states_out) - len(node.output))
         states = any(outs[1:])
-        ir_outs = [f"{name}/Y"] + ([f"{name}/{s}" for s in states_out] if states else [])
-        imp.emit(name, origin, op, [x], ir_outs, [0] * len(ir_outs),
-                 {"hidden_size": h, "state_outputs": int(states)}, weights)
+        steps = full[0] if lay == 0 else full[1]
+        # one IR node per direction; a single one keeps the ONNX node's name
+        runs = {"forward": [(name, 0)], "reverse": [(name, 1)],
+                "bidirectional": [(f"{name}/forward", 0), (f"{name}/reverse", 1)]}[direction]
         seq_b, state_b = (2, 1) if lay == 0 else (0, 0)
-        if outs[0]:
-            imp.emit(f"{name}/Y_dirs", origin, "reshape", [ir_outs[0]], [outs[0]], [seq_b],
-                     {"shape": [full[0] if lay == 0 else full[1], 1, h]})
-        for o, ir in zip(outs[1:], ir_outs[1:]):
-            if o:
-                imp.emit(f"{ir}_dirs", origin, "reshape", [ir], [o], [state_b], {"shape": [1, h]})
+        per_dir = []  # per direction: its IR outputs (Y, then the states)
+        for d, (run, backward) in enumerate(runs):
+            weights = {"W": w[d], "R": r[d]}
+            if bias is not None:
+                weights["B"] = bias.reshape(-1, bias.shape[-1])[d]
+            ir_outs = [f"{run}/Y"] + ([f"{run}/{s}" for s in states_out] if states else [])
+            attrs = {"hidden_size": h, "state_outputs": int(states)}
+            if backward:
+                attrs["reverse"] = 1
+            imp.emit(run, origin, op, [x], ir_outs, [0] * len(ir_outs), attrs, weights)
+            per_dir.append(ir_outs)
+        for k, o in enumerate(outs):
+            if not o or (k and not states):
+                continue
+            b, shape = (state_b, [1, h]) if k else (seq_b, [steps, 1, h])
+            if len(per_dir) == 1:  # the ONNX shape's direction axis of one
+                ir = per_dir[0][k]
+                imp.emit(f"{ir}_dirs", origin, "reshape", [ir], [o], [b], {"shape": shape})
+                continue
+            parts = []
+            for ir_outs in per_dir:
+                imp.emit(f"{ir_outs[k]}_dirs", origin, "reshape", [ir_outs[k]],
+                         [f"{ir_outs[k]}_dirs"], [0], {"shape": shape})
+                parts.append(f"{ir_outs[k]}_dirs")
+            imp.emit(f"{name}/{'Y' if k == 0 else states_out[k - 1]}", origin, "concat", parts,
+                     [o], [b], {"axis": 1 if k == 0 else 0})
     return handler
 
 

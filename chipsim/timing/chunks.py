@@ -73,6 +73,7 @@ def plan_layers(layers: Sequence[Any], graph: Any | None = None,
             bounds, row_mvms = [0, layer.mvms], layer.mvms
         plans[layer.name] = LayerPlan(layer.name, layer.mvms, bounds,
                                       recurrent=layer.op in RECURRENT_OPS, row_mvms=row_mvms)
+    backward = {layer.name for layer in layers if getattr(layer, "reverse", False)}
     for layer in layers:
         plan = plans[layer.name]
         node = graph.node(layer.name) if graph is not None else None
@@ -87,7 +88,9 @@ def plan_layers(layers: Sequence[Any], graph: Any | None = None,
                     last_row = plan.bounds[c + 1] // plan.row_mvms - 1
                     rows = _conv_rows_needed(node, in_height, last_row)
                     needs.append(min(have, math.ceil(rows * have / in_height)))
-                elif layer.op in RECURRENT_OPS:
+                elif layer.op in RECURRENT_OPS and not backward & {layer.name, source}:
+                    # both in time order; a reverse layer's first step (or output) is the
+                    # last time step, so it waits for (is waited for by) everything
                     needs.append(min(have, math.ceil((c + 1) * have / plan.chunks)))
                 else:
                     needs.append(have)
