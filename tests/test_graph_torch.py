@@ -92,7 +92,7 @@ def test_torch_embedding_lstm_linear(tmp_path, batch_first):
     ("transformer_linear", "legacy"), ("transformer_linear", "dynamo"),
     ("gru", "legacy"), ("gru", "dynamo"), ("transformer", "static1"), ("gru", "static1"),
     ("bilstm", "legacy"), ("bilstm", "dynamo"), ("bigru", "legacy"), ("bigru", "dynamo"),
-    ("bilstm", "static1")])
+    ("bilstm", "static1"), ("pooled", "dynamo"), ("conv1d", "legacy"), ("conv1d", "dynamo")])
 def test_exported_networks_compute_what_torch_computes(tmp_path, net, exporter):
     """Both exporters; opset 14 writes layer norms decomposed (ReduceMean, Sub, Pow, Sqrt, Div);
     "static1" exports a fixed batch of one, where any axis could hold the batch."""

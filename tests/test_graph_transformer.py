@@ -181,3 +181,36 @@ def test_recurrent_directions(tmp_path, op, gates, direction):
     graph = _check(tmp_path, model, _f32(3, 4, d))
     layers = lower(graph)
     assert [l.reverse for l in layers] == ([True] if dirs == 1 else [False, True])
+
+
+def test_gather_nd_and_masked_fill_of_adaptive_pooling(tmp_path):
+    """The dynamo exporter's adaptive average pooling: windows gathered by GatherND, padding
+    masked by Where, then summed and divided."""
+    n = helper.make_node
+    idx = np.stack(np.meshgrid(np.arange(3), np.array([0, 2, 3]), indexing="ij"), axis=-1)
+    nodes = [n("Transpose", ["x"], ["xt"], perm=[2, 3, 0, 1]),           # (H, W, N, C)
+             n("GatherND", ["xt", "idx"], ["g"]),                          # (3, 3, N, C)
+             n("Transpose", ["g"], ["gt"], perm=[2, 3, 0, 1]),            # (N, C, 3, 3)
+             n("Where", ["mask", "minus", "gt"], ["m"]),
+             n("Where", ["mask2", "gt", "zero"], ["m2"]),
+             n("Add", ["m", "m2"], ["y"])]
+    inits = {"idx": idx.astype(np.int64), "mask": np.array([[True, False, False]] * 3),
+             "minus": np.float32(-np.inf), "mask2": np.array([[True], [False], [True]]),
+             "zero": np.float32(0)}
+    model = _model(nodes, [("x", ["N", 2, 4, 5])], [("y", None)], inits, opset=13)
+    graph = _check(tmp_path, model, _f32(3, 2, 4, 5))
+    assert graph.shapes[graph.outputs[0]] == (2, 3, 3)
+
+
+@pytest.mark.parametrize("pool", ["MaxPool", "AveragePool"])
+def test_one_dimensional_convolution_and_pooling(tmp_path, pool):
+    n = helper.make_node
+    nodes = [n("Conv", ["x", "w", "b"], ["c"], name="conv", pads=[1, 2], strides=[2],
+               dilations=[2]),
+             n(pool, ["c"], ["p"], kernel_shape=[2], strides=[2]),
+             n("GlobalAveragePool", ["p"], ["g"]), n("Add", ["g", "p"], ["y"])]
+    inits = {"w": _f32(4, 3, 3), "b": _f32(4)}
+    model = _model(nodes, [("x", ["N", 3, 17])], [("y", None)], inits)
+    graph = _check(tmp_path, model, _f32(3, 3, 17))
+    (layer,) = lower(graph)
+    assert (layer.name, layer.op, layer.rows, layer.cols, layer.mvms) == ("conv", "conv", 9, 4, 8)

@@ -87,8 +87,35 @@ class BiGru(nn.Module):
         return self.head(y)
 
 
+class Pooled(nn.Module):
+    """Conv, adaptive average pooling to 3 x 3 of an 8 x 8 map (windows of unequal size, which
+    the dynamo exporter writes as GatherND and Where), classifier."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.pool = nn.AdaptiveAvgPool2d(3)
+        self.fc = nn.Linear(36, 4)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(self.conv(x)), 1))
+
+
+class Conv1d(nn.Module):
+    """1-D convolution and pooling over a sequence of FEATURES channels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(FEATURES, 6, 3, padding=1, stride=2)
+        self.pool = nn.MaxPool1d(2)
+        self.fc = nn.Linear(6 * 8, 4)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(torch.relu(self.pool(self.conv(x))), 1))
+
+
 NETWORKS = {"transformer": Encoder, "transformer_linear": LinearEncoder, "gru": Gru,
-            "bilstm": BiLstm, "bigru": BiGru}
+            "bilstm": BiLstm, "bigru": BiGru, "pooled": Pooled, "conv1d": Conv1d}
 #: the batch axis of each network's input (and of its output where that is a sequence)
 BATCH_AXIS = {"bilstm": 1}
 
@@ -100,6 +127,10 @@ def build(name: str) -> tuple[nn.Module, torch.Tensor]:
     gen = torch.Generator().manual_seed(1)
     if name == "transformer":
         return model, torch.randint(0, VOCAB, (2, SEQ), generator=gen)
+    if name == "pooled":
+        return model, torch.randn(2, 3, 8, 8, generator=gen)
+    if name == "conv1d":
+        return model, torch.randn(2, FEATURES, 4 * SEQ, generator=gen)
     if BATCH_AXIS.get(name) == 1:
         return model, torch.randn(SEQ, 2, FEATURES, generator=gen)
     return model, torch.randn(2, SEQ, FEATURES, generator=gen)

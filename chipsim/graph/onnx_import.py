@@ -140,6 +140,21 @@ class _Importer:
                   "this op needs the batch on an axis of its own")
         return a
 
+    def per_sample_const(self, t: str, c: np.ndarray) -> np.ndarray:
+        """A constant operand of activation `t` as a per-sample array of the IR tensor's rank."""
+        full = self.full(t)
+        lay = self.act(t).lay
+        if c.ndim > len(full):
+            _fail(f"constant {c.shape} has more axes than {full}")
+        c = c.reshape((1,) * (len(full) - c.ndim) + c.shape)
+        if c.shape[lay.batch] != 1:
+            _fail(f"constant {c.shape} varies along the batch axis of {full}")
+        shape = c.shape[:lay.batch] + (1,) * (lay.lead + lay.trail) + c.shape[lay.batch + 1:]
+        c = c.reshape(shape)
+        while c.ndim > 1 and c.shape[0] == 1:  # broadcasting aligns the rest to the right
+            c = c[0]
+        return c
+
     def act(self, t: str) -> _Act:
         if t not in self.acts:
             _fail(f"input {t!r} must be an activation, not a constant"
@@ -458,6 +473,36 @@ def _conv(imp, node, name, origin, a):
     imp.emit(name, origin, "conv2d", [node.input[0]], [node.output[0]], [0], attrs, weights)
 
 
+def _as_2d(handler: Callable) -> Callable:
+    """1-D convolution and pooling (N, C, L) as their 2-D forms on an image of height 1."""
+    def wrapped(imp, node, name, origin, a):
+        t = node.input[0]
+        if t not in imp.acts or len(imp.full(t)) != 3:
+            handler(imp, node, name, origin, a)
+            return
+        if imp.plain(t).batch != 0:
+            _fail(f"expects (N, C, L) with the batch first; got shape {imp.full(t)}")
+        c, length = imp.shape_of(t)
+        a2 = {k: ([1] + list(v) if k in ("kernel_shape", "strides", "dilations") else v)
+              for k, v in a.items()}
+        if "pads" in a:
+            a2["pads"] = [0, a["pads"][0], 0, a["pads"][1]]
+        ins = [f"{name}/as_2d"] + list(node.input[1:])
+        if node.op_type == "Conv":
+            w = imp.const(node.input[1], "the weight W")
+            if w.ndim != 3:
+                _fail(f"weight of shape {w.shape} does not fit the 1-D input {imp.full(t)}")
+            ins[1] = f"{name}/W_2d"
+            imp.consts[ins[1]] = w[:, :, None, :]
+        imp.emit(ins[0], origin, "reshape", [t], [ins[0]], [0], {"shape": [c, 1, length]})
+        out2d = f"{name}/out_2d"
+        handler(imp, onnx.helper.make_node(node.op_type, ins, [out2d]), name, origin, a2)
+        c_out, _, l_out = imp.shape_of(out2d)
+        imp.emit(f"{name}/as_1d", origin, "reshape", [out2d], [node.output[0]], [0],
+                 {"shape": [c_out, l_out]})
+    return wrapped
+
+
 def _gemm(imp, node, name, origin, a):
     x = imp.act(node.input[0])
     if len(imp.full(node.input[0])) != 2 or x.batch != 0 or a.get("transA", 0):
@@ -533,22 +578,6 @@ def _unary(op: str, keep: tuple[str, ...] = ()):
     return handler
 
 
-def _per_sample_const(imp: _Importer, t: str, c: np.ndarray) -> np.ndarray:
-    """A constant operand of activation `t` as a per-sample array of the IR tensor's rank."""
-    full = imp.full(t)
-    lay = imp.act(t).lay
-    if c.ndim > len(full):
-        _fail(f"constant {c.shape} has more axes than {full}")
-    c = c.reshape((1,) * (len(full) - c.ndim) + c.shape)
-    if c.shape[lay.batch] != 1:
-        _fail(f"constant {c.shape} varies along the batch axis of {full}")
-    shape = c.shape[:lay.batch] + (1,) * (lay.lead + lay.trail) + c.shape[lay.batch + 1:]
-    c = c.reshape(shape)
-    while c.ndim > 1 and c.shape[0] == 1:  # broadcasting aligns the rest to the right
-        c = c[0]
-    return c
-
-
 def _binary(kind: str):
     ops = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow"}
 
@@ -558,7 +587,7 @@ def _binary(kind: str):
         if x in imp.consts or y in imp.consts:
             first = x in imp.consts
             t, c = (y, imp.consts[x]) if first else (x, imp.consts[y])
-            c = _per_sample_const(imp, t, np.asarray(c, dtype=np.float64))
+            c = imp.per_sample_const(t, np.asarray(c, dtype=np.float64))
             attrs: dict = {}
             if first and kind in ("Sub", "Div", "Pow"):
                 attrs = {"const_first": 1}
@@ -799,13 +828,13 @@ def _recurrent(op: str):
 
 
 _HANDLERS: dict[str, Callable] = {
-    "Conv": _conv, "Gemm": _gemm, "MatMul": _matmul, "BatchNormalization": _batchnorm,
+    "Conv": _as_2d(_conv), "Gemm": _gemm, "MatMul": _matmul, "BatchNormalization": _batchnorm,
     "Relu": _unary("relu"), "Sigmoid": _unary("sigmoid"), "Tanh": _unary("tanh"),
     "LeakyRelu": _unary("leaky_relu", ("alpha",)), "Clip": _unary("clip"),
     "Gelu": _unary("gelu"), "Softmax": _softmax,
     "Add": _binary("Add"), "Sub": _binary("Sub"), "Mul": _binary("Mul"), "Div": _binary("Div"),
-    "Concat": _concat, "MaxPool": _pool("maxpool"), "AveragePool": _pool("avgpool"),
-    "GlobalAveragePool": _global_avgpool, "Flatten": _reshape, "Reshape": _reshape,
+    "Concat": _concat, "MaxPool": _as_2d(_pool("maxpool")),
+    "AveragePool": _as_2d(_pool("avgpool")), "GlobalAveragePool": _as_2d(_global_avgpool), "Flatten": _reshape, "Reshape": _reshape,
     "Squeeze": _squeeze, "Unsqueeze": _unsqueeze_act, "Transpose": _transpose,
     "Gather": _gather, "LSTM": _recurrent("lstm"), "GRU": _recurrent("gru"),
     "Pow": _binary("Pow"), **TRANSFORMER_HANDLERS,

@@ -1,5 +1,6 @@
-"""Reading the ONNX ops of transformer encoders: normalisation, reductions, slices and the
-element-wise maths of decomposed layer norms and GELUs.
+"""Reading the ONNX ops of transformer encoders: normalisation, reductions, slices, the
+element-wise maths of decomposed layer norms and GELUs, and the gathers and masked fills the
+dynamo exporter writes for adaptive pooling.
 
 Each handler takes the importer, the ONNX node, its IR name, its origin (for errors) and its
 attributes, checks that the batch stays out of the way (`chipsim.graph.layout`) and emits IR
@@ -128,11 +129,57 @@ def _split(imp, node, name, origin, a):
         start += size
 
 
+def _gather_nd(imp, node, name, origin, a):
+    """GatherND of an activation at constant indices (the dynamo exporter's adaptive pooling):
+    the indexed leading axes flattened into one, then a `take` of the flat positions."""
+    t = node.input[0]
+    if int(a.get("batch_dims", 0)):
+        fail("batch_dims other than 0 is unsupported")
+    idx = np.asarray(imp.const(node.input[1], "the indices")).astype(np.int64)
+    full, lay = imp.full(t), imp.act(t).lay
+    k = idx.shape[-1] if idx.ndim else 0
+    if idx.ndim < 1 or not 1 <= k < len(full) or lay.batch < k:
+        fail(f"indices of shape {idx.shape} must address leading axes of {full} before the batch")
+    dims = [int(d) for d in full[:k]]
+    if np.any(idx < -np.array(dims)) or np.any(idx >= np.array(dims)):
+        fail(f"indices out of range for the axes {dims} of {full}")
+    flat = np.ravel_multi_index(tuple(np.moveaxis(idx % np.array(dims), -1, 0)), dims)
+    shape = imp.shape_of(t)
+    merged = f"{name}/flat"
+    imp.emit(merged, origin, "reshape", [t], [merged],
+             [Layout(lay.batch - k + 1, lay.lead, lay.trail)],
+             {"shape": [int(np.prod(dims))] + list(shape[k:])})
+    imp.emit(name, origin, "take", [merged], [node.output[0]],
+             [Layout(lay.batch - k + flat.ndim, lay.lead, lay.trail)],
+             {"axis": 0, "indices": flat.tolist()})
+
+
+def _where(imp, node, name, origin, a):
+    """Where with a constant condition between an activation and a constant (a masked fill):
+    x * mask + fill * (1 - mask), two constant operands the digital units apply."""
+    cond, x, y = node.input[:3]
+    if cond in imp.acts:
+        fail("a condition computed from activations is unsupported (only a constant mask)")
+    mask = np.asarray(imp.consts[cond]).astype(bool)
+    if x in imp.acts and y in imp.acts:
+        fail("a choice between two activations is unsupported (one side must be a constant)")
+    t, fill, keep = (x, imp.consts[y], mask) if x in imp.acts else (y, imp.consts[x], ~mask)
+    full = imp.full(t)
+    if max(mask.ndim, np.ndim(fill)) > len(full):
+        fail(f"the mask {mask.shape} would broadcast {full} to more axes")
+    keep_c = imp.per_sample_const(t, keep.astype(np.float64))
+    fill_c = imp.per_sample_const(t, np.where(keep, 0.0, np.asarray(fill, dtype=np.float64)))
+    lay = imp.act(t).lay
+    imp.emit(f"{name}/keep", origin, "mul", [t], [f"{name}/keep"], [lay], {}, {"const": keep_c})
+    imp.emit(name, origin, "add", [f"{name}/keep"], [node.output[0]], [lay], {},
+             {"const": fill_c})
+
+
 TRANSFORMER_HANDLERS: dict[str, Callable] = {
     "LayerNormalization": _layernorm,
     "ReduceMean": _reduce("reduce_mean"), "ReduceSum": _reduce("reduce_sum"),
     "ReduceMax": _reduce("reduce_max"),
     "Sqrt": _unary("sqrt"), "Erf": _unary("erf"), "Exp": _unary("exp"), "Neg": _unary("neg"),
     "Reciprocal": _unary("reciprocal"), "Abs": _unary("abs"),
-    "Slice": _slice, "Split": _split,
+    "Slice": _slice, "Split": _split, "GatherND": _gather_nd, "Where": _where,
 }
