@@ -1,10 +1,13 @@
 """Reading ONNX files into chipsim's IR.
 
 ONNX tensors carry the batch dimension somewhere (first for images, second for an LSTM's
-sequence). The importer tracks, for every activation, which axis is the batch, and hands the IR
-shapes without it. Initializers and `Constant` nodes become weights; small constant subgraphs
-(the Shape -> Gather -> Concat arithmetic PyTorch emits for `x.view(x.size(0), -1)`) are
-evaluated here with numpy, the batch size standing in as a marker when it is dynamic.
+sequence, merged with the heads inside attention). The importer tracks, for every activation,
+where the batch is (`chipsim.graph.layout`), and hands the IR shapes without it. Initializers
+and `Constant` nodes become weights; constant subgraphs (the Shape -> Gather -> Concat
+arithmetic PyTorch emits for `x.view(x.size(0), -1)`) are folded (`chipsim.graph.onnx_fold`),
+the batch size standing in as a marker when it is dynamic. Recurrent layers and the ops of
+transformer encoders have modules of their own (`onnx_recurrent`, `onnx_transformer`). A node
+that fails does not stop the walk: every failing node is listed in one error.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from chipsim.errors import GraphError
 from chipsim.graph import layout
 from chipsim.graph.ir import Graph, Node
 from chipsim.graph.layout import BATCH, Layout
+from chipsim.graph.onnx_fold import FOLD, axes_of
+from chipsim.graph.onnx_recurrent import RECURRENT_HANDLERS
 from chipsim.graph.onnx_transformer import TRANSFORMER_HANDLERS
 from chipsim.graph.ops import OpError, Shape
 
@@ -293,9 +298,9 @@ class _Importer:
             self.consts[node.output[0]] = np.array(math.prod(self.sym(ins[0])), dtype=np.int64)
             return
         present = [t for t in ins if t]
-        if present and all(t in self.consts for t in present) and op in _FOLD:
+        if present and all(t in self.consts for t in present) and op in FOLD:
             vals = [self.consts[t] if t else None for t in ins]
-            self.consts[node.output[0]] = np.asarray(_FOLD[op](self, vals, a))
+            self.consts[node.output[0]] = np.asarray(FOLD[op](vals, a))
             return
         if op == "Cast" and self._cast_is_identity(ins[0], a):
             self.acts[node.output[0]] = self.act(ins[0])
@@ -307,7 +312,7 @@ class _Importer:
                   f"{onnx.TensorProto.DataType.Name(int(a.get('to', 0)))} is unsupported: "
                   "chipsim casts an activation only within its kind (float to float, integer "
                   "to integer), where it changes nothing; casts of constants are folded")
-        if handler is None and op in _FOLD:
+        if handler is None and op in FOLD:
             acts = ", ".join(repr(t) for t in present if t not in self.consts)
             raise _Unsupported(f"{op} of an activation ({acts}) is unsupported: chipsim folds "
                                f"{op} at import, on constants only",
@@ -331,89 +336,6 @@ class _Importer:
                 self.consts[node.output[0]] = np.asarray(a[key])
                 return
         _fail("Constant without a supported value attribute (value, value_float(s), value_int(s))")
-
-
-# -- constant folding ---------------------------------------------------------------------
-def _axes(imp: _Importer, vals: list, a: dict) -> list[int] | None:
-    if len(vals) > 1 and vals[1] is not None:
-        return [int(v) for v in np.ravel(vals[1])]
-    return [int(v) for v in a["axes"]] if "axes" in a else None
-
-
-def _unsqueeze(x: np.ndarray, axes: list[int]) -> np.ndarray:
-    rank = x.ndim + len(axes)
-    for ax in sorted(ax % rank for ax in axes):
-        x = np.expand_dims(x, ax)
-    return x
-
-
-def _reshape_target(shape: tuple, target: np.ndarray) -> list[int]:
-    t = [int(v) for v in np.ravel(target)]
-    return [shape[i] if v == 0 else v for i, v in enumerate(t)]
-
-
-def _slice(x: np.ndarray, vals: list) -> np.ndarray:
-    starts, ends = np.ravel(vals[1]), np.ravel(vals[2])
-    axes = np.ravel(vals[3]) if len(vals) > 3 and vals[3] is not None else range(len(starts))
-    steps = np.ravel(vals[4]) if len(vals) > 4 and vals[4] is not None else [1] * len(starts)
-    index = [slice(None)] * x.ndim
-    for s, e, ax, st in zip(starts, ends, axes, steps):
-        index[int(ax)] = slice(int(max(min(s, 2**62), -2**62)), int(max(min(e, 2**62), -2**62)),
-                               int(st))
-    return x[tuple(index)]
-
-
-def _dims(shape: np.ndarray) -> list[int]:
-    """A folded shape as dims; a dynamic batch becomes 1, as the value is the same per sample."""
-    return [int(d) // BATCH if int(d) < 0 and int(d) % BATCH == 0 else int(d)
-            for d in np.ravel(shape)]
-
-
-def _int_div(x, y):
-    if np.issubdtype(np.asarray(x).dtype, np.integer):
-        return np.trunc(np.asarray(x) / np.asarray(y)).astype(np.asarray(x).dtype)
-    return np.asarray(x) / np.asarray(y)
-
-
-_FOLD: dict[str, Callable[[_Importer, list, dict], Any]] = {
-    "Gather": lambda i, v, a: np.take(v[0], v[1], axis=int(a.get("axis", 0))),
-    "Unsqueeze": lambda i, v, a: _unsqueeze(v[0], _axes(i, v, a)),
-    "Squeeze": lambda i, v, a: np.squeeze(v[0], axis=tuple(_axes(i, v, a) or ()) or None),
-    "Concat": lambda i, v, a: np.concatenate([np.atleast_1d(x) for x in v], axis=int(a["axis"])),
-    "Reshape": lambda i, v, a: v[0].reshape(_reshape_target(v[0].shape, v[1])),
-    "Cast": lambda i, v, a: v[0].astype(onnx.helper.tensor_dtype_to_np_dtype(int(a["to"]))),
-    "Slice": lambda i, v, a: _slice(v[0], v),
-    "Add": lambda i, v, a: v[0] + v[1],
-    "Sub": lambda i, v, a: v[0] - v[1],
-    "Mul": lambda i, v, a: v[0] * v[1],
-    "Div": lambda i, v, a: _int_div(v[0], v[1]),
-    "Transpose": lambda i, v, a: np.transpose(v[0], a.get("perm")),
-    "ConstantOfShape": lambda i, v, a: np.full(_dims(v[0]),
-                                               np.ravel(a.get("value", np.zeros(1, np.float32)))[0]),
-    "Expand": lambda i, v, a: np.broadcast_to(v[0], np.broadcast_shapes(v[0].shape, _dims(v[1]))),
-    "Range": lambda i, v, a: np.arange(v[0].item(), v[1].item(), v[2].item()),
-    "Flatten": lambda i, v, a: v[0].reshape(int(np.prod(v[0].shape[:a.get("axis", 1)])), -1),
-    "Shape": lambda i, v, a: np.array(v[0].shape, np.int64)[a.get("start", 0):a.get("end")],
-    "Size": lambda i, v, a: np.array(v[0].size, np.int64),
-    "Mod": lambda i, v, a: np.fmod(v[0], v[1]) if a.get("fmod", 0) else np.mod(v[0], v[1]),
-    "Pow": lambda i, v, a: np.power(v[0], v[1]),
-    "Min": lambda i, v, a: np.minimum.reduce([np.asarray(x) for x in v]),
-    "Max": lambda i, v, a: np.maximum.reduce([np.asarray(x) for x in v]),
-    "Sqrt": lambda i, v, a: np.sqrt(v[0]),
-    "Neg": lambda i, v, a: -v[0],
-    "Abs": lambda i, v, a: np.abs(v[0]),
-    "Floor": lambda i, v, a: np.floor(v[0]),
-    "Ceil": lambda i, v, a: np.ceil(v[0]),
-    "Equal": lambda i, v, a: np.equal(v[0], v[1]),
-    "Less": lambda i, v, a: np.less(v[0], v[1]),
-    "Greater": lambda i, v, a: np.greater(v[0], v[1]),
-    "Not": lambda i, v, a: np.logical_not(v[0]),
-    "And": lambda i, v, a: np.logical_and(v[0], v[1]),
-    "Or": lambda i, v, a: np.logical_or(v[0], v[1]),
-    "Where": lambda i, v, a: np.where(v[0], v[1], v[2]),
-    "ReduceProd": lambda i, v, a: np.prod(v[0], axis=tuple(_axes(i, v, a) or range(v[0].ndim)),
-                                          keepdims=bool(a.get("keepdims", 1))),
-}
 
 
 # -- operations on activations ------------------------------------------------------------
@@ -681,7 +603,7 @@ def _reshape(imp, node, name, origin, a):
 def _squeeze(imp, node, name, origin, a):
     t = node.input[0]
     full, dims = imp.full(t), imp.sym(t)
-    axes = _axes(imp, [None] + [imp.consts.get(x) for x in node.input[1:]], a)
+    axes = axes_of([None] + [imp.consts.get(x) for x in node.input[1:]], a)
     if axes is None:
         axes = [i for i, d in enumerate(full) if d == 1]
     axes = [ax % len(full) for ax in axes]
@@ -694,7 +616,7 @@ def _squeeze(imp, node, name, origin, a):
 def _unsqueeze_act(imp, node, name, origin, a):
     t = node.input[0]
     dims = imp.sym(t)
-    axes = _axes(imp, [None] + [imp.consts.get(x) for x in node.input[1:]], a)
+    axes = axes_of([None] + [imp.consts.get(x) for x in node.input[1:]], a)
     if axes is None:
         _fail("needs axes")
     rank = len(dims) + len(axes)
@@ -741,92 +663,6 @@ def _gather(imp, node, name, origin, a):
              {"axis": ax, "indices": np.asarray(indices).astype(int).tolist()})
 
 
-def _zero_or_absent(imp: _Importer, node: onnx.NodeProto, i: int, what: str) -> None:
-    if len(node.input) > i and node.input[i]:
-        if node.input[i] not in imp.consts or np.any(imp.consts[node.input[i]]):
-            _fail(f"{what} is unsupported (only absent or all-zero)")
-
-
-#: Per recurrent op: gate count, the activations it computes, its state inputs after the
-#: sequence lengths, and its outputs (Y, then the final states).
-_RECURRENT = {
-    "lstm": (4, ["sigmoid", "tanh", "tanh"], ["initial_h", "initial_c", "peephole weights P"],
-             ["Y_h", "Y_c"]),
-    "gru": (3, ["sigmoid", "tanh"], ["initial_h"], ["Y_h"]),
-}
-
-
-def _recurrent(op: str):
-    gates, activations, states_in, states_out = _RECURRENT[op]
-
-    def handler(imp, node, name, origin, a):
-        direction = a.get("direction", "forward")
-        if direction not in ("forward", "reverse", "bidirectional"):
-            _fail(f"direction {direction!r} unsupported; supported: forward, reverse, "
-                  "bidirectional")
-        acts = a.get("activations")
-        if acts and [s.lower() for s in acts] != activations * (1 + (direction == "bidirectional")):
-            _fail(f"activations {acts} unsupported; supported: "
-                  f"{', '.join(x.capitalize() for x in activations)}")
-        if "clip" in a or a.get("input_forget", 0):
-            _fail("cell clip and input_forget are unsupported")
-        if op == "gru" and not a.get("linear_before_reset", 0):
-            _fail("linear_before_reset=0 is unsupported (it needs a second MVM per step); "
-                  "PyTorch's GRU exports linear_before_reset=1")
-        lay = int(a.get("layout", 0))
-        x = node.input[0]
-        imp.plain(x)
-        full = imp.full(x)
-        want = 1 if lay == 0 else 0
-        if len(full) != 3 or full.index(_B) != want:
-            _fail(f"input {full} must be 3-D with the batch at axis {want} (layout={lay}); "
-                  "export with a dynamic batch dimension")
-        w = imp.const(node.input[1], "W").reshape(-1, *imp.consts[node.input[1]].shape[-2:])
-        r = imp.const(node.input[2], "R").reshape(-1, *imp.consts[node.input[2]].shape[-2:])
-        h = int(a.get("hidden_size", r.shape[-1]))
-        bias = imp.opt_const(node, 3, "B")
-        seq = imp.opt_const(node, 4, "sequence_lens") if len(node.input) > 4 and node.input[4] \
-            else None
-        if seq is not None and np.any(seq != imp.g.shapes[imp.act(x).name][0]):
-            _fail("variable sequence_lens is unsupported")
-        for i, what in enumerate(states_in, start=5):
-            _zero_or_absent(imp, node, i, what)
-        outs = list(node.output) + [""] * (1 + len(states_out) - len(node.output))
-        states = any(outs[1:])
-        steps = full[0] if lay == 0 else full[1]
-        # one IR node per direction; a single one keeps the ONNX node's name
-        runs = {"forward": [(name, 0)], "reverse": [(name, 1)],
-                "bidirectional": [(f"{name}/forward", 0), (f"{name}/reverse", 1)]}[direction]
-        seq_b, state_b = (2, 1) if lay == 0 else (0, 0)
-        per_dir = []  # per direction: its IR outputs (Y, then the states)
-        for d, (run, backward) in enumerate(runs):
-            weights = {"W": w[d], "R": r[d]}
-            if bias is not None:
-                weights["B"] = bias.reshape(-1, bias.shape[-1])[d]
-            ir_outs = [f"{run}/Y"] + ([f"{run}/{s}" for s in states_out] if states else [])
-            attrs = {"hidden_size": h, "state_outputs": int(states)}
-            if backward:
-                attrs["reverse"] = 1
-            imp.emit(run, origin, op, [x], ir_outs, [0] * len(ir_outs), attrs, weights)
-            per_dir.append(ir_outs)
-        for k, o in enumerate(outs):
-            if not o or (k and not states):
-                continue
-            b, shape = (state_b, [1, h]) if k else (seq_b, [steps, 1, h])
-            if len(per_dir) == 1:  # the ONNX shape's direction axis of one
-                ir = per_dir[0][k]
-                imp.emit(f"{ir}_dirs", origin, "reshape", [ir], [o], [b], {"shape": shape})
-                continue
-            parts = []
-            for ir_outs in per_dir:
-                imp.emit(f"{ir_outs[k]}_dirs", origin, "reshape", [ir_outs[k]],
-                         [f"{ir_outs[k]}_dirs"], [0], {"shape": shape})
-                parts.append(f"{ir_outs[k]}_dirs")
-            imp.emit(f"{name}/{'Y' if k == 0 else states_out[k - 1]}", origin, "concat", parts,
-                     [o], [b], {"axis": 1 if k == 0 else 0})
-    return handler
-
-
 _HANDLERS: dict[str, Callable] = {
     "Conv": _as_2d(_conv), "Gemm": _gemm, "MatMul": _matmul, "BatchNormalization": _batchnorm,
     "Relu": _unary("relu"), "Sigmoid": _unary("sigmoid"), "Tanh": _unary("tanh"),
@@ -836,11 +672,10 @@ _HANDLERS: dict[str, Callable] = {
     "Concat": _concat, "MaxPool": _as_2d(_pool("maxpool")),
     "AveragePool": _as_2d(_pool("avgpool")), "GlobalAveragePool": _as_2d(_global_avgpool), "Flatten": _reshape, "Reshape": _reshape,
     "Squeeze": _squeeze, "Unsqueeze": _unsqueeze_act, "Transpose": _transpose,
-    "Gather": _gather, "LSTM": _recurrent("lstm"), "GRU": _recurrent("gru"),
-    "Pow": _binary("Pow"), **TRANSFORMER_HANDLERS,
+    "Gather": _gather, "Pow": _binary("Pow"), **RECURRENT_HANDLERS, **TRANSFORMER_HANDLERS,
 }
 #: ONNX ops chipsim reads: on activations (`ACTIVATION_OPS`), or folded away on constants
-SUPPORTED_ONNX_OPS = sorted(set(_HANDLERS) | set(_FOLD) | {"Constant", "Identity", "Dropout",
+SUPPORTED_ONNX_OPS = sorted(set(_HANDLERS) | set(FOLD) | {"Constant", "Identity", "Dropout",
                                                            "Shape", "Size"})
 #: ONNX ops that may take an activation (Cast only to a float type)
 ACTIVATION_OPS = sorted(set(_HANDLERS) | {"Cast", "Identity", "Dropout", "Shape", "Size"})
