@@ -21,17 +21,17 @@ def _zero_or_absent(imp, node: onnx.NodeProto, i: int, what: str) -> None:
             fail(f"{what} is unsupported (only absent or all-zero)")
 
 
-#: Per recurrent op: gate count, the activations it computes, its state inputs after the
-#: sequence lengths, and its outputs (Y, then the final states).
+#: Per recurrent op: the activations it computes, its state inputs after the sequence lengths,
+#: and its outputs after Y (the final states).
 _RECURRENT = {
-    "lstm": (4, ["sigmoid", "tanh", "tanh"], ["initial_h", "initial_c", "peephole weights P"],
+    "lstm": (["sigmoid", "tanh", "tanh"], ["initial_h", "initial_c", "peephole weights P"],
              ["Y_h", "Y_c"]),
-    "gru": (3, ["sigmoid", "tanh"], ["initial_h"], ["Y_h"]),
+    "gru": (["sigmoid", "tanh"], ["initial_h"], ["Y_h"]),
 }
 
 
 def _recurrent(op: str):
-    gates, activations, states_in, states_out = _RECURRENT[op]
+    activations, states_in, states_out = _RECURRENT[op]
 
     def handler(imp, node, name, origin, a):
         direction = a.get("direction", "forward")
