@@ -68,8 +68,9 @@ def test_missing_file_and_unknown_suffix(tmp_path):
 
 
 @pytest.mark.parametrize("nodes,inits,message", [
-    ([helper.make_node("MatMul", ["x", "x2"], ["y"], name="mm"),],
-     {}, r'node "mm" \(MatMul\): only activation x constant-matrix products are supported'),
+    ([helper.make_node("MatMul", ["m", "x"], ["y"], name="mm"),],
+     {"m": np.ones((4, 4), np.float32)},
+     r'node "mm" \(MatMul\): only activation x constant-matrix products are supported'),
     ([helper.make_node("Conv", ["x", "wx"], ["y"], name="cv", kernel_shape=[1, 1])],
      {}, r'node "cv" \(Conv\): the weight W \(\'wx\'\) must be a constant'),
     ([helper.make_node("Reshape", ["x", "t"], ["y"], name="rs")],
@@ -81,8 +82,6 @@ def test_missing_file_and_unknown_suffix(tmp_path):
 ])
 def test_unsupported_uses_name_the_node(tmp_path, nodes, inits, message):
     inputs = [("x", ["N", 2, 4, 4])]
-    if any("x2" in n.input for n in nodes):
-        inputs.append(("x2", ["N", 2, 4, 4]))
     if any("wx" in n.input for n in nodes):
         inputs.append(("wx", [2, 2, 1, 1]))
     model = _model(nodes, inputs, [("y", None)], inits)
@@ -173,3 +172,61 @@ def test_mutated_protobufs_give_ir_or_graph_error(tmp_path, data):
         return
     for layer in lower(graph):
         assert layer.weight.shape == (layer.rows, layer.cols) and layer.mvms >= 1
+
+
+def test_every_failing_node_is_listed_at_once(tmp_path):
+    n = helper.make_node
+    nodes = [n("Hardmax", ["x"], ["h"], name="hm"),          # unknown op
+             n("Relu", ["h"], ["r"], name="after_hm"),        # reads a lost tensor: not listed
+             n("Celu", ["r"], ["c"], name="celu"),            # unknown op after a lost one: listed
+             n("Softmax", ["x"], ["s"], name="sm", axis=0),   # known op, unsupported use
+             n("Add", ["c", "s"], ["y"], name="sum")]
+    model = _model(nodes, [("x", ["N", 2, 4, 4])], [("y", None)])
+    with pytest.raises(GraphError) as err:
+        load_graph(_save(tmp_path, model))
+    msg = str(err.value)
+    assert msg.startswith("model.onnx: 3 nodes cannot be imported: "
+                          'node "hm" (Hardmax): unsupported op; '
+                          'node "celu" (Celu): unsupported op; '
+                          'node "sm" (Softmax): cannot operate along the batch axis')
+    assert "after_hm" not in msg and '"sum"' not in msg
+    assert "\n" not in msg and msg.count("; supported: ") == 1
+
+
+def test_the_listing_is_capped(tmp_path):
+    nodes = [helper.make_node("Hardmax", ["x"], [f"h{i}"], name=f"hm{i}") for i in range(25)]
+    nodes.append(helper.make_node("Sum", [f"h{i}" for i in range(25)], ["y"], name="total"))
+    model = _model(nodes, [("x", ["N", 4])], [("y", None)])
+    with pytest.raises(GraphError) as err:
+        load_graph(_save(tmp_path, model))
+    msg = str(err.value)
+    assert msg.startswith("model.onnx: 26 nodes cannot be imported: ")
+    assert 'node "hm19" (Hardmax)' in msg and 'node "hm20"' not in msg
+    assert "; ... and 6 more; supported: " in msg
+
+
+def test_cli_prints_the_listing_on_one_line(tmp_path, capsys):
+    from chipsim.cli import main
+
+    nodes = [helper.make_node("Hardmax", ["x"], ["a"], name="one"),
+             helper.make_node("Hardmax", ["x"], ["b"], name="two"),
+             helper.make_node("Add", ["a", "b"], ["y"], name="sum")]
+    path = _save(tmp_path, _model(nodes, [("x", ["N", 4])], [("y", None)]))
+    assert main(["map", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and '"one" (Hardmax)' in err and '"two" (Hardmax)' in err
+
+
+def test_each_hint_is_said_once(tmp_path):
+    nodes = [helper.make_node("Floor", ["x"], ["a"], name="f1"),   # folded on constants only
+             helper.make_node("Floor", ["x"], ["b"], name="f2"),
+             helper.make_node("Hardmax", ["x"], ["c"], name="hm"),
+             helper.make_node("Sum", ["a", "b", "c"], ["y"], name="total")]
+    model = _model(nodes, [("x", ["N", 4])], [("y", None)])
+    with pytest.raises(GraphError) as err:
+        load_graph(_save(tmp_path, model))
+    msg = str(err.value)
+    assert msg.startswith('model.onnx: 4 nodes cannot be imported: node "f1" (Floor): Floor of an '
+                          "activation ('x') is unsupported: chipsim folds Floor at import, on "
+                          'constants only; node "f2" (Floor): ')
+    assert msg.count("; ops on activations: ") == 1 and msg.count("; supported: ") == 1

@@ -100,7 +100,7 @@ def test_lstm_layer(tmp_path):
 
 
 @pytest.mark.parametrize("layers,message", [
-    ([{"name": "a", "op": "deconv"}], r'net.yaml: layer "a" \(deconv\): unsupported op; supported: add, '),
+    ([{"name": "a", "op": "deconv"}], r'net.yaml: layer "a" \(deconv\): unsupported op; supported: abs, add, '),
     ([{"name": "a", "op": "relu", "size": 3}], r'layer "a" \(relu\): unknown field \'size\''),
     ([{"name": "a", "op": "dense", "units": 2}], r'layer "a" \(dense\): needs weights'),
     ([{"name": "a", "op": "dense", "weights": {"init": {}}}], r'layer "a" \(dense\): missing field \'units\''),

@@ -85,3 +85,35 @@ def test_torch_embedding_lstm_linear(tmp_path, batch_first):
     assert (rnn.op, rnn.rows, rnn.cols, rnn.mvms) == ("lstm", 16, 40, 7)
     assert (out.rows, out.cols, out.mvms, out.sources) == (10, 20, 7, (rnn.name,))
     assert g.shapes[g.outputs[0]] == (7, 20) and g.batch_axes[g.outputs[0]] == axis
+
+
+@pytest.mark.parametrize("net,exporter", [
+    ("transformer", "legacy"), ("transformer", "legacy14"), ("transformer", "dynamo"),
+    ("transformer_linear", "legacy"), ("transformer_linear", "dynamo"),
+    ("gru", "legacy"), ("gru", "dynamo"), ("transformer", "static1"), ("gru", "static1"),
+    ("bilstm", "legacy"), ("bilstm", "dynamo"), ("bigru", "legacy"), ("bigru", "dynamo"),
+    ("bilstm", "static1"), ("pooled", "dynamo"), ("conv1d", "legacy"), ("conv1d", "dynamo")])
+def test_exported_networks_compute_what_torch_computes(tmp_path, net, exporter):
+    """Both exporters; opset 14 writes layer norms decomposed (ReduceMean, Sub, Pow, Sqrt, Div);
+    "static1" exports a fixed batch of one, where any axis could hold the batch."""
+    if exporter == "dynamo":
+        pytest.importorskip("onnxscript", reason="the dynamo exporter needs onnxscript")
+    from torch_networks import BATCH_AXIS, build, export
+
+    from chipsim.functional.executor import FloatBackend, run_network, synthetic_inputs
+
+    path = export(net, tmp_path / f"{net}.onnx", exporter == "dynamo",
+                  opset=14 if exporter == "legacy14" else 17,
+                  batch=1 if exporter == "static1" else None)
+    g = load_graph(path)
+    if exporter == "legacy14":
+        assert {"reduce_mean", "sub", "pow", "sqrt", "div"} <= {n.op for n in g.nodes}
+    model, _ = build(net)
+    x = synthetic_inputs(g, 5, seed=3)
+    if g.input_dtypes[next(iter(g.inputs))] == "float":
+        x = (x - 0.5) * 4  # both signs, beyond GELU's and the gates' linear ranges
+    x_torch = torch.from_numpy(x).transpose(0, 1) if BATCH_AXIS.get(net) == 1 else torch.from_numpy(x)
+    with torch.no_grad():
+        want = model(x_torch).numpy()
+    got = run_network(g, FloatBackend(lower(g)), x)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)

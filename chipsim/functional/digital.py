@@ -28,7 +28,8 @@ def _sample_axis(axis: int, rank: int) -> int:
 
 def _binary_operands(node: Node, xs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     if "const" in node.weights:
-        return xs[0], node.weights["const"].astype(F32)
+        c = node.weights["const"].astype(F32)
+        return (c, xs[0]) if int(node.attrs.get("const_first", 0)) else (xs[0], c)
     a, b = xs
     # Per-sample shapes broadcast; with the batch in front, align the lower-rank one's sample
     # axes to the right (numpy would otherwise align its batch axis with a sample axis).
@@ -52,13 +53,52 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return (F32(0.5) * np.tanh(F32(0.5) * x) + F32(0.5)).astype(F32, copy=False)
 
 
+_ERF = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """The error function in float64 (numpy has none; math.erf is exact to float64)."""
+    return _ERF(np.asarray(x, dtype=np.float64))
+
+
 def _gelu(node: Node, xs: list[np.ndarray]) -> np.ndarray:
     (x,) = xs
     if node.attrs.get("approximate", "none") == "tanh":
         inner = F32(math.sqrt(2 / math.pi)) * (x + F32(0.044715) * x ** 3)
         return F32(0.5) * x * (F32(1) + np.tanh(inner))
-    erf = np.vectorize(math.erf, otypes=[np.float64])
-    return (0.5 * x * (1.0 + erf(x.astype(np.float64) / math.sqrt(2)))).astype(F32)
+    return (0.5 * x * (1.0 + _erf(x.astype(np.float64) / math.sqrt(2)))).astype(F32)
+
+
+def _matmul(node: Node, xs: list[np.ndarray]) -> np.ndarray:
+    """A product of two activations, accumulated in float64 and rounded once (as the float
+    crossbar reference is), so a sample's result does not depend on the batch around it."""
+    a, b = xs
+    return np.matmul(a.astype(np.float64), b.astype(np.float64)).astype(F32)
+
+
+def _layernorm(node: Node, xs: list[np.ndarray]) -> np.ndarray:
+    (x,) = xs
+    axes = tuple(range(x.ndim - int(node.attrs.get("axes", 1)), x.ndim))
+    x64 = x.astype(np.float64)
+    mean = x64.mean(axis=axes, keepdims=True)
+    var = ((x64 - mean) ** 2).mean(axis=axes, keepdims=True)
+    y = (x64 - mean) / np.sqrt(var + float(node.attrs.get("epsilon", 1e-5)))
+    y = y * node.weights["scale"].astype(np.float64)
+    if "bias" in node.weights:
+        y = y + node.weights["bias"].astype(np.float64)
+    return y.astype(F32)
+
+
+def _reduce(kind: str) -> Callable:
+    def run(node: Node, xs: list[np.ndarray]) -> np.ndarray:
+        (x,) = xs
+        axes = tuple(int(a) + 1 for a in node.attrs["axes"])
+        keep = bool(int(node.attrs.get("keepdims", 1)))
+        if kind == "max":
+            return x.max(axis=axes, keepdims=keep)
+        total = x.astype(np.float64).sum(axis=axes, keepdims=keep)
+        return (total / math.prod(x.shape[a] for a in axes) if kind == "mean" else total).astype(F32)
+    return run
 
 
 def _softmax(node: Node, xs: list[np.ndarray]) -> np.ndarray:
@@ -158,7 +198,21 @@ DIGITAL_OPS: dict[str, DigitalFn] = {
     "gelu": _gelu,
     "softmax": _softmax,
     "add": lambda n, xs: np.add(*_binary_operands(n, xs)),
+    "sub": lambda n, xs: np.subtract(*_binary_operands(n, xs)),
     "mul": lambda n, xs: np.multiply(*_binary_operands(n, xs)),
+    "div": lambda n, xs: np.divide(*_binary_operands(n, xs)),
+    "pow": lambda n, xs: np.power(*_binary_operands(n, xs)),
+    "matmul": _matmul,
+    "layernorm": _layernorm,
+    "reduce_mean": _reduce("mean"),
+    "reduce_sum": _reduce("sum"),
+    "reduce_max": _reduce("max"),
+    "sqrt": lambda n, xs: np.sqrt(xs[0]),
+    "erf": lambda n, xs: _erf(xs[0]),
+    "exp": lambda n, xs: np.exp(xs[0]),
+    "neg": lambda n, xs: -xs[0],
+    "reciprocal": lambda n, xs: F32(1) / xs[0],
+    "abs": lambda n, xs: np.abs(xs[0]),
     "concat": _concat,
     "maxpool": _maxpool,
     "avgpool": _avgpool,
@@ -191,3 +245,16 @@ def lstm_cell(z: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     g = np.tanh(z[:, 3 * h:])
     c_new = f * c + i * g
     return o * np.tanh(c_new), c_new
+
+
+def gru_cell(z: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """One GRU step from the layer's MVM outputs z (k, 4H): the update and reset gates' sums
+    (z, r), the candidate's input part x W_h + b_Wh and its recurrent part h R_h + b_Rh.
+
+    The reset gate scales the recurrent part after the product (ONNX linear_before_reset=1):
+    h~ = tanh(a_x + r a_h), h' = (1 - z) h~ + z h.
+    """
+    n = z.shape[1] // 4
+    u, r = _sigmoid(z[:, :n]), _sigmoid(z[:, n:2 * n])
+    cand = np.tanh(z[:, 2 * n:3 * n] + r * z[:, 3 * n:])
+    return (F32(1) - u) * cand + u * h

@@ -17,7 +17,7 @@ from typing import Iterator, Protocol, Sequence
 import numpy as np
 
 from chipsim.errors import DataError
-from chipsim.functional.digital import lstm_cell, run_digital
+from chipsim.functional.digital import gru_cell, lstm_cell, run_digital
 from chipsim.functional.im2col import col2im, im2col
 from chipsim.graph.ir import Graph, Node
 
@@ -74,6 +74,12 @@ def _dense(node: Node, x: np.ndarray, backend: MatrixBackend, first: int) -> np.
     return y.reshape((batch,) + lead + (y.shape[-1],))
 
 
+def _steps(node: Node, steps: int) -> list[int]:
+    """The time steps in the order a recurrent layer runs them (backwards for `reverse`)."""
+    order = list(range(steps))
+    return order[::-1] if int(node.attrs.get("reverse", 0)) else order
+
+
 def _lstm(node: Node, x: np.ndarray, backend: MatrixBackend, first: int) -> list[np.ndarray]:
     batch, steps, _ = x.shape
     hidden = int(node.attrs["hidden_size"])
@@ -81,14 +87,27 @@ def _lstm(node: Node, x: np.ndarray, backend: MatrixBackend, first: int) -> list
     c = np.zeros((batch, hidden), F32)
     inference = np.arange(first, first + batch, dtype=np.int64) * steps
     ys = np.empty((batch, steps, hidden), F32)
-    for t in range(steps):
-        z = backend.layer_forward(node.name, np.concatenate([x[:, t], h], axis=1), inference + t)
+    for k, t in enumerate(_steps(node, steps)):
+        z = backend.layer_forward(node.name, np.concatenate([x[:, t], h], axis=1), inference + k)
         h, c = lstm_cell(z, c)
         ys[:, t] = h
     outs = [ys]
     if int(node.attrs.get("state_outputs", 0)):
         outs += [h, c]
     return outs
+
+
+def _gru(node: Node, x: np.ndarray, backend: MatrixBackend, first: int) -> list[np.ndarray]:
+    batch, steps, _ = x.shape
+    hidden = int(node.attrs["hidden_size"])
+    h = np.zeros((batch, hidden), F32)
+    inference = np.arange(first, first + batch, dtype=np.int64) * steps
+    ys = np.empty((batch, steps, hidden), F32)
+    for k, t in enumerate(_steps(node, steps)):
+        z = backend.layer_forward(node.name, np.concatenate([x[:, t], h], axis=1), inference + k)
+        h = gru_cell(z, h)
+        ys[:, t] = h
+    return [ys] + ([h] if int(node.attrs.get("state_outputs", 0)) else [])
 
 
 def run_graph(graph: Graph, backend: MatrixBackend, inputs: dict[str, np.ndarray],
@@ -103,6 +122,8 @@ def run_graph(graph: Graph, backend: MatrixBackend, inputs: dict[str, np.ndarray
             outs = [_dense(node, xs[0], backend, first_input)]
         elif node.op == "lstm":
             outs = _lstm(node, xs[0], backend, first_input)
+        elif node.op == "gru":
+            outs = _gru(node, xs[0], backend, first_input)
         else:
             outs = [run_digital(node, xs)]
         values.update(zip(node.outputs, outs))

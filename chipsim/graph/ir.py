@@ -17,7 +17,7 @@ import networkx as nx
 import numpy as np
 
 from chipsim.errors import GraphError
-from chipsim.graph.ops import OpError, Shape, infer_shapes
+from chipsim.graph.ops import MATRIX_OPS, OpError, Shape, infer_shapes
 
 
 @dataclass(eq=False)
@@ -140,7 +140,7 @@ class Graph:
     def weight_count(self) -> int:
         """Number of weights held in crossbars (matrix ops' `W` and `R`; biases excluded)."""
         return sum(int(n.weights[k].size) for n in self.nodes
-                   if n.op in ("conv2d", "dense", "lstm") for k in ("W", "R") if k in n.weights)
+                   if n.op in MATRIX_OPS for k in ("W", "R") if k in n.weights)
 
     def __repr__(self) -> str:
         return f"Graph({self.name!r}, {len(self)} nodes, inputs={self.inputs})"

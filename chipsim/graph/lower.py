@@ -13,6 +13,8 @@ weight-bearing op becomes one such matrix and a count of how many MVMs one infer
   structure so a mapping strategy may cut along group boundaries or skip the empty blocks.
 - lstm: the input and hidden matrices stacked, rows = D + H (inputs x first, then h), cols = 4H
   in ONNX gate order i, o, f, c; one MVM per time step.
+- gru: the same stacking, cols = 4H: gates z and r, then the candidate's input and recurrent
+  parts in columns of their own (`gru_matrix`); one MVM per time step.
 
 Batch norm and constant bias adds are folded at load time (`chipsim.graph.fold`). The digital
 work between matrices (`digital_ops`) is charged to the matrix layer it follows: the latest
@@ -29,7 +31,7 @@ import numpy as np
 from chipsim.graph.ir import Graph, Node
 from chipsim.graph.ops import MATRIX_OPS, digital_ops
 
-_LAYER_OP = {"dense": "dense", "conv2d": "conv", "lstm": "lstm"}
+_LAYER_OP = {"dense": "dense", "conv2d": "conv", "lstm": "lstm", "gru": "gru"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,7 +39,7 @@ class MatrixLayer:
     """One weight matrix and how often one inference multiplies a vector by it."""
 
     name: str
-    op: str  # "dense" | "conv" | "lstm"
+    op: str  # "dense" | "conv" | "lstm" | "gru"
     rows: int
     cols: int
     mvms: int
@@ -45,6 +47,7 @@ class MatrixLayer:
     weight: np.ndarray  # float32 (rows, cols)
     bias: np.ndarray | None  # float32 (cols,)
     groups: int = 1  # a conv's groups: block-diagonal weight, group g in rows/cols slice g
+    reverse: bool = False  # a recurrent layer that runs its time steps last to first
     digital_ops: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -71,9 +74,29 @@ def _matrix(graph: Graph, node: Node) -> tuple[np.ndarray, np.ndarray | None, in
     if node.op == "conv2d":
         return conv_matrix(w["W"], int(node.attrs.get("group", 1))), w.get("b"), \
             int(y_shape[1] * y_shape[2])
+    if node.op == "gru":
+        return (*gru_matrix(w["W"], w["R"], w.get("B")), int(x_shape[0]))
     h = int(node.attrs["hidden_size"])
     bias = w["B"][:4 * h] + w["B"][4 * h:] if "B" in w else None
     return np.concatenate([w["W"].T, w["R"].T], axis=0), bias, int(x_shape[0])
+
+
+def gru_matrix(w: np.ndarray, r: np.ndarray, b: np.ndarray | None
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+    """A GRU's stacked matrix (D + H, 4H) and bias for one MVM per step of [x, h].
+
+    Columns: the update and reset gates (input and recurrent parts summed), then the
+    candidate's input part (x rows only) and its recurrent part (h rows only), which the reset
+    gate scales before they add (`chipsim.functional.digital.gru_cell`).
+    """
+    h, d = r.shape[1], w.shape[1]
+    m = np.zeros((d + h, 4 * h), dtype=np.float32)
+    m[:d, :2 * h], m[d:, :2 * h] = w[:2 * h].T, r[:2 * h].T
+    m[:d, 2 * h:3 * h], m[d:, 3 * h:] = w[2 * h:].T, r[2 * h:].T
+    if b is None:
+        return m, None
+    wb, rb = b[:3 * h], b[3 * h:]
+    return m, np.concatenate([wb[:2 * h] + rb[:2 * h], wb[2 * h:], rb[2 * h:]])
 
 
 def _matrix_neighbours(graph: Graph, start: str, forward: bool) -> list[str]:
@@ -126,5 +149,6 @@ def lower(graph: Graph) -> list["MatrixLayer"]:
             weight=np.ascontiguousarray(weight, dtype=np.float32),
             bias=None if bias is None else np.asarray(bias, dtype=np.float32),
             groups=int(node.attrs.get("group", 1)) if node.op == "conv2d" else 1,
+            reverse=bool(int(node.attrs.get("reverse", 0))),
             digital_ops=charged[name]))
     return layers

@@ -20,13 +20,21 @@ import yaml
 
 from chipsim.errors import GraphError
 from chipsim.graph.ir import Graph, Node
-from chipsim.graph.ops import OPS
+from chipsim.graph.ops import OPS, RECURRENT_OPS
 
 # Attributes each op accepts in a native file (the IR's own attribute names).
 ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "conv2d": ("out_channels", "kernel_shape", "strides", "pads", "dilations", "group"),
     "dense": ("units",),
-    "lstm": ("hidden_size", "state_outputs"),
+    "lstm": ("hidden_size", "state_outputs", "reverse"),
+    "gru": ("hidden_size", "state_outputs", "reverse"),
+    "layernorm": ("axes", "epsilon"),
+    "reduce_mean": ("axes", "keepdims"),
+    "reduce_sum": ("axes", "keepdims"),
+    "reduce_max": ("axes", "keepdims"),
+    "sub": ("const_first",),
+    "div": ("const_first",),
+    "pow": ("const_first",),
     "batchnorm": ("epsilon",),
     "leaky_relu": ("alpha",),
     "clip": ("min", "max"),
@@ -87,6 +95,12 @@ def _expected_weights(layer: _Layer, x: tuple[int, ...]) -> dict[str, tuple[int,
     if op == "lstm":
         h = int(layer.attr("hidden_size"))
         return {"W": (4 * h, x[-1]), "R": (4 * h, h)} | ({"B": (8 * h,)} if bias else {})
+    if op == "gru":
+        h = int(layer.attr("hidden_size"))
+        return {"W": (3 * h, x[-1]), "R": (3 * h, h)} | ({"B": (6 * h,)} if bias else {})
+    if op == "layernorm":
+        norm = tuple(x[-int(layer.entry.get("axes", 1)):])
+        return {"scale": norm} | ({"bias": norm} if bias else {})
     if op == "batchnorm":
         return {k: (x[0],) for k in ("scale", "bias", "mean", "var")}
     if op == "embedding":
@@ -104,7 +118,7 @@ def _init(layer: _Layer, spec: Any, shapes: dict[str, tuple[int, ...]]) -> dict[
         elif key in ("scale", "var"):
             out[key] = np.ones(shape, np.float32)
         else:
-            fan_in = shape[1] if key in ("W", "R") and layer.op == "lstm" else (
+            fan_in = shape[1] if key in ("W", "R") and layer.op in RECURRENT_OPS else (
                 math.prod(shape[1:]) if layer.op == "conv2d" else shape[0])
             std = float(spec.get("std", math.sqrt(2.0 / max(fan_in, 1))))
             rng = np.random.default_rng([int(spec.get("seed", 0)), zlib.crc32(layer.name.encode()),
@@ -203,6 +217,8 @@ def load_native(path: str | Path) -> Graph:
         weights = _weights(layer, path.parent, graph.shapes[ins[0]])
         if layer.op == "lstm" and int(attrs.get("state_outputs", 0)):
             default_outs = [layer.name, f"{layer.name}.h", f"{layer.name}.c"]
+        elif layer.op == "gru" and int(attrs.get("state_outputs", 0)):
+            default_outs = [layer.name, f"{layer.name}.h"]
         else:
             default_outs = [layer.name]
         outs = entry.get("outputs", default_outs)
@@ -237,8 +253,10 @@ def save_native(graph: Graph, path: str | Path) -> None:
         entry |= {k: _plain(v) for k, v in node.attrs.items()}
         if node.op in ("conv2d", "dense"):
             entry["bias"] = "b" in node.weights
-        if node.op == "lstm":
+        if node.op in RECURRENT_OPS:
             entry["bias"] = "B" in node.weights
+        if node.op == "layernorm":
+            entry["bias"] = "bias" in node.weights
         if node.weights:
             entry["weights"] = npz_name
             arrays |= {f"{node.name}.{k}": v for k, v in node.weights.items()}

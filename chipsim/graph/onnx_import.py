@@ -1,10 +1,13 @@
 """Reading ONNX files into chipsim's IR.
 
 ONNX tensors carry the batch dimension somewhere (first for images, second for an LSTM's
-sequence). The importer tracks, for every activation, which axis is the batch, and hands the IR
-shapes without it. Initializers and `Constant` nodes become weights; small constant subgraphs
-(the Shape -> Gather -> Concat arithmetic PyTorch emits for `x.view(x.size(0), -1)`) are
-evaluated here with numpy, the batch size standing in as a marker when it is dynamic.
+sequence, merged with the heads inside attention). The importer tracks, for every activation,
+where the batch is (`chipsim.graph.layout`), and hands the IR shapes without it. Initializers
+and `Constant` nodes become weights; constant subgraphs (the Shape -> Gather -> Concat
+arithmetic PyTorch emits for `x.view(x.size(0), -1)`) are folded (`chipsim.graph.onnx_fold`),
+the batch size standing in as a marker when it is dynamic. Recurrent layers and the ops of
+transformer encoders have modules of their own (`onnx_recurrent`, `onnx_transformer`). A node
+that fails does not stop the walk: every failing node is listed in one error.
 """
 
 from __future__ import annotations
@@ -19,18 +22,28 @@ import onnx
 from onnx import numpy_helper
 
 from chipsim.errors import GraphError
+from chipsim.graph import layout
 from chipsim.graph.ir import Graph, Node
+from chipsim.graph.layout import BATCH, Layout
+from chipsim.graph.onnx_fold import FOLD, axes_of
+from chipsim.graph.onnx_recurrent import RECURRENT_HANDLERS
+from chipsim.graph.onnx_transformer import TRANSFORMER_HANDLERS
 from chipsim.graph.ops import OpError, Shape
 
-# Stands in for a dynamic batch size inside folded shape arithmetic.
-BATCH = -(2**40)
 _B = "B"  # the batch axis in a full-shape list
+#: Most import errors listed in one message; the rest are counted.
+MAX_LISTED = 20
 
 
 @dataclass
 class _Act:
     name: str   # IR tensor name
-    batch: int  # batch axis in the ONNX tensor
+    lay: Layout  # where the batch sits in the ONNX tensor
+
+    @property
+    def batch(self) -> int:
+        """The ONNX axis holding the batch."""
+        return self.lay.batch
 
 
 def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
@@ -51,6 +64,47 @@ def _fail(msg: str) -> None:
     raise OpError(msg)
 
 
+class _Unsupported(OpError):
+    """An op chipsim does not take (here): `hint` names what it takes instead, said once at the
+    end of an error listing however many nodes share it."""
+
+    def __init__(self, msg: str, hint: str) -> None:
+        super().__init__(msg)
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """One node the importer could not take: where, why, and what chipsim takes instead."""
+
+    origin: str
+    reason: str
+    hint: str = ""
+
+
+def _reason(err: Exception, origin: str) -> str:
+    """The one-line reason of a node's failure, without the file and node it already names."""
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    cut = text.find(origin + ": ")
+    if cut >= 0:
+        return text[cut + len(origin) + 2:]
+    if isinstance(err, (OpError, GraphError)):
+        return text
+    return f"cannot import: {text}"
+
+
+def _listing(file: str, errors: list[_Failure]) -> str:
+    """Every failed node in one message: one entry each (the first `MAX_LISTED`), then each
+    distinct hint (the ops chipsim reads) once."""
+    parts = [f"{e.origin}: {e.reason}" for e in errors[:MAX_LISTED]]
+    if len(errors) > MAX_LISTED:
+        parts.append(f"... and {len(errors) - MAX_LISTED} more")
+    tail = "".join(f"; {h}" for h in dict.fromkeys(e.hint for e in errors if e.hint))
+    if len(errors) == 1:
+        return f"{file}: {parts[0]}{tail}"
+    return f"{file}: {len(errors)} nodes cannot be imported: {'; '.join(parts)}{tail}"
+
+
 class _Importer:
     def __init__(self, model: onnx.ModelProto, path: Path) -> None:
         self.file = path.name
@@ -65,9 +119,46 @@ class _Importer:
     def full(self, t: str) -> list:
         """The ONNX shape of activation `t` with the batch axis as the marker "B"."""
         a = self.acts[t]
-        s: list = list(self.g.shapes[a.name])
-        s.insert(a.batch, _B)
+        s: list = layout.onnx_dims(self.g.shapes[a.name], a.lay, 1)
+        s[a.batch] = _B
         return s
+
+    def sym(self, t: str) -> list[int]:
+        """The ONNX shape of `t` as numbers: the batch axis is the batch size (or `BATCH`) times
+        the axes merged into it."""
+        a = self.acts[t]
+        return layout.onnx_dims(self.g.shapes[a.name], a.lay, self.batch_value)
+
+    @property
+    def batch_value(self) -> int:
+        return self.batch_size or BATCH
+
+    def shape_of(self, t: str) -> tuple:
+        """The IR (per-sample) shape of activation `t`."""
+        return self.g.shapes[self.act(t).name]
+
+    def plain(self, t: str) -> _Act:
+        """Activation `t`, which must hold the batch on an axis of its own."""
+        a = self.act(t)
+        if a.lay.merged:
+            _fail(f"input {t!r} of shape {self.full(t)} holds the batch merged with other axes; "
+                  "this op needs the batch on an axis of its own")
+        return a
+
+    def per_sample_const(self, t: str, c: np.ndarray) -> np.ndarray:
+        """A constant operand of activation `t` as a per-sample array of the IR tensor's rank."""
+        full = self.full(t)
+        lay = self.act(t).lay
+        if c.ndim > len(full):
+            _fail(f"constant {c.shape} has more axes than {full}")
+        c = c.reshape((1,) * (len(full) - c.ndim) + c.shape)
+        if c.shape[lay.batch] != 1:
+            _fail(f"constant {c.shape} varies along the batch axis of {full}")
+        shape = c.shape[:lay.batch] + (1,) * (lay.lead + lay.trail) + c.shape[lay.batch + 1:]
+        c = c.reshape(shape)
+        while c.ndim > 1 and c.shape[0] == 1:  # broadcasting aligns the rest to the right
+            c = c[0]
+        return c
 
     def act(self, t: str) -> _Act:
         if t not in self.acts:
@@ -86,12 +177,14 @@ class _Importer:
         return None
 
     def emit(self, name: str, origin: str, op: str, inputs: list[str], outputs: list[str],
-             batches: list[int], attrs: dict | None = None, weights: dict | None = None) -> None:
+             batches: list[Layout | int], attrs: dict | None = None,
+             weights: dict | None = None) -> None:
+        """Add an IR node; `batches` gives each output's Layout (or just its batch axis)."""
         node = Node(name, op, [self.act(t).name for t in inputs], list(outputs), attrs or {},
                     {k: np.asarray(v, dtype=np.float32) for k, v in (weights or {}).items()})
         self.g.add_node(node, origin)
         for t, b in zip(outputs, batches):
-            self.acts[t] = _Act(t, b)
+            self.acts[t] = _Act(t, b if isinstance(b, Layout) else Layout(int(b)))
 
     # -- the walk -------------------------------------------------------------------------
     def run(self) -> Graph:
@@ -106,33 +199,49 @@ class _Importer:
                                  ) from None
         self._inputs(graph)
         names: set[str] = set()
+        errors: list[_Failure] = []
+        lost: set[str] = set()  # tensors of nodes that failed, and of the nodes after them
         for i, node in enumerate(graph.node):
             name = node.name or f"{node.op_type}_{i}"
             if name in names:
                 name = f"{name}_{i}"
             names.add(name)
             origin = f'node "{name}" ({node.op_type})'
+            known = node.domain in ("", "ai.onnx") and node.op_type in SUPPORTED_ONNX_OPS
+            if lost.intersection(node.input):
+                lost.update(node.output)
+                if not known:
+                    errors.append(_Failure(origin, self._unknown(node), _SUPPORTED_HINT))
+                continue
             try:
-                if node.domain not in ("", "ai.onnx"):
-                    _fail(f"operator domain {node.domain!r} is not supported")
+                if not known:
+                    raise _Unsupported(self._unknown(node), _SUPPORTED_HINT)
                 self._node(node, name, origin)
-            except OpError as err:
-                raise GraphError(f"{self.file}: {origin}: {err}") from None
-            except GraphError:
-                raise
-            except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError,
-                    OverflowError, AttributeError) as err:
-                raise GraphError(f"{self.file}: {origin}: cannot import: {err}") from None
+            except (OpError, GraphError, ValueError, TypeError, IndexError, KeyError,
+                    ZeroDivisionError, OverflowError, AttributeError) as err:
+                errors.append(_Failure(origin, _reason(err, origin), getattr(err, "hint", "")))
+                lost.update(node.output)
+        if errors:
+            raise GraphError(_listing(self.file, errors))
         outs = []
         for o in graph.output:
             if o.name not in self.acts:
                 raise GraphError(f"{self.file}: graph output {o.name!r} is "
                                  + ("a constant" if o.name in self.consts else "never produced"))
+            if self.acts[o.name].lay.merged:
+                raise GraphError(f"{self.file}: graph output {o.name!r} of shape "
+                                 f"{self.full(o.name)} holds the batch merged with other axes")
             outs.append(self.acts[o.name].name)
         self.g.set_outputs(outs)
         for o in graph.output:
             self.g.batch_axes[self.acts[o.name].name] = self.acts[o.name].batch
         return self.g
+
+    @staticmethod
+    def _unknown(node: onnx.NodeProto) -> str:
+        if node.domain not in ("", "ai.onnx"):
+            return f"operator domain {node.domain!r} is not supported"
+        return "unsupported op"
 
     def _inputs(self, graph: onnx.GraphProto) -> None:
         for vi in graph.input:
@@ -149,7 +258,7 @@ class _Importer:
             if dynamic:
                 batch = dynamic[0]
             else:
-                lstm0 = any(n.op_type == "LSTM" and n.input and n.input[0] == vi.name
+                lstm0 = any(n.op_type in ("LSTM", "GRU") and n.input and n.input[0] == vi.name
                             and _attrs(n).get("layout", 0) == 0 for n in graph.node)
                 batch = 1 if lstm0 and len(dims) > 1 else 0
                 self.batch_size = self.batch_size or dims[batch]
@@ -164,7 +273,7 @@ class _Importer:
                                  "supported: float, int64/int32 indices")
             shape = tuple(d for i, d in enumerate(dims) if i != batch)
             self.g.add_input(vi.name, shape, dtype, batch)
-            self.acts[vi.name] = _Act(vi.name, batch)
+            self.acts[vi.name] = _Act(vi.name, Layout(batch))
 
     def _node(self, node: onnx.NodeProto, name: str, origin: str) -> None:
         op, a = node.op_type, _attrs(node)
@@ -182,13 +291,16 @@ class _Importer:
                 self.acts[node.output[0]] = self.act(src)
             return
         if op == "Shape" and ins and ins[0] in self.acts:
-            s = [self.batch_size or BATCH if d == _B else d for d in self.full(ins[0])]
+            s = self.sym(ins[0])
             self.consts[node.output[0]] = np.array(s, dtype=np.int64)[a.get("start", 0):a.get("end")]
             return
+        if op == "Size" and ins and ins[0] in self.acts:
+            self.consts[node.output[0]] = np.array(math.prod(self.sym(ins[0])), dtype=np.int64)
+            return
         present = [t for t in ins if t]
-        if present and all(t in self.consts for t in present) and op in _FOLD:
+        if present and all(t in self.consts for t in present) and op in FOLD:
             vals = [self.consts[t] if t else None for t in ins]
-            self.consts[node.output[0]] = np.asarray(_FOLD[op](self, vals, a))
+            self.consts[node.output[0]] = np.asarray(FOLD[op](vals, a))
             return
         if op == "Cast" and self._cast_is_identity(ins[0], a):
             self.acts[node.output[0]] = self.act(ins[0])
@@ -200,12 +312,13 @@ class _Importer:
                   f"{onnx.TensorProto.DataType.Name(int(a.get('to', 0)))} is unsupported: "
                   "chipsim casts an activation only within its kind (float to float, integer "
                   "to integer), where it changes nothing; casts of constants are folded")
-        if handler is None and op in _FOLD:
+        if handler is None and op in FOLD:
             acts = ", ".join(repr(t) for t in present if t not in self.consts)
-            _fail(f"{op} of an activation ({acts}) is unsupported: chipsim folds {op} at "
-                  f"import, on constants only; ops on activations: {', '.join(ACTIVATION_OPS)}")
+            raise _Unsupported(f"{op} of an activation ({acts}) is unsupported: chipsim folds "
+                               f"{op} at import, on constants only",
+                               f"ops on activations: {', '.join(ACTIVATION_OPS)}")
         if handler is None:
-            _fail(f"unsupported op; supported: {', '.join(SUPPORTED_ONNX_OPS)}")
+            raise _Unsupported("unsupported op", _SUPPORTED_HINT)
         handler(self, node, name, origin, a)
 
     def _cast_is_identity(self, tensor: str, a: dict) -> bool:
@@ -223,69 +336,6 @@ class _Importer:
                 self.consts[node.output[0]] = np.asarray(a[key])
                 return
         _fail("Constant without a supported value attribute (value, value_float(s), value_int(s))")
-
-
-# -- constant folding ---------------------------------------------------------------------
-def _axes(imp: _Importer, vals: list, a: dict) -> list[int] | None:
-    if len(vals) > 1 and vals[1] is not None:
-        return [int(v) for v in np.ravel(vals[1])]
-    return [int(v) for v in a["axes"]] if "axes" in a else None
-
-
-def _unsqueeze(x: np.ndarray, axes: list[int]) -> np.ndarray:
-    rank = x.ndim + len(axes)
-    for ax in sorted(ax % rank for ax in axes):
-        x = np.expand_dims(x, ax)
-    return x
-
-
-def _reshape_target(shape: tuple, target: np.ndarray) -> list[int]:
-    t = [int(v) for v in np.ravel(target)]
-    return [shape[i] if v == 0 else v for i, v in enumerate(t)]
-
-
-def _slice(x: np.ndarray, vals: list) -> np.ndarray:
-    starts, ends = np.ravel(vals[1]), np.ravel(vals[2])
-    axes = np.ravel(vals[3]) if len(vals) > 3 and vals[3] is not None else range(len(starts))
-    steps = np.ravel(vals[4]) if len(vals) > 4 and vals[4] is not None else [1] * len(starts)
-    index = [slice(None)] * x.ndim
-    for s, e, ax, st in zip(starts, ends, axes, steps):
-        index[int(ax)] = slice(int(max(min(s, 2**62), -2**62)), int(max(min(e, 2**62), -2**62)),
-                               int(st))
-    return x[tuple(index)]
-
-
-def _dims(shape: np.ndarray) -> list[int]:
-    """A folded shape as dims; a dynamic batch becomes 1, as the value is the same per sample."""
-    return [1 if int(d) == BATCH else int(d) for d in np.ravel(shape)]
-
-
-def _int_div(x, y):
-    if np.issubdtype(np.asarray(x).dtype, np.integer):
-        return np.trunc(np.asarray(x) / np.asarray(y)).astype(np.asarray(x).dtype)
-    return np.asarray(x) / np.asarray(y)
-
-
-_FOLD: dict[str, Callable[[_Importer, list, dict], Any]] = {
-    "Gather": lambda i, v, a: np.take(v[0], v[1], axis=int(a.get("axis", 0))),
-    "Unsqueeze": lambda i, v, a: _unsqueeze(v[0], _axes(i, v, a)),
-    "Squeeze": lambda i, v, a: np.squeeze(v[0], axis=tuple(_axes(i, v, a) or ()) or None),
-    "Concat": lambda i, v, a: np.concatenate([np.atleast_1d(x) for x in v], axis=int(a["axis"])),
-    "Reshape": lambda i, v, a: v[0].reshape(_reshape_target(v[0].shape, v[1])),
-    "Cast": lambda i, v, a: v[0].astype(onnx.helper.tensor_dtype_to_np_dtype(int(a["to"]))),
-    "Slice": lambda i, v, a: _slice(v[0], v),
-    "Add": lambda i, v, a: v[0] + v[1],
-    "Sub": lambda i, v, a: v[0] - v[1],
-    "Mul": lambda i, v, a: v[0] * v[1],
-    "Div": lambda i, v, a: _int_div(v[0], v[1]),
-    "Transpose": lambda i, v, a: np.transpose(v[0], a.get("perm")),
-    "ConstantOfShape": lambda i, v, a: np.full(_dims(v[0]),
-                                               np.ravel(a.get("value", np.zeros(1, np.float32)))[0]),
-    "Expand": lambda i, v, a: np.broadcast_to(v[0], np.broadcast_shapes(v[0].shape, _dims(v[1]))),
-    "Range": lambda i, v, a: np.arange(v[0].item(), v[1].item(), v[2].item()),
-    "Flatten": lambda i, v, a: v[0].reshape(int(np.prod(v[0].shape[:a.get("axis", 1)])), -1),
-    "Shape": lambda i, v, a: np.array(v[0].shape, np.int64)[a.get("start", 0):a.get("end")],
-}
 
 
 # -- operations on activations ------------------------------------------------------------
@@ -315,7 +365,7 @@ def _pads(imp: _Importer, x: Shape, a: dict, kernel: list[int], strides: list[in
 def _image(imp: _Importer, t: str) -> Shape:
     a = imp.act(t)
     shape = imp.g.shapes[a.name]
-    if a.batch != 0 or len(shape) != 3:
+    if a.batch != 0 or a.lay.merged or len(shape) != 3:
         _fail(f"expects a 2-D image (N, C, H, W) with the batch first; got shape {imp.full(t)} "
               "(only 2-D convolution and pooling are supported)")
     return shape
@@ -345,6 +395,36 @@ def _conv(imp, node, name, origin, a):
     imp.emit(name, origin, "conv2d", [node.input[0]], [node.output[0]], [0], attrs, weights)
 
 
+def _as_2d(handler: Callable) -> Callable:
+    """1-D convolution and pooling (N, C, L) as their 2-D forms on an image of height 1."""
+    def wrapped(imp, node, name, origin, a):
+        t = node.input[0]
+        if t not in imp.acts or len(imp.full(t)) != 3:
+            handler(imp, node, name, origin, a)
+            return
+        if imp.plain(t).batch != 0:
+            _fail(f"expects (N, C, L) with the batch first; got shape {imp.full(t)}")
+        c, length = imp.shape_of(t)
+        a2 = {k: ([1] + list(v) if k in ("kernel_shape", "strides", "dilations") else v)
+              for k, v in a.items()}
+        if "pads" in a:
+            a2["pads"] = [0, a["pads"][0], 0, a["pads"][1]]
+        ins = [f"{name}/as_2d"] + list(node.input[1:])
+        if node.op_type == "Conv":
+            w = imp.const(node.input[1], "the weight W")
+            if w.ndim != 3:
+                _fail(f"weight of shape {w.shape} does not fit the 1-D input {imp.full(t)}")
+            ins[1] = f"{name}/W_2d"
+            imp.consts[ins[1]] = w[:, :, None, :]
+        imp.emit(ins[0], origin, "reshape", [t], [ins[0]], [0], {"shape": [c, 1, length]})
+        out2d = f"{name}/out_2d"
+        handler(imp, onnx.helper.make_node(node.op_type, ins, [out2d]), name, origin, a2)
+        c_out, _, l_out = imp.shape_of(out2d)
+        imp.emit(f"{name}/as_1d", origin, "reshape", [out2d], [node.output[0]], [0],
+                 {"shape": [c_out, l_out]})
+    return wrapped
+
+
 def _gemm(imp, node, name, origin, a):
     x = imp.act(node.input[0])
     if len(imp.full(node.input[0])) != 2 or x.batch != 0 or a.get("transA", 0):
@@ -359,7 +439,7 @@ def _gemm(imp, node, name, origin, a):
         c = np.broadcast_to(c * float(a.get("beta", 1.0)),
                             (w.shape[1],) if c.ndim <= 1 else (1, w.shape[1]))
         weights["b"] = np.asarray(c).reshape(w.shape[1])
-    imp.emit(name, origin, "dense", [node.input[0]], [node.output[0]], [0],
+    imp.emit(name, origin, "dense", [node.input[0]], [node.output[0]], [x.lay],
              {"units": int(w.shape[1])}, weights)
 
 
@@ -368,18 +448,31 @@ def _matmul(imp, node, name, origin, a):
     if x in imp.consts:
         _fail("only activation x constant-matrix products are supported (A is a constant)")
     if y not in imp.consts:
-        _fail("only activation x constant-matrix products are supported (B is an activation)")
+        _act_matmul(imp, node, name, origin)
+        return
     w = imp.consts[y]
     full = imp.full(x)
     if w.ndim != 2 or full[-1] == _B or len(full) < 2:
         _fail(f"needs a 2-D constant B and an input whose last axis is features; got A "
               f"{full}, B {w.shape}")
-    imp.emit(name, origin, "dense", [x], [node.output[0]], [imp.act(x).batch],
+    imp.emit(name, origin, "dense", [x], [node.output[0]], [imp.act(x).lay],
              {"units": int(w.shape[1])}, {"W": w})
 
 
+def _act_matmul(imp: _Importer, node, name: str, origin: str) -> None:
+    """A product of two activations (attention's Q K^T and P V): digital, batched over the
+    leading axes, which must hold the batch the same way in both."""
+    x, y = node.input[0], node.input[1]
+    fx, fy = imp.full(x), imp.full(y)
+    lx, ly = imp.act(x).lay, imp.act(y).lay
+    if len(fx) < 3 or len(fx) != len(fy) or lx != ly or lx.batch >= len(fx) - 2:
+        _fail(f"a product of two activations needs both of the same rank (3 or more) with the "
+              f"batch on the same leading axis; got {fx} and {fy}")
+    imp.emit(name, origin, "matmul", [x, y], [node.output[0]], [lx])
+
+
 def _batchnorm(imp, node, name, origin, a):
-    x = imp.act(node.input[0])
+    x = imp.plain(node.input[0])
     if x.batch != 0:
         _fail(f"expects the batch first; got shape {imp.full(node.input[0])}")
     if a.get("training_mode", 0) or len([o for o in node.output if o]) > 1:
@@ -403,60 +496,47 @@ def _unary(op: str, keep: tuple[str, ...] = ()):
             lo, hi = imp.opt_const(node, 1, "min"), imp.opt_const(node, 2, "max")
             attrs = {"min": float(lo) if lo is not None else float(a.get("min", -math.inf)),
                      "max": float(hi) if hi is not None else float(a.get("max", math.inf))}
-        imp.emit(name, origin, op, [node.input[0]], [node.output[0]], [x.batch], attrs)
+        imp.emit(name, origin, op, [node.input[0]], [node.output[0]], [x.lay], attrs)
     return handler
 
 
-def _per_sample_const(imp: _Importer, t: str, c: np.ndarray) -> np.ndarray:
-    full = imp.full(t)
-    b = full.index(_B)
-    if c.ndim == len(full):
-        if c.shape[b] != 1:
-            _fail(f"constant {c.shape} varies along the batch axis of {full}")
-        return np.squeeze(c, axis=b)
-    if c.ndim > len(full) - b - 1:
-        _fail(f"constant {c.shape} would broadcast across the batch axis of {full}")
-    return c
-
-
 def _binary(kind: str):
+    ops = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow"}
+
     def handler(imp, node, name, origin, a):
         x, y = node.input[0], node.input[1]
-        op = "add" if kind in ("Add", "Sub") else "mul"
+        op = ops[kind]
         if x in imp.consts or y in imp.consts:
-            if x in imp.consts and kind in ("Sub", "Div"):
-                _fail("a constant minus / divided by an activation is unsupported")
-            t, c = (y, imp.consts[x]) if x in imp.consts else (x, imp.consts[y])
-            c = _per_sample_const(imp, t, np.asarray(c, dtype=np.float64))
-            c = -c if kind == "Sub" else (1.0 / c if kind == "Div" else c)
-            imp.emit(name, origin, op, [t], [node.output[0]], [imp.act(t).batch], {}, {"const": c})
+            first = x in imp.consts
+            t, c = (y, imp.consts[x]) if first else (x, imp.consts[y])
+            c = imp.per_sample_const(t, np.asarray(c, dtype=np.float64))
+            attrs: dict = {}
+            if first and kind in ("Sub", "Div", "Pow"):
+                attrs = {"const_first": 1}
+            elif kind == "Sub":
+                op, c = "add", -c
+            elif kind == "Div":
+                op, c = "mul", 1.0 / c
+            imp.emit(name, origin, op, [t], [node.output[0]], [imp.act(t).lay], attrs,
+                     {"const": c})
             return
-        if kind in ("Sub", "Div"):
-            _fail("only an activation minus / divided by a constant is supported")
-        if len(imp.full(x)) != len(imp.full(y)) or imp.act(x).batch != imp.act(y).batch:
+        if len(imp.full(x)) != len(imp.full(y)) or imp.act(x).lay != imp.act(y).lay:
             _fail(f"inputs {imp.full(x)} and {imp.full(y)} must have the same rank and batch axis")
-        imp.emit(name, origin, op, [x, y], [node.output[0]], [imp.act(x).batch])
+        imp.emit(name, origin, op, [x, y], [node.output[0]], [imp.act(x).lay])
     return handler
 
 
 def _sample_axis(imp: _Importer, t: str, axis: int) -> int:
-    full = imp.full(t)
-    if not -len(full) <= axis < len(full):
-        _fail(f"axis {axis} out of range for {full}")
-    axis %= len(full)
-    b = full.index(_B)
-    if axis == b:
-        _fail(f"cannot operate along the batch axis of {full}")
-    return axis - (axis > b)
+    return layout.ir_axis(imp.act(t).lay, axis, len(imp.full(t)), imp.full(t))
 
 
 def _concat(imp, node, name, origin, a):
     ins = [t for t in node.input if t]
-    batches = {imp.act(t).batch for t in ins}
-    if len(batches) != 1:
+    lays = {imp.act(t).lay for t in ins}
+    if len(lays) != 1:
         _fail("inputs must share the batch axis")
     axis = _sample_axis(imp, ins[0], int(a["axis"]))
-    imp.emit(name, origin, "concat", ins, [node.output[0]], [batches.pop()], {"axis": axis})
+    imp.emit(name, origin, "concat", ins, [node.output[0]], [lays.pop()], {"axis": axis})
 
 
 def _softmax(imp, node, name, origin, a):
@@ -466,7 +546,7 @@ def _softmax(imp, node, name, origin, a):
     if imp.opset < 13 and axis != rank - 1:
         _fail(f"opset {imp.opset} softmax over axes {axis}.. (flattened) is unsupported; "
               "only the last axis")
-    imp.emit(name, origin, "softmax", [t], [node.output[0]], [imp.act(t).batch],
+    imp.emit(name, origin, "softmax", [t], [node.output[0]], [imp.act(t).lay],
              {"axis": _sample_axis(imp, t, axis)})
 
 
@@ -493,85 +573,72 @@ def _global_avgpool(imp, node, name, origin, a):
     imp.emit(name, origin, "global_avgpool", [node.input[0]], [node.output[0]], [0])
 
 
-def _restructure(imp: _Importer, name: str, origin: str, t: str, out: str, new_full: list) -> None:
-    """Emit a reshape to `new_full` (a full shape with the batch marker)."""
-    b = new_full.index(_B)
-    shape = [int(d) for d in new_full if d != _B]
-    if tuple(shape) == imp.g.shapes[imp.act(t).name] and b == imp.act(t).batch:
+def _reshape_to(imp: _Importer, name: str, origin: str, t: str, out: str, target: list[int],
+                allowzero: bool = False) -> None:
+    """Emit the IR reshape of ONNX activation `t` to the ONNX shape `target` (Reshape's
+    semantics: 0 copies, -1 infers), or alias `out` to `t` where nothing changes."""
+    dims = imp.sym(t)
+    full = imp.full(t)
+    resolved = layout.resolve_target(dims, target, allowzero)
+    shape, lay = layout.reshape(imp.shape_of(t), imp.act(t).lay, resolved, imp.batch_value, full)
+    if tuple(shape) == imp.shape_of(t) and lay == imp.act(t).lay:
         imp.acts[out] = imp.act(t)
         return
-    imp.emit(name, origin, "reshape", [t], [out], [b], {"shape": shape})
+    imp.emit(name, origin, "reshape", [t], [out], [lay], {"shape": shape})
 
 
 def _reshape(imp, node, name, origin, a):
     t = node.input[0]
-    full = imp.full(t)
+    dims = imp.sym(t)
     if node.op_type == "Flatten":
-        axis = int(a.get("axis", 1)) % (len(full) + 1) if len(full) else 1
-        if full.index(_B) >= axis or (full.index(_B) != 0):
-            _fail(f"flattening {full} at axis {axis} would mix the batch with features")
-        rest = [d for d in full if d != _B]
-        _restructure(imp, name, origin, t, node.output[0],
-                     [_B] + ([math.prod(rest[:axis - 1])] if axis > 1 else [])
-                     + [math.prod(rest[axis - 1:])])
-        return
-    target = [int(v) for v in np.ravel(imp.const(node.input[1], "the target shape"))]
-    if full.index(_B) != 0 or not target:
-        _fail(f"reshape of {full} to {target}: only with the batch first")
-    if a.get("allowzero", 0) and 0 in target:
-        _fail("allowzero=1 with a zero in the target shape is unsupported")
-    lead = target[0]
-    if lead not in (BATCH, 0, -1) and lead != imp.batch_size:
-        _fail(f"reshape of {full} to {target} would move the batch dimension")
-    sample = list(imp.g.shapes[imp.act(t).name])
-    rest = [sample[i - 1] if v == 0 else v for i, v in enumerate(target) if i > 0]
-    if lead == -1 and -1 in rest:
-        _fail(f"reshape target {target} has two unknown dimensions")
-    if rest.count(-1) == 1:
-        known = math.prod(v for v in rest if v != -1)
-        if known <= 0 or math.prod(sample) % known:
-            _fail(f"cannot reshape {full} to {target}")
-        rest[rest.index(-1)] = math.prod(sample) // known
-    if any(v < 1 for v in rest) or math.prod(rest) != math.prod(sample):
-        _fail(f"cannot reshape {full} to {target}")
-    _restructure(imp, name, origin, t, node.output[0], [_B] + rest)
+        axis = int(a.get("axis", 1)) % (len(dims) + 1) if dims else 1
+        target = [math.prod(dims[:axis]), math.prod(dims[axis:])]
+    else:
+        target = [int(v) for v in np.ravel(imp.const(node.input[1], "the target shape"))]
+        if not target:
+            _fail(f"reshape of {imp.full(t)} to a scalar would lose the batch")
+    _reshape_to(imp, name, origin, t, node.output[0], target, bool(a.get("allowzero", 0)))
 
 
 def _squeeze(imp, node, name, origin, a):
     t = node.input[0]
-    full = imp.full(t)
-    axes = _axes(imp, [None] + [imp.consts.get(x) for x in node.input[1:]], a)
+    full, dims = imp.full(t), imp.sym(t)
+    axes = axes_of([None] + [imp.consts.get(x) for x in node.input[1:]], a)
     if axes is None:
         axes = [i for i, d in enumerate(full) if d == 1]
     axes = [ax % len(full) for ax in axes]
     if any(full[ax] != 1 for ax in axes):
         _fail(f"can only squeeze axes of size 1; shape {full}, axes {axes}")
-    _restructure(imp, name, origin, t, node.output[0],
-                 [d for i, d in enumerate(full) if i not in axes])
+    _reshape_to(imp, name, origin, t, node.output[0],
+                [d for i, d in enumerate(dims) if i not in axes])
 
 
 def _unsqueeze_act(imp, node, name, origin, a):
     t = node.input[0]
-    full = imp.full(t)
-    axes = _axes(imp, [None] + [imp.consts.get(x) for x in node.input[1:]], a)
+    dims = imp.sym(t)
+    axes = axes_of([None] + [imp.consts.get(x) for x in node.input[1:]], a)
     if axes is None:
         _fail("needs axes")
-    rank = len(full) + len(axes)
+    rank = len(dims) + len(axes)
     for ax in sorted(ax % rank for ax in axes):
-        full.insert(ax, 1)
-    _restructure(imp, name, origin, t, node.output[0], full)
+        dims.insert(ax, 1)
+    _reshape_to(imp, name, origin, t, node.output[0], dims)
 
 
 def _transpose(imp, node, name, origin, a):
     t = node.input[0]
     full = imp.full(t)
+    lay = imp.act(t).lay
     perm = [int(p) for p in a.get("perm", range(len(full) - 1, -1, -1))]
     if sorted(perm) != list(range(len(full))):
         _fail(f"perm {perm} is not a permutation of {len(full)} axes")
-    b = full.index(_B)
-    sample_perm = [p - (p > b) for p in perm if p != b]
-    imp.emit(name, origin, "transpose", [t], [node.output[0]], [perm.index(b)],
-             {"perm": sample_perm})
+    groups = layout.ir_groups(len(full), lay)
+    ir_perm = [ax for p in perm for ax in groups[p]]
+    out = Layout(perm.index(lay.batch), lay.lead, lay.trail)
+    if ir_perm == sorted(ir_perm):  # only the batch moves: the per-sample tensor is the same
+        imp.acts[node.output[0]] = _Act(imp.act(t).name, out)
+        return
+    imp.emit(name, origin, "transpose", [t], [node.output[0]], [out], {"perm": ir_perm})
 
 
 def _gather(imp, node, name, origin, a):
@@ -583,84 +650,36 @@ def _gather(imp, node, name, origin, a):
             _fail(f"a lookup needs a 2-D table gathered on axis 0; got {table.shape}, axis {axis}")
         if imp.g.input_dtypes.get(imp.act(idx).name, "int") != "int":
             _fail("lookup indices must be integers")
-        imp.emit(name, origin, "embedding", [idx], [node.output[0]], [imp.act(idx).batch],
+        imp.emit(name, origin, "embedding", [idx], [node.output[0]], [imp.act(idx).lay],
                  {"vocab": int(table.shape[0]), "dim": int(table.shape[1])}, {"table": table})
         return
     indices = imp.const(idx, "the indices")
     full = imp.full(data)
+    lay = imp.act(data).lay
     ax = _sample_axis(imp, data, axis)
-    b = full.index(_B)
     axis %= len(full)
-    out_b = b - 1 + indices.ndim if axis < b else b
-    imp.emit(name, origin, "take", [data], [node.output[0]], [out_b],
+    out = Layout(lay.batch - 1 + indices.ndim, lay.lead, lay.trail) if axis < lay.batch else lay
+    imp.emit(name, origin, "take", [data], [node.output[0]], [out],
              {"axis": ax, "indices": np.asarray(indices).astype(int).tolist()})
 
 
-def _zero_or_absent(imp: _Importer, node: onnx.NodeProto, i: int, what: str) -> None:
-    if len(node.input) > i and node.input[i]:
-        if node.input[i] not in imp.consts or np.any(imp.consts[node.input[i]]):
-            _fail(f"{what} is unsupported (only absent or all-zero)")
-
-
-def _lstm(imp, node, name, origin, a):
-    direction = a.get("direction", "forward")
-    if direction != "forward":
-        _fail(f"direction {direction!r} unsupported; supported: forward")
-    acts = a.get("activations")
-    if acts and [s.lower() for s in acts] != ["sigmoid", "tanh", "tanh"]:
-        _fail(f"activations {acts} unsupported; supported: Sigmoid, Tanh, Tanh")
-    if "clip" in a or a.get("input_forget", 0):
-        _fail("cell clip and input_forget are unsupported")
-    layout = int(a.get("layout", 0))
-    x = node.input[0]
-    full = imp.full(x)
-    want = 1 if layout == 0 else 0
-    if len(full) != 3 or full.index(_B) != want:
-        _fail(f"input {full} must be 3-D with the batch at axis {want} (layout={layout}); "
-              "export with a dynamic batch dimension")
-    w = imp.const(node.input[1], "W")
-    r = imp.const(node.input[2], "R")
-    h = int(a.get("hidden_size", r.shape[-1]))
-    weights = {"W": w[0] if w.ndim == 3 else w, "R": r[0] if r.ndim == 3 else r}
-    bias = imp.opt_const(node, 3, "B")
-    if bias is not None:
-        weights["B"] = bias[0] if bias.ndim == 2 else bias
-    seq = imp.opt_const(node, 4, "sequence_lens") if len(node.input) > 4 and node.input[4] else None
-    if seq is not None and np.any(seq != imp.g.shapes[imp.act(x).name][0]):
-        _fail("variable sequence_lens is unsupported")
-    _zero_or_absent(imp, node, 5, "initial_h")
-    _zero_or_absent(imp, node, 6, "initial_c")
-    _zero_or_absent(imp, node, 7, "peephole weights P")
-    outs = list(node.output) + [""] * (3 - len(node.output))
-    states = bool(outs[1] or outs[2])
-    ir_outs = [f"{name}/Y"] + ([f"{name}/Y_h", f"{name}/Y_c"] if states else [])
-    imp.emit(name, origin, "lstm", [x], ir_outs, [0] * len(ir_outs),
-             {"hidden_size": h, "state_outputs": int(states)}, weights)
-    seq_b, state_b = (2, 1) if layout == 0 else (0, 0)
-    if outs[0]:
-        imp.emit(f"{name}/Y_dirs", origin, "reshape", [ir_outs[0]], [outs[0]], [seq_b],
-                 {"shape": [full[0] if layout == 0 else full[1], 1, h]})
-    for o, ir in zip(outs[1:], ir_outs[1:]):
-        if o:
-            imp.emit(f"{ir}_dirs", origin, "reshape", [ir], [o], [state_b], {"shape": [1, h]})
-
-
 _HANDLERS: dict[str, Callable] = {
-    "Conv": _conv, "Gemm": _gemm, "MatMul": _matmul, "BatchNormalization": _batchnorm,
+    "Conv": _as_2d(_conv), "Gemm": _gemm, "MatMul": _matmul, "BatchNormalization": _batchnorm,
     "Relu": _unary("relu"), "Sigmoid": _unary("sigmoid"), "Tanh": _unary("tanh"),
     "LeakyRelu": _unary("leaky_relu", ("alpha",)), "Clip": _unary("clip"),
     "Gelu": _unary("gelu"), "Softmax": _softmax,
     "Add": _binary("Add"), "Sub": _binary("Sub"), "Mul": _binary("Mul"), "Div": _binary("Div"),
-    "Concat": _concat, "MaxPool": _pool("maxpool"), "AveragePool": _pool("avgpool"),
-    "GlobalAveragePool": _global_avgpool, "Flatten": _reshape, "Reshape": _reshape,
+    "Concat": _concat, "MaxPool": _as_2d(_pool("maxpool")),
+    "AveragePool": _as_2d(_pool("avgpool")), "GlobalAveragePool": _as_2d(_global_avgpool), "Flatten": _reshape, "Reshape": _reshape,
     "Squeeze": _squeeze, "Unsqueeze": _unsqueeze_act, "Transpose": _transpose,
-    "Gather": _gather, "LSTM": _lstm,
+    "Gather": _gather, "Pow": _binary("Pow"), **RECURRENT_HANDLERS, **TRANSFORMER_HANDLERS,
 }
 #: ONNX ops chipsim reads: on activations (`ACTIVATION_OPS`), or folded away on constants
-SUPPORTED_ONNX_OPS = sorted(set(_HANDLERS) | set(_FOLD) | {"Constant", "Identity", "Dropout",
-                                                           "Shape"})
+SUPPORTED_ONNX_OPS = sorted(set(_HANDLERS) | set(FOLD) | {"Constant", "Identity", "Dropout",
+                                                           "Shape", "Size"})
 #: ONNX ops that may take an activation (Cast only to a float type)
-ACTIVATION_OPS = sorted(set(_HANDLERS) | {"Cast", "Identity", "Dropout", "Shape"})
+ACTIVATION_OPS = sorted(set(_HANDLERS) | {"Cast", "Identity", "Dropout", "Shape", "Size"})
+_SUPPORTED_HINT = f"supported: {', '.join(SUPPORTED_ONNX_OPS)}"
 _FLOAT_TYPES = (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE,
                 onnx.TensorProto.BFLOAT16)
 _INT_TYPES = (onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.INT16,

@@ -14,7 +14,14 @@ Conventions (the same for every importer):
   `R` (4H, H), `B` (8H,) = input biases then recurrent biases; outputs Y (T, H) and optionally
   Y_h (H,), Y_c (H,).
 - embedding: integer input of any shape s, weight `table` (V, D); output s + (D,).
-- add, mul: two inputs (numpy broadcasting) or one input and a constant weight `const`.
+- gru: as lstm with gate order z, r, h: `W` (3H, D), `R` (3H, H), `B` (6H,); reset applied
+  after the recurrent product (ONNX linear_before_reset=1, PyTorch's); outputs Y (T, H) and
+  optionally Y_h (H,).
+- add, sub, mul, div, pow: two inputs (numpy broadcasting) or one input and a constant weight
+  `const`; attribute `const_first` = 1 puts the constant on the left (c - x, c / x, c ** x).
+- matmul: two activations (..., M, K) x (..., K, N), leading axes broadcast (digital).
+- layernorm: normalises the last `axes` axes; weights `scale` and optionally `bias` of that shape.
+- reduce_mean, reduce_sum, reduce_max: over the sample axes `axes`, `keepdims` 0 or 1.
 """
 
 from __future__ import annotations
@@ -237,6 +244,45 @@ def _lstm(attrs, weights, shapes):
     return outs
 
 
+def _matmul(attrs, weights, shapes):
+    a, b = shapes
+    _need(len(a) >= 2 and len(b) >= 2 and a[-1] == b[-2],
+          f"shapes {a} and {b} do not multiply as matrices")
+    return [_broadcast(a[:-2], b[:-2]) + (a[-2], b[-1])]
+
+
+def _layernorm(attrs, weights, shapes):
+    (x,) = shapes
+    n = int(attrs.get("axes", 1))
+    _need(1 <= n <= len(x), f"cannot normalise the last {n} axes of {x}")
+    for key in ("scale", "bias"):
+        if key in weights or key == "scale":
+            _need(tuple(_weight(weights, key, n).shape) == tuple(x[-n:]),
+                  f"weight {key!r} must have the normalised shape {tuple(x[-n:])}")
+    return [tuple(x)]
+
+
+def _reduce(attrs, weights, shapes):
+    (x,) = shapes
+    axes = [int(a) for a in attrs.get("axes", [])]
+    _need(bool(axes) and all(0 <= a < len(x) for a in axes), f"axes {axes} out of range for {x}")
+    if int(attrs.get("keepdims", 1)):
+        return [tuple(1 if i in axes else d for i, d in enumerate(x))]
+    return [tuple(d for i, d in enumerate(x) if i not in axes)]
+
+
+def _gru(attrs, weights, shapes):
+    (x,) = shapes
+    _need(len(x) == 2, f"input must be (T, D), got {x}")
+    h = int(attrs.get("hidden_size", 0))
+    w, r = _weight(weights, "W", 2), _weight(weights, "R", 2)
+    _need(h >= 1 and w.shape == (3 * h, x[1]) and r.shape == (3 * h, h),
+          f"W {w.shape} / R {r.shape} do not fit hidden_size {h} and input size {x[1]}")
+    if "B" in weights:
+        _need(_weight(weights, "B", 1).shape == (6 * h,), f"B must have shape ({6 * h},)")
+    return [(x[0], h)] + ([(h,)] if int(attrs.get("state_outputs", 0)) else [])
+
+
 def _embedding(attrs, weights, shapes):
     (x,) = shapes
     t = _weight(weights, "table", 2)
@@ -250,6 +296,7 @@ OPS: dict[str, ShapeFn] = {
     "conv2d": _conv2d,
     "dense": _dense,
     "lstm": _lstm,
+    "gru": _gru,
     "batchnorm": _batchnorm,
     "relu": _same,
     "sigmoid": _same,
@@ -259,7 +306,21 @@ OPS: dict[str, ShapeFn] = {
     "gelu": _same,
     "softmax": _softmax,
     "add": _binary,
+    "sub": _binary,
     "mul": _binary,
+    "div": _binary,
+    "pow": _binary,
+    "matmul": _matmul,
+    "layernorm": _layernorm,
+    "reduce_mean": _reduce,
+    "reduce_sum": _reduce,
+    "reduce_max": _reduce,
+    "sqrt": _same,
+    "erf": _same,
+    "exp": _same,
+    "neg": _same,
+    "reciprocal": _same,
+    "abs": _same,
     "concat": _concat,
     "maxpool": lambda a, w, s: _pool(a, w, s, dilated=True),
     "avgpool": lambda a, w, s: _pool(a, w, s, dilated=False),
@@ -271,14 +332,17 @@ OPS: dict[str, ShapeFn] = {
 }
 
 # Ops whose weights live in crossbars; everything else runs on digital units.
-MATRIX_OPS = ("conv2d", "dense", "lstm")
+MATRIX_OPS = ("conv2d", "dense", "lstm", "gru")
+# Matrix ops that run one MVM per time step, each step's input holding the previous state.
+RECURRENT_OPS = ("lstm", "gru")
 
 
 def infer_shapes(op: str, attrs: dict[str, Any], weights: dict[str, np.ndarray],
                  in_shapes: list[Shape]) -> list[Shape]:
     """Validate one operation and return its output shapes (batch excluded)."""
     _need(op in OPS, f"unsupported op; supported: {', '.join(sorted(OPS))}")
-    arity = {"concat": None, "add": None, "mul": None}.get(op, 1)
+    arity = {"concat": None, "add": None, "sub": None, "mul": None, "div": None, "pow": None,
+             "matmul": 2}.get(op, 1)
     if arity is not None:
         _need(len(in_shapes) == arity, f"takes {arity} input(s), got {len(in_shapes)}")
     return [tuple(int(d) for d in s) for s in OPS[op](attrs, weights, list(in_shapes))]
@@ -289,18 +353,23 @@ def digital_ops(op: str, attrs: dict[str, Any], in_shapes: list[Shape],
     """Digital work of one operation per inference, counted in the units the timing model charges.
 
     Element-wise ops count output elements; pooling counts input values read (output elements x
-    window); an LSTM counts cell updates (time steps x hidden units: gates, state and output);
-    an embedding counts values looked up. Reshape, transpose and take only move data: none.
+    window); an LSTM or GRU counts cell updates (time steps x hidden units: gates, state and
+    output); an embedding counts values looked up; a product of two activations counts its
+    multiply-accumulates; a reduction counts the values it reads; a layer norm counts the values
+    it normalises (mean, variance and scaling of each value as one operation). Reshape,
+    transpose and take only move data: none.
     """
     out = math.prod(out_shapes[0]) if out_shapes else 0
     if op in ("conv2d", "dense", "reshape", "transpose", "take"):
         return {}
-    if op == "lstm":
+    if op in ("lstm", "gru"):
         t, h = out_shapes[0]
-        return {"lstm_cell": t * h}
+        return {f"{op}_cell": t * h}
     if op in ("maxpool", "avgpool"):
         return {op: out * math.prod(attrs["kernel_shape"])}
-    if op == "global_avgpool":
+    if op == "matmul":
+        return {op: out * in_shapes[0][-1]}
+    if op in ("global_avgpool", "reduce_mean", "reduce_sum", "reduce_max"):
         return {op: math.prod(in_shapes[0])}
     if op == "concat":
         return {}

@@ -2,7 +2,8 @@
 
 The local digital unit (LDPU) beside a core's ADCs does element-wise work on the values that
 core produced; anything that combines values of several pixels or several layers (pooling,
-residual adds, LSTM cells, softmax) needs them in one place, a global digital unit (GDPU)
+residual adds, LSTM and GRU cells, softmax, layer norms, reductions, products of two
+activations) needs them in one place, a global digital unit (GDPU)
 reached over the network. Where the work runs decides where a layer's outputs travel, so the
 mapping's traffic (`chipsim.mapping.traffic`) and the event model (`chipsim.timing`) both ask
 here.
@@ -17,11 +18,15 @@ UNIT_OP = {
     "relu": "relu", "leaky_relu": "relu", "clip": "relu", "batchnorm": "affine", "affine": "affine",
     "add": "add", "sub": "add", "mul": "multiply", "sigmoid": "sigmoid", "tanh": "tanh",
     "maxpool": "max", "avgpool": "add", "global_avgpool": "add", "lstm_cell": "lut",
-    "softmax": "lut", "gelu": "lut", "embedding": "lut",
+    "softmax": "lut", "gelu": "lut", "embedding": "lut", "gru_cell": "lut", "matmul": "mac",
+    "div": "lut", "pow": "lut", "sqrt": "lut", "erf": "lut", "exp": "lut", "reciprocal": "lut",
+    "neg": "affine", "abs": "max", "layernorm": "lut", "reduce_mean": "add", "reduce_sum": "add",
+    "reduce_max": "max",
 }
 # Ops that combine values of several pixels or several layers: never local to one core.
-GATHERING = {"add", "sub", "mul", "maxpool", "avgpool", "global_avgpool", "lstm_cell", "softmax",
-             "concat", "embedding"}
+GATHERING = {"add", "sub", "mul", "div", "maxpool", "avgpool", "global_avgpool", "lstm_cell",
+             "gru_cell", "softmax", "concat", "embedding", "matmul", "layernorm", "reduce_mean",
+             "reduce_sum", "reduce_max"}
 
 
 def runs_on_core(op: str, ldpu_ops: Iterable[str]) -> bool:

@@ -43,6 +43,7 @@ import networkx as nx
 import numpy as np
 
 from chipsim.arch.faults import reachable_units
+from chipsim.graph.ops import RECURRENT_OPS
 from chipsim.mapping.digital import needs_global_unit
 from chipsim.mapping.mapping import Mapping, Placement
 from chipsim.mapping.tiling import Block, LayerLike
@@ -255,7 +256,7 @@ def hop_weighted(t: np.ndarray, hops: np.ndarray, cores: np.ndarray) -> float:
 
 
 def _recurrent(layer: LayerLike) -> bool:
-    return getattr(layer, "op", "dense") == "lstm"
+    return getattr(layer, "op", "dense") in RECURRENT_OPS
 
 
 def _windows_overlap(layer: LayerLike, graph: Any | None) -> bool:

@@ -19,6 +19,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from chipsim.graph.ops import RECURRENT_OPS
+
 
 @dataclass
 class LayerPlan:
@@ -65,12 +67,13 @@ def plan_layers(layers: Sequence[Any], graph: Any | None = None,
             bounds = [min(r, h_out) * w_out for r in range(0, h_out + rows, rows)]
             bounds = sorted(set(bounds))
             row_mvms = w_out
-        elif layer.op == "lstm":
+        elif layer.op in RECURRENT_OPS:
             bounds, row_mvms = list(range(layer.mvms + 1)), 1
         else:
             bounds, row_mvms = [0, layer.mvms], layer.mvms
         plans[layer.name] = LayerPlan(layer.name, layer.mvms, bounds,
-                                      recurrent=layer.op == "lstm", row_mvms=row_mvms)
+                                      recurrent=layer.op in RECURRENT_OPS, row_mvms=row_mvms)
+    backward = {layer.name for layer in layers if getattr(layer, "reverse", False)}
     for layer in layers:
         plan = plans[layer.name]
         node = graph.node(layer.name) if graph is not None else None
@@ -85,7 +88,9 @@ def plan_layers(layers: Sequence[Any], graph: Any | None = None,
                     last_row = plan.bounds[c + 1] // plan.row_mvms - 1
                     rows = _conv_rows_needed(node, in_height, last_row)
                     needs.append(min(have, math.ceil(rows * have / in_height)))
-                elif layer.op == "lstm":
+                elif layer.op in RECURRENT_OPS and not backward & {layer.name, source}:
+                    # both in time order; a reverse layer's first step (or output) is the
+                    # last time step, so it waits for (is waited for by) everything
                     needs.append(min(have, math.ceil((c + 1) * have / plan.chunks)))
                 else:
                     needs.append(have)

@@ -6,8 +6,11 @@ The crossbar only multiplies. Everything else is digital work, done in two place
   split over several cores, applies the affine correction (scale, bias, folded batch norm) and
   element-wise activations, `lanes` values per cycle after a fixed latency;
 - global digital units, shared by all cores and reached over the network, do what needs values
-  from several places: pooling windows, residual adds, LSTM cells, softmax. Each reads its
-  operands from and writes its results to its memory (SRAM).
+  from several places: pooling windows, residual adds, LSTM and GRU cells, softmax, layer norms,
+  reductions and attention's products of two activations. Each reads its operands from and
+  writes its results to its memory (SRAM), then does `lanes` operations per cycle, an operation
+  being what `chipsim.graph.ops.digital_ops` counts (an element, a value read, or a
+  multiply-accumulate of a product of two activations).
 
 Both are `Server`s: one job at a time, first come, first served. Which operation goes where is
 decided by `runs_on_core` (`chipsim.mapping.digital`, which the mapping's traffic model reads

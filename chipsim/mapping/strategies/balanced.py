@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from chipsim.graph.ops import RECURRENT_OPS
 from chipsim.mapping.mapping import Mapping
 from chipsim.mapping.metrics import stage_mvms
 from chipsim.arch.faults import usable_cores
@@ -39,7 +40,8 @@ def replicate(layers: Sequence[LayerLike], blocks: dict[str, int], free: int) ->
     """Copies per layer: keep copying the slowest layer while its blocks fit in `free` cores."""
     copies = {layer.name: 1 for layer in layers}
     mvms = {layer.name: layer.mvms for layer in layers}
-    recurrent = {layer.name for layer in layers if getattr(layer, "op", "dense") == "lstm"}
+    recurrent = {layer.name for layer in layers
+                 if getattr(layer, "op", "dense") in RECURRENT_OPS}
     while True:
         stages = stage_mvms(layers, copies)
         slowest = max(stages, key=stages.get)  # first of equals, in dataflow order
