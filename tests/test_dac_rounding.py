@@ -61,7 +61,7 @@ def test_forward_and_backward_are_unbiased_with_stochastic_rounding():
     x[0] = 1.0
     d = np.full(cols, 0.02, np.float32)
     d[0] = 1.0
-    means, errors = {}, {}
+    errors = {}
     for rounding in ("deterministic", "stochastic"):
         tile = _tile(rounding, rows=rows, cols=cols)
         w = tile.weights

@@ -184,7 +184,7 @@ def test_every_strategy_maps_around_dead_cores_and_broken_links(name, rate):
     try:
         mapping = STRATEGIES[name].place(RESNET9, chip)
     except MappingError as err:  # too few cores left: the error says which are gone
-        assert f"usable of 64 (dead: " in str(err)
+        assert "usable of 64 (dead: " in str(err)
         assert len(usable_cores(chip)) < 40
         return
     check_mapping(mapping, chip, RESNET9)  # every block once per copy, no cell twice
