@@ -229,19 +229,21 @@ def _take(attrs, weights, shapes):
     return [tuple(x[:axis]) + idx.shape + tuple(x[axis + 1:])]
 
 
-def _lstm(attrs, weights, shapes):
-    (x,) = shapes
-    _need(len(x) == 2, f"input must be (T, D), got {x}")
-    h = int(attrs.get("hidden_size", 0))
-    w, r = _weight(weights, "W", 2), _weight(weights, "R", 2)
-    _need(h >= 1 and w.shape == (4 * h, x[1]) and r.shape == (4 * h, h),
-          f"W {w.shape} / R {r.shape} do not fit hidden_size {h} and input size {x[1]}")
-    if "B" in weights:
-        _need(_weight(weights, "B", 1).shape == (8 * h,), f"B must have shape ({8 * h},)")
-    outs = [(x[0], h)]
-    if int(attrs.get("state_outputs", 0)):
-        outs += [(h,), (h,)]
-    return outs
+def _recurrent(gates: int, states: int):
+    """Shapes of a recurrent layer of `gates` gates (LSTM 4, GRU 3) with `states` state
+    outputs (LSTM h and c, GRU h): W (gates h, D), R (gates h, h), B (2 gates h)."""
+    def shape(attrs, weights, shapes):
+        (x,) = shapes
+        _need(len(x) == 2, f"input must be (T, D), got {x}")
+        h = int(attrs.get("hidden_size", 0))
+        w, r = _weight(weights, "W", 2), _weight(weights, "R", 2)
+        _need(h >= 1 and w.shape == (gates * h, x[1]) and r.shape == (gates * h, h),
+              f"W {w.shape} / R {r.shape} do not fit hidden_size {h} and input size {x[1]}")
+        if "B" in weights:
+            _need(_weight(weights, "B", 1).shape == (2 * gates * h,),
+                  f"B must have shape ({2 * gates * h},)")
+        return [(x[0], h)] + ([(h,)] * states if int(attrs.get("state_outputs", 0)) else [])
+    return shape
 
 
 def _matmul(attrs, weights, shapes):
@@ -271,17 +273,6 @@ def _reduce(attrs, weights, shapes):
     return [tuple(d for i, d in enumerate(x) if i not in axes)]
 
 
-def _gru(attrs, weights, shapes):
-    (x,) = shapes
-    _need(len(x) == 2, f"input must be (T, D), got {x}")
-    h = int(attrs.get("hidden_size", 0))
-    w, r = _weight(weights, "W", 2), _weight(weights, "R", 2)
-    _need(h >= 1 and w.shape == (3 * h, x[1]) and r.shape == (3 * h, h),
-          f"W {w.shape} / R {r.shape} do not fit hidden_size {h} and input size {x[1]}")
-    if "B" in weights:
-        _need(_weight(weights, "B", 1).shape == (6 * h,), f"B must have shape ({6 * h},)")
-    return [(x[0], h)] + ([(h,)] if int(attrs.get("state_outputs", 0)) else [])
-
 
 def _embedding(attrs, weights, shapes):
     (x,) = shapes
@@ -295,8 +286,8 @@ ShapeFn = Callable[[dict, dict, list[Shape]], list[Shape]]
 OPS: dict[str, ShapeFn] = {
     "conv2d": _conv2d,
     "dense": _dense,
-    "lstm": _lstm,
-    "gru": _gru,
+    "lstm": _recurrent(gates=4, states=2),
+    "gru": _recurrent(gates=3, states=1),
     "batchnorm": _batchnorm,
     "relu": _same,
     "sigmoid": _same,
