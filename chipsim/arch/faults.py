@@ -43,8 +43,9 @@ def unusable_cores(chip: Chip) -> dict[int, str]:
     if not faults:
         return {}
     why = {core: "dead" for core in faults.dead_cores}
+    part = _main_part(chip)
     for core in range(chip.cores.count):
-        if core not in _main_part(chip):
+        if core not in part:
             why.setdefault(core, "unreachable")
     return dict(sorted(why.items()))
 
