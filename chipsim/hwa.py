@@ -67,3 +67,36 @@ class Conv2d(nn.Conv2d):
         if not (self.training and self.hwa):
             return super().forward(x)
         return _noisy_mvm(self, x, lambda v, w: F.conv2d(v, w, None, self.stride, self.padding))
+
+
+def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, noise: HwaNoise | None,
+        epochs: int, batch_size: int, lr: float, weight_decay: float = 0.0,
+        onecycle: bool = True, seed: int = 0, log=None) -> nn.Module:
+    """Train `model` on (x, y) with `noise` injected into its Linear and Conv2d layers: Adam,
+    a one-cycle schedule up to `lr` (or `lr` throughout), mini-batches in an order drawn from
+    `seed`, cross-entropy loss. `log(epoch, mean loss)` hears each epoch. Returns the model
+    in evaluation mode (plain layers, as exported)."""
+    for m in model.modules():
+        if isinstance(m, (Linear, Conv2d)):
+            m.hwa = noise
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    steps = epochs * -(-len(x) // batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps) \
+        if onecycle else None
+    order = torch.Generator().manual_seed(seed)
+    model.train()
+    for epoch in range(epochs):
+        perm = torch.randperm(len(x), generator=order)
+        total = 0.0
+        for start in range(0, len(x), batch_size):
+            idx = perm[start:start + batch_size].to(x.device)
+            loss = F.cross_entropy(model(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+            total += loss.item() * len(idx)
+        if log is not None:
+            log(epoch, total / len(x))
+    return model.eval()

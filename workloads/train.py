@@ -48,12 +48,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
-import torch.nn.functional as F
 from onnx.reference import ReferenceEvaluator
 from torch import nn
 
 from chipsim.datasets import DATASETS, load_dataset, split_indices
-from chipsim.hwa import Conv2d, HwaNoise, Linear
+from chipsim.hwa import Conv2d, HwaNoise, Linear, fit
 
 HERE = Path(__file__).resolve().parent
 
@@ -154,30 +153,12 @@ def train(recipe: Recipe, noise: HwaNoise | None, seed: int,
           device: torch.device = torch.device("cpu")) -> nn.Module:
     torch.manual_seed(seed)
     model = BUILDERS[recipe.model]().to(device)
-    for m in model.modules():
-        if isinstance(m, (Linear, Conv2d)):
-            m.hwa = noise
     x, y = load_dataset(recipe.dataset, "train", recipe.layout)
     x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
-    steps = recipe.epochs * -(-len(x) // recipe.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=steps) \
-        if recipe.schedule == "onecycle" else None
-    order = torch.Generator().manual_seed(seed)
-    model.train()
-    for epoch in range(recipe.epochs):
-        perm = torch.randperm(len(x), generator=order)
-        total = 0.0
-        for start in range(0, len(x), recipe.batch_size):
-            idx = perm[start:start + recipe.batch_size].to(device)
-            loss = F.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            if sched is not None:
-                sched.step()
-            total += loss.item() * len(idx)
-        print(f"  epoch {epoch + 1}/{recipe.epochs} loss {total / len(x):.4f}", file=sys.stderr)
+    fit(model, x, y, noise=noise, epochs=recipe.epochs, batch_size=recipe.batch_size,
+        lr=recipe.lr, weight_decay=recipe.weight_decay, onecycle=recipe.schedule == "onecycle",
+        seed=seed, log=lambda epoch, loss: print(f"  epoch {epoch + 1}/{recipe.epochs} loss "
+                                                 f"{loss:.4f}", file=sys.stderr))
     return model.cpu().eval()
 
 

@@ -37,36 +37,17 @@ def evaluate_candidate(job: dict[str, Any]) -> tuple[dict[str, Any], float]:
 def train(arch: Any, data: str, epochs: int, seed: int) -> Any:
     """The candidate trained with noise injection (a torch module in eval mode)."""
     import torch
-    import torch.nn.functional as F
 
     from chipsim.datasets import load_dataset
-    from chipsim.hwa import Conv2d, HwaNoise, Linear
+    from chipsim.hwa import HwaNoise, fit
     from chipsim.nas.network import build_network
 
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     model = build_network(arch)
-    for m in model.modules():
-        if isinstance(m, (Linear, Conv2d)):
-            m.hwa = HwaNoise()
     x, y = load_dataset(data, "train", "image")
-    x, y = torch.from_numpy(x), torch.from_numpy(y)
-    batch, lr = 64, 3e-3
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=5e-4)
-    steps = epochs * -(-len(x) // batch)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
-    order = torch.Generator().manual_seed(seed)
-    model.train()
-    for _ in range(epochs):
-        perm = torch.randperm(len(x), generator=order)
-        for k in range(0, len(x), batch):
-            idx = perm[k:k + batch]
-            loss = F.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            schedule.step()
-    return model.eval()
+    return fit(model, torch.from_numpy(x), torch.from_numpy(y), noise=HwaNoise(),
+               epochs=epochs, batch_size=64, lr=3e-3, weight_decay=5e-4, seed=seed)
 
 
 def export(model: Any, shape: tuple[int, ...], path: Path) -> None:
