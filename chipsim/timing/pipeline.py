@@ -238,7 +238,7 @@ class ChipModel:
                          self._block_done(flight, name, c, key, groups, chunk))
             self.simulated_mvms += count
             chunk["jobs"] += 1
-            self.cores[self.core_of[name][k]].inbox.put(job)
+            self.cores[self.core_of[name][k]].submit(job)
 
     def _block_done(self, flight: _Flight, name: str, c: int, key: tuple[int, int],
                     groups: dict, chunk: dict) -> Callable[[MvmJob, int, int], None]:
