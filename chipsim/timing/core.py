@@ -36,8 +36,8 @@ class MvmJob:
     """A run of MVMs of one block on one core.
 
     `cycles` holds each MVM's cycles (from its vector's PWM steps, `TimingParams.mvm_cycles`);
-    `array_pj` and `dac_pj` are the run's data-dependent crossbar and DAC energy, worked out
-    from the input codes actually applied and the block's conductances.
+    `array_pj`, `dac_pj` and `adc_pj` are the run's data-dependent crossbar, DAC and ADC
+    energy, worked out from the input codes actually applied and the block's conductances.
     """
 
     layer: str
@@ -47,6 +47,7 @@ class MvmJob:
     mvms: int
     array_pj: float
     dac_pj: float
+    adc_pj: float
     done: Callable[["MvmJob", int, int], None]
 
 
@@ -62,7 +63,6 @@ class Core:
         self.trace = trace
         self.server = Server(f"core{core_id}")
         self.mvms = 0
-        self._adc_pj = params.adc_pj_per_conversion * len(params.phases)
 
     @property
     def busy_cycles(self) -> int:
@@ -76,7 +76,7 @@ class Core:
         if self.ledger.counts(n):
             self.ledger.charge("array", job.layer, self.id, job.array_pj, n)
             self.ledger.charge("dac", job.layer, self.id, job.dac_pj, n)
-            self.ledger.charge("adc", job.layer, self.id, job.mvms * job.cols * self._adc_pj, n)
+            self.ledger.charge("adc", job.layer, self.id, job.adc_pj, n)
         if self.trace.wants(n):
             self.trace.span("core", self.id, job.layer, start, job.cycles, n, mvms=job.mvms)
         ev = self.env.timeout(end - self.env.now)

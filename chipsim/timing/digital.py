@@ -7,7 +7,10 @@ The crossbar only multiplies. Everything else is digital work, done in two place
   element-wise activations, `lanes` values per cycle after a fixed latency;
 - global digital units, shared by all cores and reached over the network, do what needs values
   from several places: pooling windows, residual adds, LSTM cells, softmax. Each reads its
-  operands from and writes its results to its memory (SRAM).
+  operands from and writes its results to its memory (SRAM), values in the unit's precision;
+  results overwrite their operands (pooling and element-wise work never grow the data), so a
+  job's working set is its operands, and it must fit in the memory (`check_global_work`). A
+  layer whose work needs an operation the units lack cannot run.
 
 Both are `Server`s: one job at a time, first come, first served. Which operation goes where is
 decided by `runs_on_core` (`chipsim.mapping.digital`, which the mapping's traffic model reads
@@ -16,8 +19,11 @@ too): element-wise work that the LDPU supports stays on the core.
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, Iterable
 
+from chipsim.errors import MappingError
+from chipsim.mapping.digital import UNIT_OP, runs_on_core
 from chipsim.timing.energy import EnergyLedger
 from chipsim.timing.params import TimingParams
 from chipsim.timing.server import Server
@@ -73,6 +79,32 @@ class LocalUnit:
         self.ledger.charge("ldpu", layer, self.core, ops * self.params.ldpu_pj_per_op, inference)
         self.trace.span("unit", f"ldpu{self.core}", layer, start, end - start, inference, ops=ops)
         return end
+
+
+def check_global_work(layers: Iterable[Any], unit_of: dict[str, Any], plans: dict[str, Any],
+                      params: TimingParams) -> None:
+    """MappingError naming the layer whose global work the chip's units cannot do: an operation
+    missing from `global_units.ops`, or one chunk's operands (a conv output row, an LSTM step)
+    larger than `global_units.memory.size_bytes`."""
+    for layer in layers:
+        ops = [op for op, n in (getattr(layer, "digital_ops", {}) or {}).items()
+               if n and not runs_on_core(op, params.ldpu_ops)]
+        if not ops:
+            continue
+        missing = sorted({UNIT_OP.get(op, "lut") for op in ops} - set(params.gdpu_ops))
+        if missing:
+            raise MappingError(f"layer {layer.name}: its {', '.join(sorted(ops))} needs "
+                               f"{', '.join(missing)} on a global unit, which global_units.ops "
+                               f"({', '.join(params.gdpu_ops) or 'none'}) lacks")
+        if unit_of.get(layer.name) is None:
+            continue
+        bounds = plans[layer.name].bounds
+        largest = max(b - a for a, b in zip(bounds[:-1], bounds[1:]))
+        need = math.ceil(largest * layer.cols * params.gdpu_value_bits / 8)
+        if need > params.memory_bytes:
+            raise MappingError(f"layer {layer.name}: one chunk of its outputs needs {need} bytes "
+                               f"in a global unit's memory ({params.gdpu_value_bits}-bit values), "
+                               f"more than global_units.memory.size_bytes = {params.memory_bytes}")
 
 
 def unit_report(units: list[Any], total_cycles: int) -> list[dict[str, Any]]:

@@ -40,7 +40,7 @@ from chipsim.timing.activity import ActivityRecorder
 from chipsim.timing.chunks import LayerPlan
 from chipsim.timing.core import Core, MvmJob
 from chipsim.mapping.digital import runs_on_core
-from chipsim.timing.digital import GlobalUnit, LocalUnit
+from chipsim.timing.digital import GlobalUnit, LocalUnit, check_global_work
 from chipsim.timing.energy import EnergyLedger
 from chipsim.timing.network import Network
 from chipsim.timing.params import TimingParams
@@ -116,6 +116,7 @@ class ChipModel:
             self.global_ops[layer.name] = sum(v for k, v in ops.items() if not local[k])
         units = {u.name: u for u in self.gdpus}
         self.unit_of = {name: units.get(routes.unit[name]) for name in self.layers}
+        check_global_work(self.layers.values(), self.unit_of, plans, params)
         self.flights: dict[int, _Flight] = {}
         self.finished: dict[int, int] = {}  # input -> cycle its last chunk was done
         self.started: dict[int, int] = {}
@@ -235,6 +236,7 @@ class ChipModel:
             job = MvmJob(name, n, spec.cols, int(act.cycles[k, p1] - act.cycles[k, p0]), count,
                          float(act.array_pj[k, p1] - act.array_pj[k, p0]),
                          float(act.dac_pj[k, p1] - act.dac_pj[k, p0]),
+                         float(act.adc_pj[k, p1] - act.adc_pj[k, p0]),
                          self._block_done(flight, name, c, key, groups, chunk))
             self.simulated_mvms += count
             chunk["jobs"] += 1
@@ -295,7 +297,7 @@ class ChipModel:
 
     def _unit(self, flight: _Flight, name: str, c: int, unit: GlobalUnit, count: int,
               ops: int) -> None:
-        bits = count * self.layers[name].cols * self.p.activation_bits
+        bits = count * self.layers[name].cols * self.p.gdpu_value_bits
         end = unit.run(self.env.now, name, flight.n, ops, bits, bits)
         senders = [(unit.name, count, 0, self.layers[name].cols)]
         self.at(end, lambda: self._deliver(flight, name, c, senders))

@@ -100,7 +100,8 @@ def simulate(graph: Any, layers: Sequence[Any], chip: Any, mapping: Any, x: np.n
 def summarize(timed: ChipModel, layers: Sequence[Any], mapping: Any, model: str) -> SimResult:
     """Turn a finished `ChipModel` run into figures.
 
-    Static power is charged per inference over one steady-state interval (1 / throughput): what
+    Static power (of every core, or of the used ones when `energy.unused_cores` is gated, and of
+    the rest of the chip) is charged per inference over one steady-state interval (1 / throughput): what
     each inference costs a chip that streams, so energy per inference does not depend on how
     many inputs were simulated (the pipeline's fill is not charged). Without a rate it falls
     back to the time the user's inputs took, from the start until the last of them left.
@@ -114,7 +115,8 @@ def summarize(timed: ChipModel, layers: Sequence[Any], mapping: Any, model: str)
     ips, steady, settled = steady_rate(timed.steady_ends(), horizon, p.clock_ghz, timed.min_gaps)
     static_cycles = (inputs * p.clock_ghz * 1e9 / ips if ips
                      else max(finished[n] for n in range(inputs)))
-    timed.ledger.charge("static", "(chip)", "chip", static_cycles * p.static_pj_per_cycle)
+    timed.ledger.charge("static", "(chip)", "chip",
+                        static_cycles * p.static_pj_per_cycle_using(len(timed.cores)))
     notes = [] if settled else [
         f"throughput not settled: the intervals between the {steady} completions in the "
         f"steady window did not repeat within {SETTLED:.0%} after {len(finished)} inputs in "
