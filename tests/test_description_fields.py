@@ -140,7 +140,7 @@ def figures(tmp_path_factory):
         info = {k: v for k, v in summarise(chip).items() if k not in ECHOES}
         info["network"] = {k: v for k, v in info["network"].items() if k not in NETWORK_ECHOES}
         try:
-            mapping = STRATEGIES["packed"].place(layers, chip)
+            mapping = STRATEGIES["locality"].place(layers, chip)
             sim = Simulation(graph, layers, chip, mapping, seed=0)
             r, _, y = sim.run(x, trace_inputs=0)
         except ChipsimError as err:
