@@ -187,8 +187,10 @@ class ChipModel:
         if self.filled is None:
             self.filled = self._next_input
         if not self.settled and self._next_input >= self.inputs:
+            # stop streaming at an exact repeat only (or at the bound): a near one may hide a
+            # longer pattern that more inputs would show
             self.settled = steady_rate(self.steady_ends(), self.env.now,
-                                       self.p.clock_ghz, self.min_gaps)[2]
+                                       self.p.clock_ghz, self.min_gaps, tolerance=0.0)[2]
             if self.settled and self._next_input == self.inputs:
                 self._kept = None  # no timing-only input will need them
         self._admit()
