@@ -108,6 +108,7 @@ class ChipModel:
         self.consumers = routes.consumers
         self.sinks = [n for n in self.layers if not [c for c in self.consumers[n] if c != n]]
         self.entries = [n for n, plan in plans.items() if not plan.needs]  # read the input
+        self.entry_set = set(self.entries)
         self.local_ops, self.global_ops = {}, {}
         for layer in layers:
             ops = getattr(layer, "digital_ops", {}) or {}
@@ -226,6 +227,11 @@ class ChipModel:
         base = n * plan.mvms
         groups: dict[tuple[int, int], list] = {}
         chunk = {"left": 0, "end": self.env.now, "heads": [], "jobs": 0}
+        # each block's figures for MVMs p0..p1-1, all blocks at once (prefix sums)
+        cycles = (act.cycles[:, p1] - act.cycles[:, p0]).tolist()
+        array = (act.array_pj[:, p1] - act.array_pj[:, p0]).tolist()
+        dac = (act.dac_pj[:, p1] - act.dac_pj[:, p0]).tolist()
+        adc = (act.adc_pj[:, p1] - act.adc_pj[:, p0]).tolist()
         for k, spec in enumerate(self.recorder.blocks[name]):
             r0 = (spec.replica - base) % replicas
             count = _count(p1, r0, replicas) - _count(p0, r0, replicas)
@@ -235,10 +241,7 @@ class ChipModel:
             if key not in groups:
                 groups[key] = [self.parts[name][key], 0, count, spec.cols, key[1]]
                 chunk["left"] += 1
-            job = MvmJob(name, n, spec.cols, int(act.cycles[k, p1] - act.cycles[k, p0]), count,
-                         float(act.array_pj[k, p1] - act.array_pj[k, p0]),
-                         float(act.dac_pj[k, p1] - act.dac_pj[k, p0]),
-                         float(act.adc_pj[k, p1] - act.adc_pj[k, p0]),
+            job = MvmJob(name, n, spec.cols, cycles[k], count, array[k], dac[k], adc[k],
                          self._block_done(flight, name, c, key, groups, chunk))
             self.simulated_mvms += count
             chunk["jobs"] += 1
@@ -252,7 +255,7 @@ class ChipModel:
             bits = job.mvms * job.cols * self.routes.partial_sum_bits
             arrival = self.network.send(t, core, head, bits, name, flight.n)
             chunk["jobs"] -= 1
-            if chunk["jobs"] == 0 and name in self.entries:
+            if chunk["jobs"] == 0 and name in self.entry_set:
                 self._entry_chunk_done(flight)
             group[0] -= 1
             group[1] = max(group[1], arrival)
