@@ -12,7 +12,10 @@ The crossbar only multiplies. Everything else is digital work, done in two place
   job's working set is its operands, and it must fit in the memory (`check_global_work`). A
   layer whose work needs an operation the units lack cannot run.
 
-Both are `Server`s: one job at a time, first come, first served. Which operation goes where is
+Both are pipelined `Server`s, first come, first served: a job holds a unit while its operands
+go in (`lanes` per cycle; for a global unit also the memory words read and written, one per
+cycle each), and its results are ready after the pipeline's latencies, which do not hold the
+unit (the next job's operands go in meanwhile). Which operation goes where is
 decided by `runs_on_core` (`chipsim.mapping.digital`, which the mapping's traffic model reads
 too): element-wise work that the LDPU supports stays on the core.
 """
@@ -43,16 +46,19 @@ class GlobalUnit:
         self.server = Server(self.name)
         self.ops = 0
 
-    def cycles(self, ops: int, bits_in: float, bits_out: float) -> int:
-        """Memory read, the operations at `lanes` per cycle, memory write."""
+    def cycles(self, ops: int, bits_in: float, bits_out: float) -> tuple[int, int]:
+        """(cycles the job holds the unit, cycles after that until its results are written):
+        the memory words read, the operations at `lanes` per cycle and the words written hold
+        it; the memory's latency (read and write) and the lanes' latency follow."""
         p = self.params
-        return (p.memory_cycles(int(bits_in)) + p.gdpu_cycles(ops)
-                + p.memory_cycles(int(bits_out)))
+        hold = (p.memory_words(int(bits_in)) + math.ceil(ops / p.gdpu_lanes)
+                + p.memory_words(int(bits_out)))
+        return hold, 2 * p.memory_latency_cycles + p.gdpu_latency_cycles
 
     def run(self, now: int, layer: str, inference: int, ops: int, bits_in: float,
             bits_out: float) -> int:
         """Book the unit for one job arriving at `now`; returns the cycle its results are ready."""
-        start, end = self.server.book(now, self.cycles(ops, bits_in, bits_out))
+        start, end = self.server.book(now, *self.cycles(ops, bits_in, bits_out))
         p = self.params
         self.ops += ops
         self.ledger.charge("gdpu", layer, self.name, ops * p.gdpu_pj_per_op, inference)
@@ -75,7 +81,9 @@ class LocalUnit:
 
     def run(self, now: int, layer: str, inference: int, values: int, ops: int) -> int:
         """Book `ops` operations on `values` results arriving at `now`; returns when done."""
-        start, end = self.server.book(now, self.params.ldpu_cycles(max(values, ops)))
+        p = self.params
+        start, end = self.server.book(now, math.ceil(max(values, ops) / p.ldpu_lanes),
+                                      p.ldpu_latency_cycles)
         self.ledger.charge("ldpu", layer, self.core, ops * self.params.ldpu_pj_per_op, inference)
         self.trace.span("unit", f"ldpu{self.core}", layer, start, end - start, inference, ops=ops)
         return end

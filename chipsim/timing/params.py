@@ -9,7 +9,7 @@ plain numbers (`TimingParams`) and the model can be checked by hand against the 
   code (`fixed`), and conversion is adc.conversion_ns once per group of columns that the core's
   ADCs convert in turn (`chipsim.arch.metrics` uses the same formula at full scale);
 - an MVM takes one such phase per phase of the read mode, one after the other;
-- the local digital unit handles `lanes` values per cycle after `latency_cycles`.
+- the local digital unit takes `lanes` values per cycle; results follow `latency_cycles` later.
 """
 
 from __future__ import annotations
@@ -141,15 +141,9 @@ class TimingParams:
         full = self.max_code * self.step_ns + groups
         return per_mvm * (steps * self.step_ns + groups) / full
 
-    def ldpu_cycles(self, values: int) -> int:
-        """Cycles the local digital unit needs for `values` results."""
-        return math.ceil(values / self.ldpu_lanes) + self.ldpu_latency_cycles
-
-    def gdpu_cycles(self, ops: int) -> int:
-        return math.ceil(ops / self.gdpu_lanes) + self.gdpu_latency_cycles
-
-    def memory_cycles(self, bits: int) -> int:
-        return math.ceil(bits / self.memory_width_bits) + self.memory_latency_cycles
+    def memory_words(self, bits: int) -> int:
+        """Words of a global unit's memory that `bits` occupy (one access per cycle)."""
+        return math.ceil(bits / self.memory_width_bits)
 
     @property
     def static_pj_per_cycle(self) -> float:
