@@ -13,9 +13,9 @@ are already in the buffer. For every MVM the core
 one MVM after the other: the description has no overlap of phases. The press serves jobs first
 come, first served (`Server`): jobs are handed in as they become ready, in time order, so the
 core's queue needs no events of its own. A run's cycles are added up arithmetically
-(`TimingParams.mvm_cycles`) and the job costs one event, its end, however many MVMs it holds.
-When the job is done the core hands it back (`job.done`), which sends partial sums or outputs on
-through the network.
+(`TimingParams.mvm_cycles`): `submit` books the job and returns the cycle it ends, and the
+caller runs `job.done` then (jobs of one chunk that end together share one event), which sends
+partial sums or outputs on through the network.
 """
 
 from __future__ import annotations
@@ -68,8 +68,9 @@ class Core:
     def busy_cycles(self) -> int:
         return self.server.busy_cycles
 
-    def submit(self, job: MvmJob) -> None:
-        """Queue `job`, ready now; `job.done(job, core, end)` runs at the cycle it ends."""
+    def submit(self, job: MvmJob) -> int:
+        """Queue `job`, ready now, and charge its energy; returns the cycle it ends (when the
+        caller is to run `job.done(job, core, end)`)."""
         start, end = self.server.book(int(self.env.now), job.cycles)
         self.mvms += job.mvms
         n = job.inference
@@ -79,5 +80,4 @@ class Core:
             self.ledger.charge("adc", job.layer, self.id, job.adc_pj, n)
         if self.trace.wants(n):
             self.trace.span("core", self.id, job.layer, start, job.cycles, n, mvms=job.mvms)
-        ev = self.env.timeout(end - self.env.now)
-        ev.callbacks.append(lambda _ev: job.done(job, self.id, end))
+        return end

@@ -109,14 +109,21 @@ class Network:
         for server, offset in hops:  # wormhole: wait for every link
             if server.free_at - offset > start:
                 start = server.free_at - offset
-        counted = self.ledger.counts(inference)
-        for i, (server, offset) in enumerate(hops):
-            f = flits if busy is None else busy[i]
-            server.free_at = start + offset + f
-            server.busy_cycles += f
-            server.jobs += 1
-            if counted:
-                server.bits += bits
+        counted = inference < self.ledger.real_inputs  # `EnergyLedger.counts`, inlined
+        if busy is None:
+            for server, offset in hops:
+                server.free_at = start + offset + flits
+                server.busy_cycles += flits
+                server.jobs += 1
+                if counted:
+                    server.bits += bits
+        else:
+            for (server, offset), f in zip(hops, busy):
+                server.free_at = start + offset + f
+                server.busy_cycles += f
+                server.jobs += 1
+                if counted:
+                    server.bits += bits
         if counted:
             self._bit_hops[layer] += bits * len(links)
         if self.trace.wants(inference):

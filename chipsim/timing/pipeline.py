@@ -106,6 +106,11 @@ class ChipModel:
         self.col_start = {name: [mapping.placements[s.index].block.col_start for s in specs]
                           for name, specs in recorder.blocks.items()}
         self.consumers = routes.consumers
+        self._messages: dict[tuple, list] = {}  # `Routes.outputs`, per recurring chunk pattern
+        # per layer, per placement (recorder order): (index, replica, column group, cols, core)
+        self._blocks = {name: [(k, s.replica, (s.replica, self.col_start[name][k]), s.cols,
+                                self.core_of[name][k]) for k, s in enumerate(specs)]
+                        for name, specs in recorder.blocks.items()}
         self.sinks = [n for n in self.layers if not [c for c in self.consumers[n] if c != n]]
         self.entries = [n for n, plan in plans.items() if not plan.needs]  # read the input
         self.entry_set = set(self.entries)
@@ -232,20 +237,25 @@ class ChipModel:
         array = (act.array_pj[:, p1] - act.array_pj[:, p0]).tolist()
         dac = (act.dac_pj[:, p1] - act.dac_pj[:, p0]).tolist()
         adc = (act.adc_pj[:, p1] - act.adc_pj[:, p0]).tolist()
-        for k, spec in enumerate(self.recorder.blocks[name]):
-            r0 = (spec.replica - base) % replicas
+        ends: dict[int, list] = {}  # cycle -> the jobs that end then, with their cores
+        dones: dict[tuple[int, int], Callable] = {}  # one hand-back per column group
+        cores = self.cores
+        for k, replica, key, cols, core in self._blocks[name]:
+            r0 = (replica - base) % replicas
             count = _count(p1, r0, replicas) - _count(p0, r0, replicas)
             if count == 0:
                 continue
-            key = (spec.replica, self.col_start[name][k])
-            if key not in groups:
-                groups[key] = [self.parts[name][key], 0, count, spec.cols, key[1]]
+            done = dones.get(key)
+            if done is None:
+                groups[key] = [self.parts[name][key], 0, count, cols, key[1]]
                 chunk["left"] += 1
-            job = MvmJob(name, n, spec.cols, cycles[k], count, array[k], dac[k], adc[k],
-                         self._block_done(flight, name, c, key, groups, chunk))
+                done = dones[key] = self._block_done(flight, name, c, key, groups, chunk)
+            job = MvmJob(name, n, cols, cycles[k], count, array[k], dac[k], adc[k], done)
             self.simulated_mvms += count
             chunk["jobs"] += 1
-            self.cores[self.core_of[name][k]].submit(job)
+            ends.setdefault(cores[core].submit(job), []).append((job, core))
+        for end, jobs in ends.items():
+            self.at(end, lambda end=end, jobs=jobs: _hand_back(jobs, end))
 
     def _block_done(self, flight: _Flight, name: str, c: int, key: tuple[int, int],
                     groups: dict, chunk: dict) -> Callable[[MvmJob, int, int], None]:
@@ -311,13 +321,19 @@ class ChipModel:
         """Send a finished chunk to the cores of each consumer that read it (`Routes`); the
         sink's output leaves."""
         now, routes, plan = self.env.now, self.routes, self.plans[name]
+        send, n = self.network.send, flight.n
         for consumer in self.consumers[name]:
             arrive = now
-            copies = routes.copies_reading(name, consumer, flight.n, plan.bounds[c],
-                                           plan.bounds[c + 1])
-            for send in routes.outputs(name, consumer, senders, copies):
-                arrive = max(arrive, self.network.send(now, send.src, send.dst, send.bits, name,
-                                                       flight.n))
+            copies = routes.copies_reading(name, consumer, n, plan.bounds[c], plan.bounds[c + 1])
+            key = (name, consumer, tuple(senders), tuple(copies))
+            messages = self._messages.get(key)
+            if messages is None:  # the same few patterns recur chunk after chunk
+                messages = self._messages[key] = [
+                    (m.src, m.dst, m.bits) for m in routes.outputs(name, consumer, senders, copies)]
+            for src, dst, bits in messages:
+                t = send(now, src, dst, bits, name, n)
+                if t > arrive:
+                    arrive = t
             self.at(arrive, lambda consumer=consumer: self._arrived(flight, consumer, name, c))
         if name in self.sinks:
             flight.sinks_left -= 1
@@ -333,6 +349,12 @@ class ChipModel:
             flight.prefix[key] += 1
         if flight.n in self.flights:
             self._try_fire(flight, consumer)
+
+
+def _hand_back(jobs: list, end: int) -> None:
+    """Run the `done` of each job that ended at `end`, in the order they were submitted."""
+    for job, core in jobs:
+        job.done(job, core, end)
 
 
 def _count(x: int, r0: int, replicas: int) -> int:
