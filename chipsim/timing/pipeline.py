@@ -259,16 +259,19 @@ class ChipModel:
 
     def _block_done(self, flight: _Flight, name: str, c: int, key: tuple[int, int],
                     groups: dict, chunk: dict) -> Callable[[MvmJob, int, int], None]:
+        group = groups[key]
+        head = self.head[name][key]
+        psum_bits = self.routes.partial_sum_bits
+
         def done(job: MvmJob, core: int, t: int) -> None:
-            group = groups[key]
-            head = self.head[name][key]
-            bits = job.mvms * job.cols * self.routes.partial_sum_bits
-            arrival = self.network.send(t, core, head, bits, name, flight.n)
+            arrival = t if core == head else self.network.send(
+                t, core, head, job.mvms * job.cols * psum_bits, name, flight.n)
             chunk["jobs"] -= 1
             if chunk["jobs"] == 0 and name in self.entry_set:
                 self._entry_chunk_done(flight)
             group[0] -= 1
-            group[1] = max(group[1], arrival)
+            if arrival > group[1]:
+                group[1] = arrival
             if group[0] == 0:
                 self.at(group[1], lambda: self._accumulate(flight, name, c, key, group, chunk))
         return done
