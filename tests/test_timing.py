@@ -129,7 +129,7 @@ def test_conv_rows_wait_for_the_rows_their_window_covers(tmp_path):
     graph = native_graph(tmp_path, [conv("c0", 4, 1), {"name": "p", "op": "maxpool",
                                                        "kernel_shape": [2, 2], "strides": [2, 2]},
                                     conv("c1", 4, 2)], {"x": [1, 8, 8]})
-    plans = plan_layers(lower(graph), graph, job_mvms=1)
+    plans = plan_layers(lower(graph), graph)
     assert plans["c0"].bounds == [8 * r for r in range(9)]  # one chunk per output row
     # c1 row r (4 x 4 map, 3x3, pad 1) reads pooled rows up to r + 1, i.e. c0 rows up to 2r + 3
     assert plans["c1"].needs["c0"] == [4, 6, 8, 8]

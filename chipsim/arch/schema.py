@@ -228,6 +228,9 @@ class Energy(_Model):
     sram_byte_pj: NonNegNum  # one byte read or written in a global unit's memory
     static_core_mw: NonNegNum  # leakage and clocking of one core while powered
     static_rest_mw: NonNegNum  # everything else: network, global units, I/O
+    # cores that hold no weights of the mapped network: still powered (they leak), or gated
+    # off (no static power); without the field, powered, the cautious assumption
+    unused_cores: Literal["powered", "gated"] = "powered"
 
 
 # ------------------------------------------------------------------------------------- training

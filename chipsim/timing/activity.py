@@ -4,10 +4,11 @@ The timed model does not guess how long an MVM takes or what it costs: it watche
 input vectors go through the tiles. `ActivityRecorder` sits in front of the functional path's
 matrix backend (the same tiles, the same kernels, so the values are the functional path's to the
 bit) and, for every block of every MVM, turns the input slice into the DAC codes the tile
-applies and keeps three numbers:
+applies and keeps four numbers:
 
 - cycles: from the PWM steps of that vector (its largest |code|, or the full window) x phases;
 - DAC energy: pJ per PWM step per driven row, summed over the rows each phase drives;
+- ADC energy: per column and phase, following the window for a CCO ADC (`TimingParams.adc_pj`);
 - array energy: each conducting device dissipates V_read^2 G per ns, so one phase costs
   sum_i |code_i| x step_ns x (sum_j G_ij over the devices that phase reads) x the description's
   pJ per (uS x ns). The conductances are those the array reads at the tile's drift time
@@ -56,6 +57,7 @@ class LayerActivity:
     cycles: np.ndarray  # (placements, mvms + 1) int64
     array_pj: np.ndarray  # (placements, mvms + 1)
     dac_pj: np.ndarray
+    adc_pj: np.ndarray
 
 
 class ActivityRecorder:
@@ -112,7 +114,9 @@ class ActivityRecorder:
             gw = {"positive": b.g_pos, "negative": b.g_neg}
             dac = sum(self._drives[s] * sums[s].sum(axis=1, dtype=np.float64) for s in sums)
             array = sum(sums[s] @ gw[w] for s, w in self._phase_pairs)
-            window.cycles[k, at[sel]] = p.mvm_cycles(p.pwm_steps(steps), b.cols)
+            pwm = p.pwm_steps(steps)
+            window.cycles[k, at[sel]] = p.mvm_cycles(pwm, b.cols)
+            window.adc_pj[k, at[sel]] = p.adc_pj(pwm, b.cols)
             window.array_pj[k, at[sel]] = array * (p.step_ns * p.array_pj_per_us_ns)
             window.dac_pj[k, at[sel]] = dac * p.dac_pj_per_row_step
 
@@ -138,7 +142,7 @@ class ActivityRecorder:
                 return out
 
             self.done[key] = LayerActivity(prefix(window.cycles), prefix(window.array_pj),
-                                           prefix(window.dac_pj))
+                                           prefix(window.dac_pj), prefix(window.adc_pj))
         return self.done[key]
 
     def replay(self, act: LayerActivity, name: str, source: int, target: int) -> LayerActivity:
@@ -159,7 +163,8 @@ class ActivityRecorder:
             np.cumsum(np.where(takes, per_mvm, 0), axis=1, out=out[:, 1:])
             return out
 
-        return LayerActivity(moved(act.cycles), moved(act.array_pj), moved(act.dac_pj))
+        return LayerActivity(moved(act.cycles), moved(act.array_pj), moved(act.dac_pj),
+                             moved(act.adc_pj))
 
     def forget(self, inference: int) -> None:
         """Drop every record of an inference that has left the chip."""
@@ -189,3 +194,4 @@ class _Window:
         self.cycles = np.zeros(size, dtype=np.int64)
         self.array_pj = np.zeros(size)
         self.dac_pj = np.zeros(size)
+        self.adc_pj = np.zeros(size)

@@ -5,8 +5,10 @@ needs only input rows up to r + 1. The timed model therefore streams feature map
 time: a *chunk* of a conv layer is one output row (its W_out MVMs, in the row-major MVM order
 of docs/contracts.md), a chunk of an LSTM is one time step, and a dense layer is one chunk.
 
-Chunks may hold several rows (`job_mvms`) to keep the number of simulation events down.
-A chunk waits until enough chunks of every source layer have arrived. Between a source and this
+A chunk is always one output row, never a bundle of several: bundling rows to save events would
+make a layer wait for the last row's inputs before starting the first and hold every result
+until the bundle is done, so results would depend on a simulation setting. (A core's job is one
+block's MVMs of one chunk; it costs one event, `core.py`.) A chunk waits until enough chunks of every source layer have arrived. Between a source and this
 layer there may be digital ops (pooling, residual adds, flattening); the source's rows are
 matched to this layer's input rows in proportion (a 2x2 max-pool makes input row i out of
 source rows 2i and 2i + 1), and a dense layer waits for all of them. An LSTM's step t also
@@ -48,24 +50,14 @@ def _conv_rows_needed(node: Any, in_height: int, out_row: int) -> int:
     return max(1, min(in_height, last + 1))
 
 
-def plan_layers(layers: Sequence[Any], graph: Any | None = None,
-                replication: dict[str, int] | None = None,
-                job_mvms: int = 16) -> dict[str, LayerPlan]:
-    """A plan per layer. Without the IR `graph`, every layer is one chunk (no row streaming).
-
-    A conv chunk takes as many output rows as give each replica's cores about `job_mvms` MVMs
-    per chunk (at least one row): finer chunks cost simulation events and change little, as a
-    core then works through a few rows' worth of buffered vectors at a time.
-    """
-    replication = replication or {}
+def plan_layers(layers: Sequence[Any], graph: Any | None = None) -> dict[str, LayerPlan]:
+    """A plan per layer. Without the IR `graph`, every layer is one chunk (no row streaming)."""
     plans: dict[str, LayerPlan] = {}
     for layer in layers:
         node = graph.node(layer.name) if graph is not None else None
         if node is not None and layer.op == "conv":
             h_out, w_out = graph.shapes[node.outputs[0]][1:3]
-            rows = max(1, math.ceil(job_mvms * replication.get(layer.name, 1) / w_out))
-            bounds = [min(r, h_out) * w_out for r in range(0, h_out + rows, rows)]
-            bounds = sorted(set(bounds))
+            bounds = [r * w_out for r in range(h_out + 1)]
             row_mvms = w_out
         elif layer.op in RECURRENT_OPS:
             bounds, row_mvms = list(range(layer.mvms + 1)), 1

@@ -78,7 +78,8 @@ class Network:
         return nodes
 
     def _path(self, src: Any, dst: Any) -> tuple:
-        """The route as (links, servers, head offsets, total head latency, widths), cached."""
+        """The route as (links, (server, head offset) per link, total head latency, widths,
+        the common width or 0 where widths differ), cached."""
         path = self._paths.get((src, dst))
         if path is None:
             links = self.route(src, dst)
@@ -87,7 +88,8 @@ class Network:
                 offsets.append(head)
                 head += self.latency[link]
             widths = [self.width[link] for link in links]
-            path = (links, [self.links[link] for link in links], offsets, head, widths)
+            hops = tuple(zip([self.links[link] for link in links], offsets))
+            path = (links, hops, head, widths, widths[0] if len(set(widths)) == 1 else 0)
             self._paths[(src, dst)] = path
         return path
 
@@ -95,26 +97,40 @@ class Network:
         """Book a packet of `bits` from `src` at `now`; returns the cycle its last flit arrives."""
         if src == dst or bits <= 0:
             return now
-        links, servers, offsets, head, widths = self._path(src, dst)
-        busy = [-(-int(bits) // w) for w in widths]
+        path = self._paths.get((src, dst)) or self._path(src, dst)
+        links, hops, head, widths, width = path
+        if width:  # one width on the whole route: the same flits on every link
+            flits = -(-int(bits) // width)
+            busy = None
+        else:
+            busy = [-(-int(bits) // w) for w in widths]
+            flits = max(busy)
         start = now
-        for server, offset in zip(servers, offsets):  # wormhole: wait for every link
+        for server, offset in hops:  # wormhole: wait for every link
             if server.free_at - offset > start:
                 start = server.free_at - offset
-        counted = self.ledger.counts(inference)
-        for server, offset, flits in zip(servers, offsets, busy):
-            server.free_at = start + offset + flits
-            server.busy_cycles += flits
-            server.jobs += 1
-            if counted:
-                server.bits += bits
+        counted = inference < self.ledger.real_inputs  # `EnergyLedger.counts`, inlined
+        if busy is None:
+            for server, offset in hops:
+                server.free_at = start + offset + flits
+                server.busy_cycles += flits
+                server.jobs += 1
+                if counted:
+                    server.bits += bits
+        else:
+            for (server, offset), f in zip(hops, busy):
+                server.free_at = start + offset + f
+                server.busy_cycles += f
+                server.jobs += 1
+                if counted:
+                    server.bits += bits
         if counted:
             self._bit_hops[layer] += bits * len(links)
         if self.trace.wants(inference):
-            for link, flits, offset in zip(links, busy, offsets):
-                self.trace.span("link", f"{link[0]}->{link[1]}", layer, start + offset, flits,
-                                inference, bits=bits)
-        return start + head + max(busy)
+            for i, (link, (_, offset)) in enumerate(zip(links, hops)):
+                self.trace.span("link", f"{link[0]}->{link[1]}", layer, start + offset,
+                                flits if busy is None else busy[i], inference, bits=bits)
+        return start + head + flits
 
     def charge(self) -> None:
         """Charge the bit-hops counted so far to the ledger (per layer), then reset them."""

@@ -9,7 +9,7 @@ plain numbers (`TimingParams`) and the model can be checked by hand against the 
   code (`fixed`), and conversion is adc.conversion_ns once per group of columns that the core's
   ADCs convert in turn (`chipsim.arch.metrics` uses the same formula at full scale);
 - an MVM takes one such phase per phase of the read mode, one after the other;
-- the local digital unit handles `lanes` values per cycle after `latency_cycles`.
+- the local digital unit takes `lanes` values per cycle; results follow `latency_cycles` later.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ class TimingParams:
     step_ns: float
     conversion_ns: float
     adcs_per_core: int
+    adc_kind: str  # "cco" | "sar" | "ramp": how conversion energy follows the window
     ldpu_ops: tuple[str, ...]
     ldpu_lanes: int
     ldpu_latency_cycles: int
@@ -49,6 +50,9 @@ class TimingParams:
     gdpu_lanes: int
     gdpu_latency_cycles: int
     gdpu_attach: tuple[int, ...]
+    gdpu_ops: tuple[str, ...]
+    gdpu_value_bits: int  # a value in a global unit's memory, in its precision
+    memory_bytes: int
     memory_width_bits: int
     memory_latency_cycles: int
     link_width_bits: int
@@ -66,6 +70,7 @@ class TimingParams:
     sram_pj_per_byte: float
     static_core_mw: float
     static_rest_mw: float
+    unused_cores: str  # "powered" | "gated"
 
     @classmethod
     def from_chip(cls, chip, read_mode: str | None = None, link_width_scale: float = 1.0
@@ -85,9 +90,12 @@ class TimingParams:
             phases=tuple((p.inputs, p.weights) for p in chip.read_modes[mode].phases),
             max_code=c.dac.max_code, window=c.dac.window, step_ns=float(c.dac.step_ns),
             conversion_ns=float(c.adc.conversion_ns), adcs_per_core=c.adc.per_core,
+            adc_kind=c.adc.kind,
             ldpu_ops=tuple(c.ldpu.ops), ldpu_lanes=c.ldpu.lanes,
             ldpu_latency_cycles=c.ldpu.latency_cycles, gdpu_count=gu.count, gdpu_lanes=gu.lanes,
             gdpu_latency_cycles=gu.latency_cycles, gdpu_attach=tuple(gu.attach_cores),
+            gdpu_ops=tuple(gu.ops), gdpu_value_bits=_PRECISION_BITS[gu.precision],
+            memory_bytes=gu.memory.size_bytes,
             memory_width_bits=gu.memory.width_bits,
             memory_latency_cycles=gu.memory.latency_cycles,
             link_width_bits=max(1, int(net.link_width_bits * link_width_scale)),
@@ -97,7 +105,7 @@ class TimingParams:
             array_pj_per_us_ns=e.array_read_pj_per_us_ns, ldpu_pj_per_op=e.ldpu_op_pj,
             gdpu_pj_per_op=e.gdpu_op_pj, pj_per_bit_hop=e.hop_bit_pj,
             sram_pj_per_byte=e.sram_byte_pj, static_core_mw=e.static_core_mw,
-            static_rest_mw=e.static_rest_mw)
+            static_rest_mw=e.static_rest_mw, unused_cores=e.unused_cores)
 
     # -- time ---------------------------------------------------------------------------------
     def cycles(self, ns: float) -> int:
@@ -116,20 +124,37 @@ class TimingParams:
         phase_ns = np.asarray(steps, dtype=np.float64) * self.step_ns + groups * self.conversion_ns
         return np.ceil(phase_ns * self.clock_ghz - 1e-9).astype(np.int64) * len(self.phases)
 
-    def ldpu_cycles(self, values: int) -> int:
-        """Cycles the local digital unit needs for `values` results."""
-        return math.ceil(values / self.ldpu_lanes) + self.ldpu_latency_cycles
+    def adc_pj(self, steps: np.ndarray, cols: int) -> np.ndarray:
+        """ADC energy of each MVM of a run whose vectors need `steps` PWM steps.
 
-    def gdpu_cycles(self, ops: int) -> int:
-        return math.ceil(ops / self.gdpu_lanes) + self.gdpu_latency_cycles
+        `adc_conversion_pj` is one column's conversion in one full-scale phase. A CCO ADC
+        integrates while the row pulses last and draws its bias for the whole window ([JSSC22]),
+        so its energy follows the phase's length: less when a data-dependent window ends early.
+        A SAR or ramp ADC converts once the window has closed: the same energy whatever the
+        window. With a fixed window the two agree.
+        """
+        per_mvm = self.adc_pj_per_conversion * cols * len(self.phases)
+        steps = np.asarray(steps, dtype=np.float64)
+        if self.adc_kind != "cco":
+            return np.full(len(steps), per_mvm)
+        groups = math.ceil(cols / self.adcs_per_core) * self.conversion_ns
+        full = self.max_code * self.step_ns + groups
+        return per_mvm * (steps * self.step_ns + groups) / full
 
-    def memory_cycles(self, bits: int) -> int:
-        return math.ceil(bits / self.memory_width_bits) + self.memory_latency_cycles
+    def memory_words(self, bits: int) -> int:
+        """Words of a global unit's memory that `bits` occupy (one access per cycle)."""
+        return math.ceil(bits / self.memory_width_bits)
 
     @property
     def static_pj_per_cycle(self) -> float:
-        """Static energy of the whole chip per clock cycle (mW x ns = pJ)."""
+        """Static energy of the whole chip per clock cycle (mW x ns = pJ), every core powered."""
         return (self.cores * self.static_core_mw + self.static_rest_mw) / self.clock_ghz
+
+    def static_pj_per_cycle_using(self, cores_used: int) -> float:
+        """Static energy per cycle of a chip running a mapping on `cores_used` cores: the
+        unused cores draw nothing when the description gates them (`energy.unused_cores`)."""
+        powered = cores_used if self.unused_cores == "gated" else self.cores
+        return (powered * self.static_core_mw + self.static_rest_mw) / self.clock_ghz
 
 
 #: Longest event the cycle-level simulator schedules, in cycles: the clock counts in int64, and

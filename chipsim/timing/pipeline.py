@@ -40,7 +40,7 @@ from chipsim.timing.activity import ActivityRecorder
 from chipsim.timing.chunks import LayerPlan
 from chipsim.timing.core import Core, MvmJob
 from chipsim.mapping.digital import runs_on_core
-from chipsim.timing.digital import GlobalUnit, LocalUnit
+from chipsim.timing.digital import GlobalUnit, LocalUnit, check_global_work
 from chipsim.timing.energy import EnergyLedger
 from chipsim.timing.network import Network
 from chipsim.timing.params import TimingParams
@@ -106,8 +106,14 @@ class ChipModel:
         self.col_start = {name: [mapping.placements[s.index].block.col_start for s in specs]
                           for name, specs in recorder.blocks.items()}
         self.consumers = routes.consumers
+        self._messages: dict[tuple, list] = {}  # `Routes.outputs`, per recurring chunk pattern
+        # per layer, per placement (recorder order): (index, replica, column group, cols, core)
+        self._blocks = {name: [(k, s.replica, (s.replica, self.col_start[name][k]), s.cols,
+                                self.core_of[name][k]) for k, s in enumerate(specs)]
+                        for name, specs in recorder.blocks.items()}
         self.sinks = [n for n in self.layers if not [c for c in self.consumers[n] if c != n]]
         self.entries = [n for n, plan in plans.items() if not plan.needs]  # read the input
+        self.entry_set = set(self.entries)
         self.local_ops, self.global_ops = {}, {}
         for layer in layers:
             ops = getattr(layer, "digital_ops", {}) or {}
@@ -116,6 +122,7 @@ class ChipModel:
             self.global_ops[layer.name] = sum(v for k, v in ops.items() if not local[k])
         units = {u.name: u for u in self.gdpus}
         self.unit_of = {name: units.get(routes.unit[name]) for name in self.layers}
+        check_global_work(self.layers.values(), self.unit_of, plans, params)
         self.flights: dict[int, _Flight] = {}
         self.finished: dict[int, int] = {}  # input -> cycle its last chunk was done
         self.started: dict[int, int] = {}
@@ -186,8 +193,10 @@ class ChipModel:
         if self.filled is None:
             self.filled = self._next_input
         if not self.settled and self._next_input >= self.inputs:
+            # stop streaming at an exact repeat only (or at the bound): a near one may hide a
+            # longer pattern that more inputs would show
             self.settled = steady_rate(self.steady_ends(), self.env.now,
-                                       self.p.clock_ghz, self.min_gaps)[2]
+                                       self.p.clock_ghz, self.min_gaps, tolerance=0.0)[2]
             if self.settled and self._next_input == self.inputs:
                 self._kept = None  # no timing-only input will need them
         self._admit()
@@ -223,35 +232,46 @@ class ChipModel:
         base = n * plan.mvms
         groups: dict[tuple[int, int], list] = {}
         chunk = {"left": 0, "end": self.env.now, "heads": [], "jobs": 0}
-        for k, spec in enumerate(self.recorder.blocks[name]):
-            r0 = (spec.replica - base) % replicas
+        # each block's figures for MVMs p0..p1-1, all blocks at once (prefix sums)
+        cycles = (act.cycles[:, p1] - act.cycles[:, p0]).tolist()
+        array = (act.array_pj[:, p1] - act.array_pj[:, p0]).tolist()
+        dac = (act.dac_pj[:, p1] - act.dac_pj[:, p0]).tolist()
+        adc = (act.adc_pj[:, p1] - act.adc_pj[:, p0]).tolist()
+        ends: dict[int, list] = {}  # cycle -> the jobs that end then, with their cores
+        dones: dict[tuple[int, int], Callable] = {}  # one hand-back per column group
+        cores = self.cores
+        for k, replica, key, cols, core in self._blocks[name]:
+            r0 = (replica - base) % replicas
             count = _count(p1, r0, replicas) - _count(p0, r0, replicas)
             if count == 0:
                 continue
-            key = (spec.replica, self.col_start[name][k])
-            if key not in groups:
-                groups[key] = [self.parts[name][key], 0, count, spec.cols, key[1]]
+            done = dones.get(key)
+            if done is None:
+                groups[key] = [self.parts[name][key], 0, count, cols, key[1]]
                 chunk["left"] += 1
-            job = MvmJob(name, n, spec.cols, int(act.cycles[k, p1] - act.cycles[k, p0]), count,
-                         float(act.array_pj[k, p1] - act.array_pj[k, p0]),
-                         float(act.dac_pj[k, p1] - act.dac_pj[k, p0]),
-                         self._block_done(flight, name, c, key, groups, chunk))
+                done = dones[key] = self._block_done(flight, name, c, key, groups, chunk)
+            job = MvmJob(name, n, cols, cycles[k], count, array[k], dac[k], adc[k], done)
             self.simulated_mvms += count
             chunk["jobs"] += 1
-            self.cores[self.core_of[name][k]].inbox.put(job)
+            ends.setdefault(cores[core].submit(job), []).append((job, core))
+        for end, jobs in ends.items():
+            self.at(end, lambda end=end, jobs=jobs: _hand_back(jobs, end))
 
     def _block_done(self, flight: _Flight, name: str, c: int, key: tuple[int, int],
                     groups: dict, chunk: dict) -> Callable[[MvmJob, int, int], None]:
+        group = groups[key]
+        head = self.head[name][key]
+        psum_bits = self.routes.partial_sum_bits
+
         def done(job: MvmJob, core: int, t: int) -> None:
-            group = groups[key]
-            head = self.head[name][key]
-            bits = job.mvms * job.cols * self.routes.partial_sum_bits
-            arrival = self.network.send(t, core, head, bits, name, flight.n)
+            arrival = t if core == head else self.network.send(
+                t, core, head, job.mvms * job.cols * psum_bits, name, flight.n)
             chunk["jobs"] -= 1
-            if chunk["jobs"] == 0 and name in self.entries:
+            if chunk["jobs"] == 0 and name in self.entry_set:
                 self._entry_chunk_done(flight)
             group[0] -= 1
-            group[1] = max(group[1], arrival)
+            if arrival > group[1]:
+                group[1] = arrival
             if group[0] == 0:
                 self.at(group[1], lambda: self._accumulate(flight, name, c, key, group, chunk))
         return done
@@ -295,7 +315,7 @@ class ChipModel:
 
     def _unit(self, flight: _Flight, name: str, c: int, unit: GlobalUnit, count: int,
               ops: int) -> None:
-        bits = count * self.layers[name].cols * self.p.activation_bits
+        bits = count * self.layers[name].cols * self.p.gdpu_value_bits
         end = unit.run(self.env.now, name, flight.n, ops, bits, bits)
         senders = [(unit.name, count, 0, self.layers[name].cols)]
         self.at(end, lambda: self._deliver(flight, name, c, senders))
@@ -304,13 +324,19 @@ class ChipModel:
         """Send a finished chunk to the cores of each consumer that read it (`Routes`); the
         sink's output leaves."""
         now, routes, plan = self.env.now, self.routes, self.plans[name]
+        send, n = self.network.send, flight.n
         for consumer in self.consumers[name]:
             arrive = now
-            copies = routes.copies_reading(name, consumer, flight.n, plan.bounds[c],
-                                           plan.bounds[c + 1])
-            for send in routes.outputs(name, consumer, senders, copies):
-                arrive = max(arrive, self.network.send(now, send.src, send.dst, send.bits, name,
-                                                       flight.n))
+            copies = routes.copies_reading(name, consumer, n, plan.bounds[c], plan.bounds[c + 1])
+            key = (name, consumer, tuple(senders), tuple(copies))
+            messages = self._messages.get(key)
+            if messages is None:  # the same few patterns recur chunk after chunk
+                messages = self._messages[key] = [
+                    (m.src, m.dst, m.bits) for m in routes.outputs(name, consumer, senders, copies)]
+            for src, dst, bits in messages:
+                t = send(now, src, dst, bits, name, n)
+                if t > arrive:
+                    arrive = t
             self.at(arrive, lambda consumer=consumer: self._arrived(flight, consumer, name, c))
         if name in self.sinks:
             flight.sinks_left -= 1
@@ -326,6 +352,12 @@ class ChipModel:
             flight.prefix[key] += 1
         if flight.n in self.flights:
             self._try_fire(flight, consumer)
+
+
+def _hand_back(jobs: list, end: int) -> None:
+    """Run the `done` of each job that ended at `end`, in the order they were submitted."""
+    for job, core in jobs:
+        job.done(job, core, end)
 
 
 def _count(x: int, r0: int, replicas: int) -> int:

@@ -166,7 +166,7 @@ SETTLED = 0.05  # a repeat of the intervals may differ from the one before by th
 
 
 def steady_rate(ends: Iterable[int], horizon: int, clock_ghz: float,
-                min_gaps: int = 2) -> tuple[float | None, int, bool]:
+                min_gaps: int = 2, tolerance: float = SETTLED) -> tuple[float | None, int, bool]:
     """Steady-state inferences/s from the cycles inputs left at, the number of completions it
     rests on, and whether it has settled; the rate is None below two completions.
 
@@ -176,24 +176,33 @@ def steady_rate(ends: Iterable[int], horizon: int, clock_ghz: float,
     stream would have. The intervals between completions need not be equal: replicas that take
     every R-th MVM give inputs different work, in a pattern that repeats every few inputs. So
     the rate has settled when the window's last max(2p, `min_gaps`) intervals repeat with
-    period p, each within `SETTLED` of their mean, for the smallest such p; the rate is then
+    period p, each within `tolerance` of their mean, for the smallest such p; the rate is then
     that of the whole repeats among them (so the pattern's phase does not bias it). Otherwise it
-    is the mean rate over the whole window.
+    is the mean rate over the whole window, settled when the window's two halves, each of
+    `min_gaps` intervals or more, agree on it within `tolerance` (a pattern too long to repeat
+    in the window, yet a steady mean). An exact repeat is looked for first, at every p,
+    before a near one: with a fixed PWM window the model's intervals repeat exactly, and a near
+    repeat of period 1 can hide a longer exact pattern (five intervals within 5 % of each other
+    followed by a short sixth one, found in issue 17).
     """
     ends = sorted(t for t in ends if t <= horizon)
     gaps = [b - a for a, b in zip(ends, ends[1:])]
     if not gaps or ends[-1] == ends[0]:
         return None, len(ends), False
-    for p in range(1, len(gaps) // 2 + 1):
-        span = max(2 * p, min_gaps)  # the tail that must repeat with period p
-        if span > len(gaps):
-            break
-        tail = gaps[len(gaps) - span:]
-        tolerance = SETTLED * sum(tail) / span
-        if all(abs(a - b) <= tolerance for a, b in zip(tail, tail[p:])):
-            whole = tail[span % p:]  # whole repeats only
-            return len(whole) * clock_ghz * 1e9 / sum(whole), len(whole) + 1, True
-    return len(gaps) * clock_ghz * 1e9 / (ends[-1] - ends[0]), len(ends), False
+    for share in dict.fromkeys((0.0, tolerance)):
+        for p in range(1, len(gaps) // 2 + 1):
+            span = max(2 * p, min_gaps)  # the tail that must repeat with period p
+            if span > len(gaps):
+                break
+            tail = gaps[len(gaps) - span:]
+            allowed = share * sum(tail) / span
+            if all(abs(a - b) <= allowed for a, b in zip(tail, tail[p:])):
+                whole = tail[span % p:]  # whole repeats only
+                return len(whole) * clock_ghz * 1e9 / sum(whole), len(whole) + 1, True
+    half = len(gaps) // 2
+    first, second = sum(gaps[:half]) / max(1, half), sum(gaps[half:]) / max(1, len(gaps) - half)
+    settled = half >= min_gaps and abs(first - second) <= tolerance * (first + second) / 2
+    return len(gaps) * clock_ghz * 1e9 / (ends[-1] - ends[0]), len(ends), settled
 
 
 def _plain(value: Any) -> Any:

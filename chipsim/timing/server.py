@@ -7,6 +7,12 @@ the queue needs no events of its own: the window only remembers when it is next 
 it returns the moment service starts and ends, exactly what a `simpy.Resource(capacity=1)` with
 a FIFO queue would produce, at no event per use. The caller waits with one timeout.
 
+A pipelined unit (a digital unit whose `lanes` take new operands every cycle while earlier ones
+are still in its `latency_cycles` stages) is a server whose job holds it only while its operands
+go in; the results come out `latency` cycles after the last one went in (`book`'s `latency`),
+while the next job's operands already go in. That is the latency queue: a job waits for the
+jobs before it to go in, not to come out.
+
 A packet holding every link of its route at once (wormhole routing, `network.py`) books
 several servers together: it starts when all of them are free, so booking never deadlocks.
 """
@@ -26,11 +32,11 @@ class Server:
         self.jobs = 0
         self.bits = 0.0  # data it carried for the user's inputs, for links
 
-    def book(self, now: int, cycles: int) -> tuple[int, int]:
-        """Serve a job of `cycles` arriving at `now`: returns (start, end) in cycles."""
+    def book(self, now: int, cycles: int, latency: int = 0) -> tuple[int, int]:
+        """Serve a job arriving at `now` that holds the server `cycles` and is done `latency`
+        cycles after it lets go: returns (start, done) in cycles."""
         start = max(now, self.free_at)
-        end = start + cycles
-        self.free_at = end
+        self.free_at = start + cycles
         self.busy_cycles += cycles
         self.jobs += 1
-        return start, end
+        return start, start + cycles + latency

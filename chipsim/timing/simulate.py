@@ -30,15 +30,15 @@ class Simulation:
     def __init__(self, graph: Any, layers: Sequence[Any], chip: Any, mapping: Any, *,
                  read_mode: str | None = None, seed: int = 0,
                  options: AnalogOptions | None = None, link_width_scale: float = 1.0,
-                 job_mvms: int = 16, model: str = "") -> None:
+                 model: str = "") -> None:
         self.graph, self.layers, self.chip, self.mapping = graph, list(layers), chip, mapping
-        self.seed, self.options, self.job_mvms = seed, options, job_mvms
+        self.seed, self.options = seed, options
         self.model = model or getattr(graph, "name", "")
         check_usable(mapping, chip)
         self.params = TimingParams.from_chip(chip, read_mode, link_width_scale)
         self.net = AnalogNetwork(graph, layers, mapping, chip, seed=seed, options=options)
         self.positions = {c: chip.core_position(c) for c in range(chip.cores.count)}
-        self.plans = plan_layers(layers, graph, mapping.replication, job_mvms)
+        self.plans = plan_layers(layers, graph)
         self.routes = Routes(mapping, layers, chip, graph)  # the messages the model sends
 
     def run(self, x: np.ndarray, *, in_flight: int | None = None, group: int = 8,
@@ -81,7 +81,7 @@ class Simulation:
 def simulate(graph: Any, layers: Sequence[Any], chip: Any, mapping: Any, x: np.ndarray, *,
              read_mode: str | None = None, seed: int = 0, options: AnalogOptions | None = None,
              in_flight: int | None = None, group: int = 8, trace_inputs: int = 2,
-             link_width_scale: float = 1.0, job_mvms: int = 16, compare: bool = True,
+             link_width_scale: float = 1.0, compare: bool = True,
              model: str = "") -> tuple[SimResult, Trace]:
     """Stream the inputs `x` through the mapped network on the chip's timed model.
 
@@ -89,8 +89,7 @@ def simulate(graph: Any, layers: Sequence[Any], chip: Any, mapping: Any, x: np.n
     (`outputs_match_functional`).
     """
     sim = Simulation(graph, layers, chip, mapping, read_mode=read_mode, seed=seed,
-                     options=options, link_width_scale=link_width_scale, job_mvms=job_mvms,
-                     model=model)
+                     options=options, link_width_scale=link_width_scale, model=model)
     result, trace, outputs = sim.run(x, in_flight=in_flight, group=group,
                                      trace_inputs=trace_inputs, keep_outputs=compare)
     if compare:
@@ -101,7 +100,8 @@ def simulate(graph: Any, layers: Sequence[Any], chip: Any, mapping: Any, x: np.n
 def summarize(timed: ChipModel, layers: Sequence[Any], mapping: Any, model: str) -> SimResult:
     """Turn a finished `ChipModel` run into figures.
 
-    Static power is charged per inference over one steady-state interval (1 / throughput): what
+    Static power (of every core, or of the used ones when `energy.unused_cores` is gated, and of
+    the rest of the chip) is charged per inference over one steady-state interval (1 / throughput): what
     each inference costs a chip that streams, so energy per inference does not depend on how
     many inputs were simulated (the pipeline's fill is not charged). Without a rate it falls
     back to the time the user's inputs took, from the start until the last of them left.
@@ -115,7 +115,8 @@ def summarize(timed: ChipModel, layers: Sequence[Any], mapping: Any, model: str)
     ips, steady, settled = steady_rate(timed.steady_ends(), horizon, p.clock_ghz, timed.min_gaps)
     static_cycles = (inputs * p.clock_ghz * 1e9 / ips if ips
                      else max(finished[n] for n in range(inputs)))
-    timed.ledger.charge("static", "(chip)", "chip", static_cycles * p.static_pj_per_cycle)
+    timed.ledger.charge("static", "(chip)", "chip",
+                        static_cycles * p.static_pj_per_cycle_using(len(timed.cores)))
     notes = [] if settled else [
         f"throughput not settled: the intervals between the {steady} completions in the "
         f"steady window did not repeat within {SETTLED:.0%} after {len(finished)} inputs in "
