@@ -51,46 +51,46 @@ def load_mapping(path: str | Path, chip: Chip, graph: Graph) -> Mapping:
     return Mapping.from_yaml(path, chip, lower(graph))
 
 
-def calibrate(graph: Graph, mapping: Mapping, chip: Chip, *, data: str | np.ndarray,
+def calibrate(graph: Graph, mapping: Mapping, chip: Chip, *, data: str | np.ndarray | None,
               samples: int = 256, seed: int = 0, input_rule: str = "best",
               column_rule: str = "best") -> Mapping:
     """The mapping with every tile's input range and column ranges calibrated, as `chipsim
     calibrate` does: on the first `samples` of a data set's calibration split (never test
-    data), or on the array of calibration inputs given."""
+    data), on the array of calibration inputs given, or (None) on synthetic ones."""
     from chipsim.calibration.auto import calibration_inputs
     from chipsim.calibration.calibrate import calibrate_mapping
     from chipsim.functional.executor import check_inputs
 
-    if isinstance(data, str):
-        x, _ = calibration_inputs(graph, data, samples)
+    if data is None or isinstance(data, str):
+        x, _ = calibration_inputs(graph, data, samples, seed)
     else:
         x = check_inputs(graph, np.asarray(data), name="calibration inputs")
     return calibrate_mapping(graph, lower(graph), mapping, chip, x, input_rule=input_rule,
                              column_rule=column_rule, seed=seed).mapping
 
 
-def accuracy(graph: Graph, mapping: Mapping, chip: Chip, *, data: str,
+def accuracy(graph: Graph, mapping: Mapping, chip: Chip, *, data: str | None = None,
              times: Sequence[float | str] = ("1h",), seeds: int | Sequence[int] = 5,
              images: int | None = None, gdc: Sequence[bool] = (True,),
-             options: AnalogOptions | None = None) -> AccuracyResult:
+             options: AnalogOptions | None = None, seed: int = 0) -> AccuracyResult:
     """Test accuracy and relative logit error against float over drift time and seeds, on the
-    first `images` of the data set's test split (all by default). Warns when a fixed-range
-    chip runs a mapping without input ranges (the uncalibrated baseline)."""
+    first `images` of the data set's test split (all by default); without a data set, on
+    `images` (default 256) synthetic inputs drawn from `seed`, where accuracy is agreement with
+    the float network (the result's `metric` says which). Warns when a fixed-range chip runs a
+    mapping without input ranges (the uncalibrated baseline)."""
     from chipsim.calibration.auto import uncalibrated_tiles
-    from chipsim.datasets import load_dataset
-    from chipsim.functional.executor import check_inputs
+    from chipsim.functional.inputs import scored_inputs
     from chipsim.functional.study import accuracy_study
 
-    x, y = load_dataset(data, "test")
-    x, y = x[:images], y[:images]
-    x = check_inputs(graph, x, name=f"data set {data!r}")
+    layers = lower(graph)
+    scored = scored_inputs(graph, layers, data, images if data or images else 256, seed)
     if missing := uncalibrated_tiles(mapping, chip, options):
         warnings.warn(f"{missing} of {len(mapping.placements)} tiles have no calibrated input "
                       f"range and {chip.name} converts a fixed range (|x| <= 1): this is the "
                       "uncalibrated chip; chipsim.calibrate(...) sets the ranges", stacklevel=2)
-    return accuracy_study(graph, lower(graph), mapping, chip, x, y, times=_seconds(times),
-                          seeds=seeds, gdc=tuple(gdc), options=options,
-                          names=(_model(graph), chip.name, data))
+    return accuracy_study(graph, layers, mapping, chip, scored.x, scored.labels,
+                          times=_seconds(times), seeds=seeds, gdc=tuple(gdc), options=options,
+                          names=(_model(graph), chip.name, scored.data), metric=scored.metric)
 
 
 def simulate(graph: Graph, mapping: Mapping, chip: Chip, *, data: str | None = None,

@@ -18,7 +18,7 @@ def test_text_output_and_files(tmp_path, capsys):
     assert main(["accuracy", MLP, "--data", "digits", "--times", "1h", "--seeds", "2",
                  "--limit", "50", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "float accuracy" in text and "1h" in text
+    assert "test accuracy: float network" in text and "1h" in text
     rows = read_csv(out / "accuracy.csv")
     assert [(r.time_s, r.gdc, r.seeds) for r in rows] == [(3600.0, True, 2), (3600.0, False, 2)]
     assert (out / "accuracy.png").stat().st_size > 1000
@@ -33,6 +33,21 @@ def test_json_is_the_only_stdout(tmp_path, capsys):
     assert [(r["time_s"], r["gdc"]) for r in doc["rows"]] == [(0.0, False), (86400.0, False)]
     for r in doc["rows"]:
         assert 0 <= r["accuracy_mean"] <= 1 and r["logit_error_mean"] > 0
+
+
+def test_without_data_it_scores_agreement_with_float(tmp_path, capsys):
+    """A graph without a data set runs on synthetic inputs, labelled by the float network."""
+    args = ["accuracy", MLP, "--times", "1h", "--seeds", "1", "--gdc", "on", "--limit", "40",
+            "--json"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["data"] == "synthetic" and doc["images"] == 40
+    assert doc["metric"] == "top-1 agreement with the float network"
+    assert doc["float_accuracy"] == 1.0  # the float network agrees with itself
+    (row,) = doc["rows"]
+    assert 0 < row["accuracy_mean"] <= 1 and row["logit_error_mean"] > 0
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0  # same seed, same numbers
+    assert json.loads(capsys.readouterr().out)["rows"] == doc["rows"]
 
 
 def _fails(args, capsys, *words):

@@ -27,10 +27,22 @@ def test_text_report_and_calibrated_file(mapping_file, tmp_path, capsys):
                  "--samples", "16", "--rows-per-tile", "40", "--input-rule", "quantile",
                  "--column-rule", "stats", "-o", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "calibration set: accuracy" in text and f"wrote {out}" in text
+    assert "calibration set: test accuracy" in text and f"wrote {out}" in text
     assert text.count("quantile") == 2  # one line per tile
     placements = [line for line in out.read_text().splitlines() if line.startswith("- {layer:")]
     assert len(placements) == 2
+    assert all("calibration: {input_range: " in line for line in placements)
+
+
+def test_calibrate_without_data_uses_synthetic_inputs(mapping_file, tmp_path, capsys):
+    out = tmp_path / "cal.yaml"
+    assert main(["calibrate", MLP, "--mapping", str(mapping_file), "--samples", "16",
+                 "--rows-per-tile", "40", "-o", str(out), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["data"] == "synthetic"
+    assert doc["metric"] == "top-1 agreement with the float network"
+    assert 0 <= doc["calibration_set"]["after"]["accuracy"] <= 1
+    placements = [line for line in out.read_text().splitlines() if line.startswith("- {layer:")]
     assert all("calibration: {input_range: " in line for line in placements)
 
 

@@ -103,10 +103,15 @@ def test_report_section_shows_figure_and_the_json_numbers(report):
     assert "| " + " | ".join(table[1]) + " |" in md
 
 
-def test_calibration_study_without_data_is_a_one_line_error(tmp_path, capsys):
-    assert main(["report", MLP, "--strategy", "sequential", "--calibration-study",
-                 "--out", str(tmp_path / "r")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("chipsim: error:") and "\n" not in err
-    assert "--calibration-study needs --data" in err
-    assert not (tmp_path / "r").exists()
+def test_calibration_study_without_data_scores_agreement_with_float(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["report", MLP, "--strategy", "sequential", "--calibration-study", "--images",
+                 "20", "--seeds", "1", "--times", "1h", "--out", str(out)]) == 0
+    capsys.readouterr()
+    study = json.loads((out / "results.json").read_text())["calibration"]
+    assert study["data"] == "synthetic"
+    assert study["metric"] == "top-1 agreement with the float network"
+    assert {r["variant"] for r in study["rows"]} >= {"uncalibrated", "both"}
+    md = (out / "README.md").read_text()
+    assert "synthetic calibration inputs" in md
+    assert "top-1 agreement with the float network (%)" in md

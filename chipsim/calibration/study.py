@@ -26,6 +26,7 @@ import numpy as np
 from chipsim.calibration.calibrate import calibrate_mapping
 from chipsim.functional.analog import AnalogNetwork, AnalogOptions
 from chipsim.functional.executor import FloatBackend, run_network
+from chipsim.functional.inputs import AGREEMENT, TEST_ACCURACY, inputs_phrase
 from chipsim.functional.study import accuracy, relative_logit_error
 from chipsim.functional.times import format_time
 
@@ -106,12 +107,13 @@ class CalibrationStudy:
     rows: list[StudyRow] = field(default_factory=list)
     calibration_images: int | None = None  # calibration samples the ranges were fitted on
     chip_variant: str | None = None  # the variant that is the chip as it runs (`chip_variant`)
+    metric: str = TEST_ACCURACY  # or agreement with float, on synthetic inputs
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "chip": self.chip, "data": self.data,
                 "images": self.images, "calibration_images": self.calibration_images,
                 "float_accuracy": self.float_accuracy, "chip_variant": self.chip_variant,
-                "rows": [dataclasses.asdict(r) for r in self.rows]}
+                "metric": self.metric, "rows": [dataclasses.asdict(r) for r in self.rows]}
 
     def plot(self, path: str | Path) -> Path:
         """Accuracy of every variant over drift time (see `plot_study`)."""
@@ -122,8 +124,8 @@ class CalibrationStudy:
         study = self.to_json()
         variants, times, cell = study_grid(study["rows"])
         head = ["time", "float"] + [variant_label(v, study) for v in variants]
-        lines = [f"{self.model} on {self.chip}, {self.images} {self.data} test images, "
-                 f"accuracy % (mean ± std over seeds), GDC on; ({self.chip}): the chip as it "
+        lines = [f"{self.model} on {self.chip}, {inputs_phrase(self.images, self.data)}, "
+                 f"{self.metric} % (mean ± std over seeds), GDC on; ({self.chip}): the chip as it "
                  "runs after `chipsim calibrate`",
                  "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for t in times:
@@ -189,10 +191,10 @@ def _label_axes(ax, study: dict[str, Any]) -> None:
     ax.set_xticks([max(t, 1.0) for t in times], [format_time(t) for t in times])
     ax.minorticks_off()
     ax.set_xlabel("time after programming (log scale)")
-    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylabel(f"{study.get('metric', TEST_ACCURACY)} (%)")
     seeds = max((r["seeds"] for r in study["rows"]), default=0)
-    ax.set_title(f"{study['model']} on {study['chip']}, {study['images']} {study['data']} test "
-                 f"images: range calibration over drift\n(mean ± std over {seeds} seeds, "
+    ax.set_title(f"{study['model']} on {study['chip']}, "
+                 f"{inputs_phrase(study['images'], study['data'])}: range calibration over drift\n(mean ± std over {seeds} seeds, "
                  "GDC on)", fontsize=9)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
@@ -266,21 +268,20 @@ def calibration_study(
     return result
 
 
-def study_from_data(graph, layers: Sequence, mapping, chip: Any, data: str, x: np.ndarray,
-                    y: np.ndarray, *, times: Sequence[float], seeds: int | Sequence[int],
-                    batch: int = 256,
+def study_from_data(graph, layers: Sequence, mapping, chip: Any, data: str | None,
+                    x: np.ndarray, y: np.ndarray, *, times: Sequence[float],
+                    seeds: int | Sequence[int], batch: int = 256,
                     samples: int = 256, csv_path: str | Path | None = None,
                     names: tuple[str, str, str] = ("model", "chip", "data"),
                     log: Callable[[str], None] | None = None) -> CalibrationStudy:
     """The whole study as `chipsim accuracy --calibration-study` runs it: calibrate on the first
-    `samples` images of `data`'s calibration split, then test on (x, y)."""
-    from chipsim.datasets import load_dataset
-    from chipsim.functional.executor import check_inputs
+    `samples` images of `data`'s calibration split (synthetic calibration inputs without a data
+    set), then test on (x, y)."""
+    from chipsim.calibration.auto import calibration_inputs
 
-    x_cal, _ = load_dataset(data, "calibration")
-    x_cal = check_inputs(graph, x_cal[:samples], name=f"data set {data!r} (calibration split)")
+    x_cal, source = calibration_inputs(graph, data, samples)
     if log:
-        log(f"calibrating on {len(x_cal)} {data} calibration images")
+        log(f"calibrating on {source}")
     variants = calibrated_variants(graph, layers, mapping, chip, x_cal)
     on_row = StudyCsv(csv_path).append if csv_path is not None else None
     if log:
@@ -289,4 +290,5 @@ def study_from_data(graph, layers: Sequence, mapping, chip: Any, data: str, x: n
     study = calibration_study(graph, layers, variants, chip, x, y, times=times, seeds=seeds,
                               batch=batch, names=names, on_row=on_row)
     study.calibration_images = int(len(x_cal))
+    study.metric = TEST_ACCURACY if data else AGREEMENT
     return study

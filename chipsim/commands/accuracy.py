@@ -13,6 +13,8 @@ from chipsim.commands.common import (DRIFT_TIMES, add_chip_option, add_json_opti
 from chipsim.errors import ChipsimError
 from chipsim.functional.switches import NON_IDEALITIES
 
+#: synthetic inputs without --data and --limit
+SYNTHETIC_INPUTS = 256
 #: --input-range choices -> the DAC rule of chipsim.tile.TileConfig
 DAC_RULES = {"per-vector": "max_abs", "fixed": "calibrated"}
 #: the non-idealities as --without spells them
@@ -23,7 +25,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "accuracy",
         help="accuracy and logit error of a mapped network vs float, over drift time",
-        description="Run a network on the analog chip as mapped, on a real test set, at several "
+        description="Run a network on the analog chip as mapped, on a test set (or synthetic "
+        "inputs scored against the float network, for a graph without a data set), at several "
         "times after programming and several seeds, with and without global drift "
         "compensation; report accuracy and relative logit error against the float network. "
         "Writes accuracy.csv (a row per finished cell) and accuracy.png into --out (with "
@@ -32,7 +35,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL", help="graph file (.onnx, .yaml, .json)")
     add_chip_option(p)
     add_mapping_options(p, "sequential")
-    p.add_argument("--data", required=True, metavar="NAME", help="test data set (digits, mnist)")
+    p.add_argument("--data", default=None, metavar="NAME",
+                   help="test data set (digits, mnist, ...); without it, synthetic inputs "
+                   "scored against the float network's own predictions (accuracy is then "
+                   "agreement with float)")
     p.add_argument("--times", type=times, default=DRIFT_TIMES, metavar="LIST",
                    help="times after programming, comma-separated, units s/m/h/d/y "
                    f"(default {DRIFT_TIMES})")
@@ -41,7 +47,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--gdc", choices=("on", "off", "both"), default="both",
                    help="global drift compensation (default both)")
     p.add_argument("--batch", type=COUNT, default=256, metavar="N", help="images per batch (default 256)")
-    p.add_argument("--limit", type=COUNT, default=None, metavar="N", help="use the first N test images")
+    p.add_argument("--limit", type=COUNT, default=None, metavar="N",
+                   help="use the first N test images (without --data: N synthetic inputs, "
+                   f"default {SYNTHETIC_INPUTS})")
     p.add_argument("--without", default="", metavar="LIST",
                    help="non-idealities to switch off, comma-separated, for an error budget: "
                    f"{WITHOUT_CHOICES}")
@@ -90,7 +98,7 @@ def warn_uncalibrated(args: argparse.Namespace, mapping, chip, options) -> None:
     print(f"warning: {missing} of {len(mapping.placements)} tiles have no calibrated input "
           f"range, and {chip.name} converts a fixed range (|x| <= 1 until calibrated); this is "
           f"the uncalibrated chip. Calibrate with: chipsim calibrate {args.model} --mapping "
-          f"{source} --data {args.data} -o CALIBRATED.yaml", file=sys.stderr)
+          f"{source}{f' --data {args.data}' if args.data else ''} -o CALIBRATED.yaml", file=sys.stderr)
 
 
 def finished_rows(args: argparse.Namespace, out: Path) -> list:
@@ -114,8 +122,7 @@ def finished_rows(args: argparse.Namespace, out: Path) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chipsim.datasets import load_dataset
-    from chipsim.functional.executor import check_inputs
+    from chipsim.functional.inputs import inputs_phrase, scored_inputs
     from chipsim.functional.result import CsvLog
     from chipsim.functional.study import accuracy_study
     from chipsim.graph import load_graph, lower
@@ -128,10 +135,10 @@ def run(args: argparse.Namespace) -> int:
     graph = load_graph(args.model)
     layers = lower(graph)
     mapping = mapping_from_args(args, chip, layers, Path(args.model).name)
-    x, y = load_dataset(args.data, "test")
-    if args.limit is not None:
-        x, y = x[:args.limit], y[:args.limit]
-    x = check_inputs(graph, x, name=f"data set {args.data!r}")  # before any file is written
+    # before any file is written
+    scored = scored_inputs(graph, layers, args.data,
+                           args.limit if args.data or args.limit else SYNTHETIC_INPUTS, seed=0)
+    x, y, data = scored.x, scored.labels, scored.data
 
     note_early_times(times, chip, "--times", DRIFT_TIMES)
     quiet = args.json
@@ -140,14 +147,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.calibration_study:
         warn_uncalibrated(args, mapping, chip, options)
     if not quiet:
-        print(f"{model}: {len(y)} {args.data} test images, {len(mapping.placements)} tiles "
+        print(f"{model}: {inputs_phrase(len(y), data)}, {len(mapping.placements)} tiles "
               f"({mapping.strategy} mapping), seeds {args.seeds}, writing {out}/", file=sys.stderr)
     if args.calibration_study:
         from chipsim.calibration.study import study_from_data
 
         study = study_from_data(
             graph, layers, mapping, chip, args.data, x, y, times=times, seeds=args.seeds,
-            batch=args.batch, csv_path=out / "calibration.csv", names=(model, chip.name, args.data),
+            batch=args.batch, csv_path=out / "calibration.csv", names=(model, chip.name, data),
             log=None if quiet else lambda text: print(text, file=sys.stderr))
         study.plot(out / "calibration.png")
         if args.json:
@@ -162,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
         gdc={"on": (True,), "off": (False,), "both": (True, False)}[args.gdc],
         options=options,
         batch=args.batch, progress=not quiet and sys.stderr.isatty(),
-        names=(model, chip.name, args.data), on_row=log.append, done=done,
+        names=(model, chip.name, data), on_row=log.append, done=done, metric=scored.metric,
     )
     result.plot(out / "accuracy.png")
     if args.json:

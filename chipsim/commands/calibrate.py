@@ -29,8 +29,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL", help="graph file (.onnx, .yaml, .json)")
     add_chip_option(p)
     p.add_argument("--mapping", required=True, metavar="FILE", help="mapping file to calibrate")
-    p.add_argument("--data", required=True, metavar="NAME",
-                   help="data set whose calibration split is used (digits, mnist)")
+    p.add_argument("--data", default=None, metavar="NAME",
+                   help="data set whose calibration split is used (digits, mnist, ...); without "
+                   "it, synthetic calibration inputs from a seed of their own, the float "
+                   "network's predictions standing in for labels")
     p.add_argument("--samples", type=COUNT, default=256, metavar="N",
                    help="calibration samples to run (default 256)")
     p.add_argument("--seed", type=INDEX, default=0, metavar="N",
@@ -57,8 +59,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from chipsim.calibration.calibrate import calibrate_mapping, network_figures
-    from chipsim.datasets import load_dataset
-    from chipsim.functional.executor import check_inputs
+    from chipsim.calibration.objective import CALIBRATION_SEED_BASE
+    from chipsim.functional.inputs import scored_inputs
     from chipsim.functional.times import format_time
     from chipsim.graph import load_graph, lower
     from chipsim.mapping import Mapping
@@ -73,12 +75,13 @@ def run(args: argparse.Namespace) -> int:
     graph = load_graph(args.model)
     layers = lower(graph)
     mapping = Mapping.from_yaml(args.mapping, chip, layers)
-    x, y = load_dataset(args.data, "calibration")
-    x, y = x[:args.samples], y[:args.samples]
-    x = check_inputs(graph, x, name=f"data set {args.data!r} (calibration split)")
+    calibration = scored_inputs(graph, layers, args.data, args.samples,
+                                CALIBRATION_SEED_BASE + args.seed, split="calibration")
+    x, y = calibration.x, calibration.labels
     note_early_times([t], chip, "--time", TIME)
-    print(f"calibrating {len(mapping.placements)} tiles on {len(y)} {args.data} calibration "
-          f"samples (seed {args.seed}, judged at t = {format_time(t)})", file=sys.stderr)
+    print(f"calibrating {len(mapping.placements)} tiles on {len(y)} {calibration.data} "
+          f"calibration samples (seed {args.seed}, judged at t = {format_time(t)})",
+          file=sys.stderr)
     result = calibrate_mapping(
         graph, layers, mapping, chip, x, input_rule=args.input_rule,
         column_rule=args.column_rule, seed=args.seed, t_seconds=t, max_rows=args.rows_per_tile,
@@ -87,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
     figures = {when: network_figures(graph, layers, m, chip, x, y, seed=args.seed, t_seconds=t)
                for when, m in (("before", mapping), ("after", result.mapping))}
     if args.json:
-        print_json({"model": graph.name, "chip": chip.name, "data": args.data,
+        print_json({"model": graph.name, "chip": chip.name, "data": calibration.data,
+                    "metric": calibration.metric,
                     "mapping": args.mapping, "output": args.output,
                     "calibration_set": figures, **result.to_json()})
         return 0
@@ -98,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{r.tile:>4} {r.layer[:24]:<24} {r.input_rule or '-':>10} {rng:>10} "
               f"{r.column_rule or '-':>8} {r.error_before:12.4f} {r.error_after:8.4f}")
     b, a = figures["before"], figures["after"]
-    print(f"calibration set: accuracy {100 * b['accuracy']:.2f} % -> {100 * a['accuracy']:.2f} %, "
+    print(f"calibration set: {calibration.metric} {100 * b['accuracy']:.2f} % -> "
+          f"{100 * a['accuracy']:.2f} %, "
           f"logit error {b['logit_error']:.4f} -> {a['logit_error']:.4f}")
     print(f"wrote {args.output}")
     return 0

@@ -15,6 +15,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from chipsim.functional.inputs import TEST_ACCURACY, inputs_phrase
 from chipsim.functional.times import format_time
 
 
@@ -50,6 +51,7 @@ class AccuracyResult:
     float_accuracy: float
     images: int
     rows: list[AccuracyRow] = field(default_factory=list)
+    metric: str = TEST_ACCURACY  # or agreement with float, on synthetic inputs
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,14 +60,15 @@ class AccuracyResult:
             "data": self.data,
             "images": self.images,
             "float_accuracy": self.float_accuracy,
+            "metric": self.metric,
             "rows": [asdict(row) for row in self.rows],
         }
 
     def table(self) -> str:
         """A fixed-width text table for the terminal."""
         lines = [
-            f"model {self.model} on {self.chip}, data {self.data} ({self.images} test images), "
-            f"float accuracy {100 * self.float_accuracy:.2f} %",
+            f"model {self.model} on {self.chip}, {inputs_phrase(self.images, self.data)}, "
+            f"{self.metric}: float network {100 * self.float_accuracy:.2f} %",
             f"{'time':>6} {'GDC':>4} {'accuracy %':>16} {'logit error':>18} {'seeds':>5}",
         ]
         for row in self.rows:
@@ -101,8 +104,8 @@ class AccuracyResult:
                    label=f"float ({100 * self.float_accuracy:.2f} %)")
         ax.set_xscale("log")
         ax.set_xlabel("time after programming (s, log scale; t = 0 drawn at 1 s)")
-        ax.set_ylabel("test accuracy (%)")
-        ax.set_title(f"{self.model} on {self.chip} ({self.data})")
+        ax.set_ylabel(f"{self.metric} (%)")
+        ax.set_title(f"{self.model} on {self.chip} ({inputs_phrase(self.images, self.data)})")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
         fig.tight_layout()

@@ -22,6 +22,7 @@ import numpy as np
 from chipsim.errors import DataError
 from chipsim.functional.analog import AnalogNetwork, AnalogOptions
 from chipsim.functional.executor import FloatBackend, run_network
+from chipsim.functional.inputs import TEST_ACCURACY
 from chipsim.functional.result import AccuracyResult, AccuracyRow
 from chipsim.functional.times import format_time
 
@@ -66,9 +67,10 @@ def accuracy_study(
     options: AnalogOptions | None = None, batch: int = 256, progress: bool = False,
     names: tuple[str, str, str] = ("model", "chip", "data"),
     on_row: Callable[[AccuracyRow], None] | None = None,
-    done: Sequence[AccuracyRow] = (),
+    done: Sequence[AccuracyRow] = (), metric: str = TEST_ACCURACY,
 ) -> AccuracyResult:
-    """Run the study; `names` are (model, chip, data) as the result should show them.
+    """Run the study; `names` are (model, chip, data) as the result should show them, and
+    `metric` what the accuracy against `y` means (`chipsim.functional.inputs`).
 
     `done`: cells finished by an interrupted run of the same study, taken as they are and not
     handed to `on_row` again. Each cell's numbers depend only on its time, GDC and the seeds
@@ -76,7 +78,8 @@ def accuracy_study(
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     options = options or AnalogOptions()
     reference = run_network(graph, FloatBackend(layers), x, batch=batch)
-    result = AccuracyResult(*names, float_accuracy=accuracy(reference, y), images=int(len(y)))
+    result = AccuracyResult(*names, float_accuracy=accuracy(reference, y), images=int(len(y)),
+                            metric=metric)
     nets: dict[int, AnalogNetwork] = {}  # one programmed chip per seed, read at every time
     finished = {(row.time_s, row.gdc): row for row in done}
     for t in times:

@@ -47,9 +47,7 @@ class Workload:
     def load(cls, model_path: str | Path, chip: Any, *, data: str | None = None,
              inputs: int = 8, images: int = 64, seed: int = 0) -> "Workload":
         """Load the graph and pick its inputs: a data set's test split, or synthetic ones."""
-        from chipsim.functional.executor import synthetic_inputs
-        from chipsim.functional.executor import FloatBackend, check_inputs, run_network
-        from chipsim.functional.study import predicted_labels
+        from chipsim.functional.inputs import scored_inputs
         from chipsim.graph import load_graph, lower
 
         for name, value in (("--inputs", inputs), ("--images", images)):
@@ -60,25 +58,18 @@ class Workload:
             raise DataError(f"{model_path}: the model has {len(graph.inputs)} inputs; reports "
                             "stream single-input models")
         layers = lower(graph)
+        need = max(inputs, images)
+        scored = scored_inputs(graph, layers, data, need, seed)
+        if len(scored.x) < need:
+            raise DataError(f"--data {data}: the test split has {len(scored.x)} inputs, fewer "
+                            f"than the {need} asked for")
+        x = scored.x
+        timing_x, accuracy_x, labels = x[:inputs], x[:images], scored.labels[:images]
+        metric = scored.metric
         if data:
-            from chipsim.datasets import load_dataset
-
-            x, y = load_dataset(data, "test")
-            need = max(inputs, images)
-            if len(x) < need:
-                raise DataError(f"--data {data}: the test split has {len(x)} inputs, fewer than "
-                                f"the {need} asked for")
-            x = check_inputs(graph, x[:need], f"--data {data}")
-            timing_x, accuracy_x, labels = x[:inputs], x[:images], np.asarray(y[:images])
-            metric = "test accuracy"
             source = (f"the first {inputs} {data} test inputs (event model), the first {images} "
                       f"(accuracy)")
         else:
-            x = synthetic_inputs(graph, max(inputs, images), seed)
-            timing_x, accuracy_x = x[:inputs], x[:images]
-            reference = run_network(graph, FloatBackend(layers), accuracy_x)
-            labels = predicted_labels(reference)
-            metric = "top-1 agreement with the float network"
             source = (f"synthetic inputs (uniform [0, 1), seed {seed}): {inputs} through the "
                       f"event model, {images} for accuracy; no data set, so accuracy is "
                       "agreement with the float network, not with labels")
@@ -157,15 +148,13 @@ def measure_calibration(work: Workload, mapping: Any, *, times: Sequence[float],
                         log: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
     """The range-calibration study (`chipsim.calibration.study`) on the accuracy inputs, with
     the same times and seeds as the accuracy study: fitted on the data set's calibration split,
-    each finished row appended to `csv_path`. Returns the study's JSON dictionary."""
+    each finished row appended to `csv_path` (synthetic calibration inputs without a data set,
+    where the accuracy is agreement with float). Returns the study's JSON dictionary."""
     from chipsim.calibration.study import study_from_data
 
-    if not work.data:
-        raise DataError(f"{work.graph_file}: the calibration study needs a data set (its "
-                        "calibration split), not synthetic inputs")
     study = study_from_data(work.graph, work.layers, mapping, work.chip, work.data,
                             work.accuracy_x, work.labels, times=times, seeds=list(seeds),
-                            csv_path=csv_path, names=(work.model, work.chip.name, work.data),
+                            csv_path=csv_path, names=(work.model, work.chip.name, work.data or "synthetic"),
                             log=lambda message: log(f"{work.model} / {mapping.strategy}: "
                                                     f"{message}"))
     return study.to_json()

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from chipsim.functional.inputs import TEST_ACCURACY
 from chipsim.report import plots
 from chipsim.report import tables as t
 from chipsim.report.document import Document
@@ -111,19 +112,23 @@ def calibration_section(doc: Document, study: dict[str, Any], out: Path) -> None
     from chipsim.calibration.study import VARIANTS, plot_study
 
     fitted = study.get("calibration_images")
+    metric = study.get("metric", TEST_ACCURACY)
     doc.heading("Range calibration")
     doc.paragraph("Post-training range calibration (Lammie et al., ISCAS 2024): each tile's DAC "
                   "input range and each column's conductance range are fitted on "
-                  + (f"{fitted} " if fitted else "") + f"{study['data']} calibration-split "
-                  f"images (never test data), then tested on the {study['images']} accuracy "
-                  "inputs with the accuracy study's seeds and times, GDC on. Variants:")
+                  + (f"{fitted} " if fitted else "")
+                  + ("synthetic calibration inputs (their own seed)" if study["data"] ==
+                     "synthetic" else f"{study['data']} calibration-split images (never test "
+                     "data)")
+                  + f", then tested on the {study['images']} accuracy inputs with the accuracy "
+                  "study's seeds and times, GDC on. Variants:")
     doc.bullets([f"`{name}`: {VARIANTS[name].about}"
                  + (f"; **{study['chip']} as it runs** after `chipsim calibrate`"
                     if name == study.get("chip_variant") else "")
                  for name in dict.fromkeys(r["variant"] for r in study["rows"])])
     doc.figure(plot_study(study, out / "calibration.png").name,
-               "Test accuracy of each calibration variant against time after programming "
-               "(mean ± std over seeds); dashed: the float network")
+               f"{metric.capitalize()} of each calibration variant against time after "
+               "programming (mean ± std over seeds); dashed: the float network")
     doc.table(t.page_table(t.calibration_page_rows(study),
-                           "test accuracy (%), mean ± std over seeds; every row in "
+                           f"{metric} (%), mean ± std over seeds; every row in "
                            "calibration.csv"))
