@@ -39,6 +39,7 @@ class Layer:
     cols: int
     mvms: int
     sources: tuple[str, ...] = ()
+    groups: int = 1
 
 
 def chain(shapes: list[tuple[int, int, int]]) -> list[Layer]:

@@ -13,7 +13,7 @@ from collections import defaultdict
 from typing import Any, Sequence
 
 from chipsim.mapping.mapping import Mapping
-from chipsim.mapping.tiling import LayerLike
+from chipsim.mapping.tiling import LayerLike, weight_cells
 from chipsim.mapping.traffic import Routes
 
 
@@ -41,11 +41,13 @@ def summarize(mapping: Mapping, layers: Sequence[LayerLike], chip: Any,
     """The figures `chipsim map --json` prints (JSON-ready: plain ints, floats and strings).
 
     With the IR `graph`, traffic counts what digital work between layers shrinks (pooling);
-    without it every value is sent in full (`chipsim.mapping.traffic`).
+    without it every value is sent in full (`chipsim.mapping.traffic`). Utilization counts the
+    cells that hold weights (not a grouped layer's structural zeros).
     """
     routes = Routes(mapping, layers, chip, graph)
     sends = routes.per_inference()
-    cells = sum(p.block.cells for p in mapping.placements)
+    by_name = {layer.name: layer for layer in layers}
+    cells = sum(weight_cells(p.block, by_name[p.block.layer]) for p in mapping.placements)
     used = mapping.cores_used
     return {
         "strategy": mapping.strategy,

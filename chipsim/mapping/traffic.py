@@ -4,7 +4,7 @@ This module owns the message model; the event model (`chipsim.timing.pipeline`) 
 these messages, a chunk of MVMs at a time, and the mapper's figures (`summarize`) add them up
 per inference. Three kinds, per MVM of the sending layer:
 
-* partial sums: every block of a block column but the top one (row_start 0) sends its partial
+* partial sums: every block of a block column but the top one (the lowest row_start) sends its partial
   sums, in the LDPU's number format, to the core of the top block of the same copy, whose
   LDPU adds them up;
 * to a global unit: a layer followed by work that gathers values (pooling, a residual add, an
@@ -70,6 +70,7 @@ class Head(NamedTuple):
     replica: int
     col_start: int
     col_stop: int
+    row_start: int  # its block's first row: 0, or a grouped layer's first row of its groups
 
 
 class Reader(NamedTuple):
@@ -126,14 +127,15 @@ class Routes:
         self.placements: dict[str, list[Placement]] = defaultdict(list)
         for pl in mapping.placements:
             self.placements[pl.block.layer].append(pl)
-        # the top core of each (copy, column range)
+        # the top core of each (copy, column range): its block has the smallest row_start (0,
+        # but for a grouped layer's blocks, which hold their groups' rows only)
         self.head: dict[str, dict[tuple[int, int], Head]] = defaultdict(dict)
         for name, placed in self.placements.items():
+            heads = self.head[name]
             for pl in placed:
-                if pl.block.row_start == 0:
-                    b = pl.block
-                    self.head[name][(pl.replica, b.col_start)] = Head(pl.core, pl.replica,
-                                                                      b.col_start, b.col_stop)
+                b, key = pl.block, (pl.replica, pl.block.col_start)
+                if key not in heads or b.row_start < heads[key].row_start:
+                    heads[key] = Head(pl.core, pl.replica, b.col_start, b.col_stop, b.row_start)
         self.consumers: dict[str, list[str]] = defaultdict(list)
         for layer in layers:
             for source in dict.fromkeys(layer.sources):
@@ -206,8 +208,8 @@ class Routes:
             per_copy = layer.mvms / self.replicas[name]  # MVMs per inference of one copy
             for pl in self.placements[name]:
                 b = pl.block
-                if b.row_start:
-                    head = self.head[name][(pl.replica, b.col_start)]
+                head = self.head[name][(pl.replica, b.col_start)]
+                if b.row_start != head.row_start:
                     bits = per_copy * b.cols * self.partial_sum_bits
                     sends.append(Send(pl.core, head.core, bits, name))
             heads = [(h.core, per_copy, h.col_start, h.col_stop) for h in self.head[name].values()]

@@ -1,6 +1,7 @@
 """Checks that a Mapping fits its chip and covers its graph.
 
-A mapping is valid when every copy of every layer's matrix is covered exactly once by blocks,
+A mapping is valid when every copy of every layer's matrix is covered exactly once by blocks
+(a grouped layer's: every weight on its groups' diagonal; its structural zeros may be left out),
 every block lies inside a real core's crossbar, and blocks that share a crossbar use disjoint
 rows AND disjoint columns. The last rule is what lets blocks share a core safely: a row drives
 current into every column it crosses, and a column sums the current of every row it crosses,
@@ -15,7 +16,7 @@ from typing import Any, Sequence
 
 from chipsim.errors import MappingError
 from chipsim.mapping.mapping import Mapping
-from chipsim.mapping.tiling import LayerLike
+from chipsim.mapping.tiling import LayerLike, weight_cells
 
 
 def check_mapping(mapping: Mapping, chip: Any, layers: Sequence[LayerLike], where: str = "mapping") -> None:
@@ -98,10 +99,12 @@ def _check_coverage(mapping: Mapping, layers: Sequence[LayerLike], where: str) -
                             and a.col_start < b.col_stop and b.col_start < a.col_stop:
                         raise MappingError(f"{where}: placements[{i}]: block overlaps placements[{j}] "
                                            f"(both hold weights of layer {layer.name!r}, replica {replica})")
-            covered = sum(mapping.placements[i].block.cells for i in idx)
-            if covered != layer.rows * layer.cols:
+            covered = sum(weight_cells(mapping.placements[i].block, layer) for i in idx)
+            if covered != layer.rows * layer.cols // layer.groups:
+                shape = f"{layer.rows}x{layer.cols}" + (f" in {layer.groups} groups"
+                                                        if layer.groups > 1 else "")
                 raise MappingError(f"{where}: placements: blocks missing for layer {layer.name!r} replica "
-                                   f"{replica}: they cover {covered} of its {layer.rows}x{layer.cols} weights")
+                                   f"{replica}: they cover {covered} of its {shape} weights")
 
 
 def _known(by_name: dict) -> str:

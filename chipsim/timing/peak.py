@@ -57,6 +57,7 @@ class PeakLayer:
     weight: np.ndarray
     op: str = "dense"
     sources: tuple[str, ...] = ()
+    groups: int = 1
     bias: None = None
     digital_ops: dict | None = None
 
