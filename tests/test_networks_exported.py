@@ -19,7 +19,8 @@ from chipsim.mapping import STRATEGIES
 from chipsim.mapping.digital import runs_on_core
 
 DATA = Path(__file__).parent / "data"
-FILES = [f"{net}_{exporter}.onnx" for net in ("transformer", "gru", "bilstm")
+FILES = [f"{net}_{exporter}.onnx"
+         for net in ("transformer", "gru", "bilstm", "resnet18", "mobilenet_v2")
          for exporter in ("legacy", "dynamo")]
 
 
@@ -32,7 +33,7 @@ def chip():
 def test_ideal_tiles_equal_the_float_network(chip, name):
     graph = load_graph(DATA / name)
     layers = lower(graph)
-    mapping = STRATEGIES["sequential"].place(layers, chip)
+    mapping = STRATEGIES["packed"].place(layers, chip)
     x = synthetic_inputs(graph, 3, seed=0)
     want = run_network(graph, FloatBackend(layers), x)
     got = AnalogNetwork(graph, layers, mapping, chip, options=AnalogOptions.ideal()).run(x)
@@ -69,6 +70,36 @@ def test_map_and_simulate_match_the_functional_path(tmp_path, capsys, name):
     doc = json.loads(capsys.readouterr().out)
     assert doc["outputs_match_functional"] is True
     assert any(u["unit"].startswith("gdpu") and u["busy_cycles"] > 0 for u in doc["units"])
+
+
+@pytest.mark.parametrize("exporter", ["legacy", "dynamo"])
+def test_mobilenet_v2_depthwise_convolutions_are_stored_compactly(chip, exporter):
+    """Both exporters' MobileNetV2 (width 0.1): 17 depthwise convs, each on whole-group
+    blocks only, so it takes far fewer crossbars than its block-diagonal matrices would."""
+    from chipsim.mapping import tile
+    from chipsim.mapping.tiling import weight_cells
+
+    layers = lower(load_graph(DATA / f"mobilenet_v2_{exporter}.onnx"))
+    depthwise = [l for l in layers if l.groups > 1]
+    assert len(depthwise) == 17 and all(l.groups == l.cols and l.rows == 9 * l.cols
+                                        for l in depthwise)
+    blocks = [(l, b) for l in depthwise for b in tile(l, 256, 256)]
+    assert len(blocks) == sum(-(-l.cols // 28) for l in depthwise)  # 28 channels a crossbar
+    assert all(weight_cells(b, l) == 9 * b.cols for l, b in blocks)  # no zero block
+    # the crossbar area they take: a sliver of the block-diagonal matrices
+    assert sum(b.cells for _, b in blocks) < sum(l.rows * l.cols for l in depthwise) / 2
+
+
+@pytest.mark.parametrize("name", ["resnet18_legacy.onnx", "resnet18_dynamo.onnx",
+                                  "mobilenet_v2_legacy.onnx", "mobilenet_v2_dynamo.onnx"])
+def test_vision_networks_map_and_simulate_as_the_functional_path(tmp_path, capsys, name):
+    mapping = tmp_path / "m.yaml"
+    assert main(["map", str(DATA / name), "--strategy", "packed", "-o", str(mapping),
+                 "--json"]) == 0
+    capsys.readouterr()
+    assert main(["simulate", str(DATA / name), "--mapping", str(mapping), "--inputs", "2",
+                 "--json", "--out", str(tmp_path / "sim")]) == 0
+    assert json.loads(capsys.readouterr().out)["outputs_match_functional"] is True
 
 
 def test_a_bidirectional_lstm_is_one_array_per_direction_and_the_reverse_waits():

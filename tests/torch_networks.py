@@ -1,5 +1,5 @@
-"""Small PyTorch networks of the kinds users bring (a transformer encoder, a GRU), and their
-export with both of PyTorch's ONNX exporters.
+"""Small PyTorch networks of the kinds users bring (a transformer encoder, a GRU, ResNet-18 and
+MobileNetV2 at small widths), and their export with both of PyTorch's ONNX exporters.
 
 `python tests/torch_networks.py` (needs torch and, for the dynamo exporter, onnxscript) writes
 the files of tests/data/ that the suite reads without torch; the torch tests rebuild the same
@@ -12,6 +12,8 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
+from chipsim import zoo
 
 DATA = Path(__file__).parent / "data"
 SEQ, VOCAB, FEATURES = 8, 16, 8
@@ -115,7 +117,12 @@ class Conv1d(nn.Module):
 
 
 NETWORKS = {"transformer": Encoder, "transformer_linear": LinearEncoder, "gru": Gru,
-            "bilstm": BiLstm, "bigru": BiGru, "pooled": Pooled, "conv1d": Conv1d}
+            "bilstm": BiLstm, "bigru": BiGru, "pooled": Pooled, "conv1d": Conv1d,
+            # small versions of the papers' ImageNet networks (chipsim.zoo), on 32 x 32 images
+            "resnet18": lambda: zoo.resnet18(10, width=0.0625),
+            "mobilenet_v2": lambda: zoo.mobilenet_v2(10, width=0.1)}
+#: networks whose example input is an image of 3 x 32 x 32
+IMAGES = ("resnet18", "mobilenet_v2")
 #: the batch axis of each network's input (and of its output where that is a sequence)
 BATCH_AXIS = {"bilstm": 1}
 
@@ -127,6 +134,8 @@ def build(name: str) -> tuple[nn.Module, torch.Tensor]:
     gen = torch.Generator().manual_seed(1)
     if name == "transformer":
         return model, torch.randint(0, VOCAB, (2, SEQ), generator=gen)
+    if name in IMAGES:
+        return model, torch.randn(2, 3, 32, 32, generator=gen)
     if name == "pooled":
         return model, torch.randn(2, 3, 8, 8, generator=gen)
     if name == "conv1d":
@@ -149,7 +158,7 @@ def export(name: str, path: Path, dynamo: bool, opset: int = 17, batch: int | No
     if dynamo:
         torch.onnx.export(model, (example,), str(path), dynamo=True, input_names=["x"],
                           output_names=["y"],
-                          dynamic_shapes={"x": {axis: torch.export.Dim("batch")}},
+                          dynamic_shapes=({axis: torch.export.Dim("batch")},),
                           verbose=False, external_data=False)
     else:
         torch.onnx.export(model, example, str(path), dynamo=False, opset_version=opset,
@@ -160,6 +169,6 @@ def export(name: str, path: Path, dynamo: bool, opset: int = 17, batch: int | No
 
 if __name__ == "__main__":
     DATA.mkdir(exist_ok=True)
-    for net in ("transformer", "gru", "bilstm"):
+    for net in ("transformer", "gru", "bilstm", "resnet18", "mobilenet_v2"):
         for exporter in ("legacy", "dynamo"):
             print(export(net, DATA / f"{net}_{exporter}.onnx", exporter == "dynamo"))
