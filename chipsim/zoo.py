@@ -1,7 +1,7 @@
 """Standard vision networks written in PyTorch, to export and bring to chipsim as users do.
 
 ResNet-18 (He et al., CVPR 2016, the ImageNet variant: 7 x 7 stem, four stages of two basic
-blocks) and MobileNetV2 (Sandler et al., CVPR 2018: inverted residual blocks with depthwise
+blocks), VGG-11 (Simonyan and Zisserman, ICLR 2015, for 224 x 224 inputs) and MobileNetV2 (Sandler et al., CVPR 2018: inverted residual blocks with depthwise
 convolutions, ReLU6, the paper's stage table). Written here from the papers because torchvision
 does not install beside the CPU build of PyTorch here; the layer shapes are the papers'. Both
 take `width` (channels scaled, as the papers' width multipliers) and `classes`, so tests export
@@ -94,7 +94,28 @@ def mobilenet_v2(classes: int = 1000, width: float = 1.0, in_channels: int = 3) 
                          nn.Dropout(0.2), nn.Linear(last, classes))
 
 
-NETWORKS = {"resnet18": resnet18, "mobilenet_v2": mobilenet_v2}
+#: VGG-11's convolutions (Simonyan and Zisserman, ICLR 2015, configuration A); "M": max-pool
+VGG11 = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
+
+
+def vgg11(classes: int = 1000, width: float = 1.0, in_channels: int = 3) -> nn.Module:
+    """VGG-11: 132.9 M weights at width 1 (123 M of them in the three dense layers)."""
+    layers: list[nn.Module] = []
+    c_in = in_channels
+    for v in VGG11:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2))
+            continue
+        c_out = max(1, round(v * width))
+        layers += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU()]
+        c_in = c_out
+    hidden = max(1, round(4096 * width))
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(c_in * 7 * 7, hidden), nn.ReLU(),
+                         nn.Dropout(0.5), nn.Linear(hidden, hidden), nn.ReLU(), nn.Dropout(0.5),
+                         nn.Linear(hidden, classes))
+
+
+NETWORKS = {"resnet18": resnet18, "mobilenet_v2": mobilenet_v2, "vgg11": vgg11}
 
 
 def export(name: str, path: str | Path, *, size: int = 224, width: float = 1.0,

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 STRATEGY_ORDER = ("sequential", "locality", "balanced", "packed")
 #: workload folder -> the data set its graphs were trained on (None: random weights)
 DATA = {"digits_mlp": "digits", "mnist_cnn": "mnist", "mnist_resnet9": "mnist",
-        "mnist32_resnet9": "mnist32", "cifar_resnet9": None, "ptb_lstm": None}
+        "mnist32_resnet9": "mnist32", "cifar_resnet9": None, "ptb_lstm": None,
+        "mnist_vit": "mnist"}
 
 
 def build(graph_file: Path, data: str | None) -> list[Path]:

@@ -1,6 +1,6 @@
 """Train the bundled workloads and export them to ONNX, each with a model card.
 
-Four networks, each in two variants:
+Five networks, four of them in two variants:
 
 - ``digits_mlp/mlp.onnx``: MLP 64-128-10 with ReLU on scikit-learn's digits (the network of the
   PCM noise reference, shared/reference/pcm-noise.md);
@@ -13,6 +13,8 @@ Four networks, each in two variants:
   ``mnist32`` (MNIST padded to 32x32 on 3 channels, CIFAR-10's input shape). It wants a GPU
   (``--device cuda``; the default ``auto`` takes one when torch sees it); on 2 CPU cores an
   epoch takes minutes;
+- ``mnist_vit/vit.onnx``: a small vision transformer (16 patches of 7 x 7, 2 encoder layers of
+  4 heads, d = 64) built from PyTorch's own ``nn.TransformerEncoder``, on MNIST;
 
 and the hardware-aware variants (``--noise``, files ``*_hwa.onnx``), trained with the chip
 paper's recipe: each forward pass in training perturbs every weight by Gaussian noise relative
@@ -26,7 +28,7 @@ deterministic kernels: it warns where it has none). The float accuracy in each m
 measured on the exported ONNX file itself with onnx's reference evaluator, not on the torch
 model, so it is the accuracy of what ships; the card also names the device that trained it.
 
-    python workloads/train.py --all              # all eight models
+    python workloads/train.py --all              # all nine models
     python workloads/train.py --model cnn --noise
     python workloads/train.py --model resnet9_chip --device cuda
 
@@ -70,6 +72,7 @@ class Recipe:
     lr: float
     weight_decay: float
     schedule: str = "onecycle"  # "onecycle" (one-cycle lr up to `lr`) or "constant" (`lr` throughout)
+    hwa: bool = True  # whether a hardware-aware variant exists (noise needs chipsim.hwa layers)
 
 
 RECIPES = {
@@ -84,6 +87,10 @@ RECIPES = {
     # for 1.87 M weights, so a short one-cycle schedule with weight decay, as the others.
     "resnet9_chip": Recipe("resnet9_chip", "mnist32_resnet9", "resnet9", "mnist32", "image",
                            30, 64, 2e-3, 5e-4),
+    # A vision transformer as PyTorch builds it (nn.TransformerEncoder, whose attention
+    # projections are not chipsim.hwa layers, so no noise-trained variant).
+    "vit": Recipe("vit", "mnist_vit", "vit", "mnist", "image", 15, 64, 2e-3, 1e-4,
+                  hwa=False),
 }
 
 
@@ -144,7 +151,29 @@ def resnet9_chip() -> nn.Module:
         pool7=nn.MaxPool2d(4), flatten=nn.Flatten(), dense=Linear(224, 10)))
 
 
-BUILDERS = {"mlp": mlp, "cnn": cnn, "resnet9": resnet9, "resnet9_chip": resnet9_chip}
+class VisionTransformer(nn.Module):
+    """A small ViT (Dosovitskiy et al. 2021) for 28 x 28 digits: 7 x 7 patches (16 tokens)
+    embedded to 64 by a strided conv, learned positions, 2 pre-norm encoder layers of 4 heads
+    (feed-forward 128, GELU), mean over tokens, dense 64 -> 10."""
+
+    def __init__(self, d: int = 64, heads: int = 4, layers: int = 2, patch: int = 7):
+        super().__init__()
+        self.patch = nn.Conv2d(1, d, patch, stride=patch)
+        self.pos = nn.Parameter(torch.randn(1, (28 // patch) ** 2, d) * 0.02)
+        layer = nn.TransformerEncoderLayer(d, heads, dim_feedforward=2 * d, dropout=0.0,
+                                           activation="gelu", batch_first=True,
+                                           norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = self.patch(x).flatten(2).transpose(1, 2) + self.pos
+        return self.head(self.norm(self.encoder(tokens)).mean(dim=1))
+
+
+BUILDERS = {"mlp": mlp, "cnn": cnn, "resnet9": resnet9, "resnet9_chip": resnet9_chip,
+            "vit": VisionTransformer}
 
 
 # ------------------------------------------------------------------------------------ training
@@ -291,8 +320,10 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
     # A GPU lacks deterministic kernels for a few ops: warn there rather than stop a paid run.
     torch.use_deterministic_algorithms(True, warn_only=device.type == "cuda")
-    jobs = ([(m, hwa) for m in RECIPES for hwa in (False, True)] if args.all
-            else [(args.model, args.noise)])
+    if args.model and args.noise and not RECIPES[args.model].hwa:
+        parser.error(f"--noise: {args.model} has no hardware-aware variant")
+    jobs = ([(m, hwa) for m, r in RECIPES.items() for hwa in (False, True)[:1 + r.hwa]]
+            if args.all else [(args.model, args.noise)])
     cards = [build(m, hwa, args.seed, args.out.resolve(), args.epochs, device)
              for m, hwa in jobs]
     json.dump(cards, sys.stdout, indent=2)

@@ -60,6 +60,8 @@ RUNS: dict[str, list[str]] = {
                               "hermes64", "--strategies", "sequential,locality,balanced,packed"],
     **{f"{folder}{variant}": _trained(folder, graph + variant, data, images)
        for folder, graph, data, images in _TRAINED for variant in ("", "_hwa")},
+    # a small vision transformer (PyTorch's nn.TransformerEncoder), with its calibration study
+    "mnist_vit": _trained("mnist_vit", "vit", "mnist", 200),
     "ptb_lstm": ["report", "workloads/ptb_lstm/lstm.onnx", "--chip", "hermes64", "--mapping",
                  "mappings/ptb_lstm/lstm-balanced.yaml"],
     **{f"mnist32_{graph}": ["report", f"workloads/mnist32_resnet9/{graph}.onnx", "--chip",
@@ -87,6 +89,7 @@ RUNS: dict[str, list[str]] = {
     **{f"drift-mnist_cnn{v}": _drift("mnist_cnn", f"cnn{v}", "mnist") for v in ("", "_hwa")},
     **{f"calibration-{folder}{variant}": _calibration(folder, graph + variant, data)
        for folder, graph, data, _ in _TRAINED for variant in ("", "_hwa")},
+    "calibration-mnist_vit": _calibration("mnist_vit", "vit", "mnist"),
 }
 HEADLINE = "compare-mnist32_resnet9"
 
