@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from chipsim.commands.common import (add_chip_option, add_json_option, chip_from_args, output_file,
-                                     print_json)
+from chipsim.commands.common import (add_chip_option, add_json_option, add_system_options,
+                                     chip_from_args, output_file, print_json)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -20,6 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument("model", metavar="MODEL", help="graph file (.onnx, or chipsim's .yaml/.json format)")
     add_chip_option(parser)
+    add_system_options(parser)
     parser.add_argument("--strategy", default="sequential", choices=sorted(STRATEGIES),
                         help="sequential: in order, one block per core (default); locality: low "
                         "hop-weighted traffic; balanced: copy the slowest layers onto spare cores; "

@@ -11,8 +11,9 @@ import numpy as np
 
 from chipsim.commands.arguments import COUNT, INDEX
 from chipsim.commands.common import (add_calibrate_option, add_chip_option, add_json_option,
-                                     add_mapping_options, calibrate_unless_told, chip_from_args,
-                                     mapping_from_args, output_folder, print_json, progress)
+                                     add_mapping_options, add_system_options, calibrate_unless_told,
+                                     chip_from_args, mapping_from_args, output_folder, print_json,
+                                     progress)
 from chipsim.errors import DataError
 from chipsim.functional.executor import synthetic_inputs
 
@@ -32,6 +33,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("model", metavar="MODEL", help="graph file (.onnx, .yaml, .json)")
     add_chip_option(p)
+    add_system_options(p)
     add_mapping_options(p, "balanced")
     p.add_argument("--inputs", type=COUNT, default=64, metavar="N",
                    help="inputs to stream through the chip (default 64)")
