@@ -138,7 +138,7 @@ def place_on_system(strategy: Any, layers: Sequence[LayerLike], system_chip: Any
     from chipsim.mapping.strategies.base import DoesNotFit
 
     system = system_chip.system
-    chip, per_chip = system.chip, system.cores_per_chip
+    chip = system.chip
     longest = runs(strategy, layers, chip)
     if 0 in longest:
         raise DoesNotFit(f"{graph} does not fit system {system_chip.name}: "
@@ -149,6 +149,15 @@ def place_on_system(strategy: Any, layers: Sequence[LayerLike], system_chip: Any
         raise DoesNotFit(f"{graph} does not fit system {system_chip.name}: it needs {need} chips "
                          f"of {chip.name} ({strategy.name} placement), the system has "
                          f"{system.count}: use --chips {need} (or a --system file of {need} chips)")
+    return place_runs(strategy, layers, system_chip, cuts, graph)
+
+
+def place_runs(strategy: Any, layers: Sequence[LayerLike], system_chip: Any,
+               cuts: Sequence[tuple[int, int]], graph: str) -> Mapping:
+    """Each run [start, stop) of layers placed by `strategy` on the next chip along the
+    system's path, cores numbered in the pool."""
+    system = system_chip.system
+    chip, per_chip = system.chip, system.cores_per_chip
     placements: list[Placement] = []
     replication: dict[str, int] = {}
     for (start, stop), k in zip(cuts, chip_path(system)):
