@@ -229,3 +229,30 @@ def test_mapping_file_entries_name_chips_that_exist(files, tmp_path, capsys):
 
 def test_one_chip_is_the_chip_itself():
     assert system_of("hermes64", 1) == load_chip("hermes64")
+
+
+def test_accuracy_and_calibrate_take_the_system_options(tmp_path, capsys):
+    doc = yaml.safe_load((ROOT / "chipsim/arch/chips/hermes64.yaml").read_text())
+    doc["name"] = "tri"
+    doc["cores"].update(count=3, rows=64, cols=64)
+    doc["cores"]["adc"]["per_core"] = 64
+    doc["network"]["topology"] = {"kind": "mesh2d", "rows": 1, "cols": 3}
+    doc["global_units"].update(count=1, attach_cores=[2])
+    chip = tmp_path / "tri.yaml"
+    chip.write_text(yaml.safe_dump(doc))
+    mlp = ROOT / "workloads/digits_mlp/mlp.onnx"  # 2 + 2 blocks of 64 x 64: two chips of 3 cores
+    mapping = tmp_path / "m.yaml"
+    code, out = _run(capsys, "map", mlp, "--chip", chip, "--chips", 2, "-o", mapping, "--json")
+    assert code == 0 and json.loads(out.out)["chips_used"] == 2
+    code, out = _run(capsys, "calibrate", mlp, "--chip", chip, "--chips", 2, "--mapping", mapping,
+                     "--data", "digits", "--samples", 16, "-o", tmp_path / "cal.yaml", "--json")
+    assert code == 0, out.err
+    code, out = _run(capsys, "accuracy", mlp, "--chip", chip, "--chips", 2, "--mapping",
+                     tmp_path / "cal.yaml", "--data", "digits", "--times", "1h", "--seeds", 1,
+                     "--limit", 50, "--out", tmp_path / "acc", "--json")
+    assert code == 0, out.err
+    # a system's mapping does not read on one chip
+    code, out = _run(capsys, "accuracy", mlp, "--chip", chip, "--mapping", tmp_path / "cal.yaml",
+                     "--data", "digits", "--times", "1h", "--seeds", 1, "--limit", 50, "--out",
+                     tmp_path / "acc1")
+    assert code == 2 and "mapping was made for chip 'trix2', not 'tri'" in out.err

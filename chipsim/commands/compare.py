@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             "seeds": seeds, "seed": args.seed, "inputs": work.source, "times": list(times),
             "range_calibration": note}
     runs: dict = {}
-    resume = Resume(out, "compare", settings_of(args, ("model", "chip", "calibration"),
+    resume = Resume(out, "compare", settings_of(args, ("model", "chip", "system", "calibration"),
                                                 drop=("strategies",)))
     reused = 0
     for k, name in enumerate(names, 1):

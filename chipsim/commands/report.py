@@ -82,7 +82,7 @@ class FinishedCells:
     def __init__(self, out: Path, args: argparse.Namespace):
         from chipsim.commands.resume import Resume, settings_of
 
-        self.resume = Resume(out, "report", settings_of(args, ("model", "chip", "mapping"),
+        self.resume = Resume(out, "report", settings_of(args, ("model", "chip", "system", "mapping"),
                                                         drop=("times",)))
         self.rows = [row for cell, row in self.resume.data.items()
                      if cell.startswith("accuracy ") and row["time_s"] in args.times]
