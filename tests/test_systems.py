@@ -178,6 +178,9 @@ def test_compare_and_report_take_the_system_options(files, tmp_path, capsys):
     code, out = _run(capsys, "report", graph, "--chip", chip, "--chips", 2, "--seeds", 1,
                      "--inputs", 2, "--images", 4, "--times", "1h", "--out", tmp_path / "rep", "--json")
     assert code == 0, out.err
+    rows = (tmp_path / "rep" / "chips.csv").read_text().splitlines()
+    assert len(rows) == 3 and rows[1].startswith("0,1,") and rows[2].startswith("1,4,")
+    assert "## Chips" in (tmp_path / "rep" / "README.md").read_text()
 
 
 BAD = [
