@@ -259,3 +259,16 @@ def test_accuracy_and_calibrate_take_the_system_options(tmp_path, capsys):
                      "--data", "digits", "--times", "1h", "--seeds", 1, "--limit", 50, "--out",
                      tmp_path / "acc1")
     assert code == 2 and "mapping was made for chip 'trix2', not 'tri'" in out.err
+
+
+def test_the_python_api_runs_a_system(files):
+    from chipsim import api
+
+    chip, graph_file = files
+    system = api.load_system(chip=str(chip), chips=2)
+    graph = api.load_graph(graph_file)
+    mapping = api.map_network(graph, system, "packed")
+    assert mapping.chips_used == 2 and mapping.cores_per_chip == 4
+    result = api.simulate(graph, mapping, system, inputs=2)
+    assert result.outputs_match_functional is True
+    assert result.extra["system"]["interchip_bits_per_inference"] == 64.0
