@@ -63,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary)
     else:
+        if "chips" in summary:
+            print(f"{summary['chips_used']} of {summary['chips']} chips used; "
+                  f"{summary['interchip_traffic_bits']:.4g} bits per inference x chip-to-chip "
+                  "links crossed", file=text)
         print(f"wrote {output}: {summary['cores_used']} of {summary['cores_available']} cores, "
               f"{summary['blocks']} blocks, {summary['hop_weighted_traffic']:.4g} bit-hops per inference, "
               f"slowest stage {summary['max_stage_mvms']} MVMs, {100 * summary['utilization']:.1f} % of "

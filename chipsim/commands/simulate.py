@@ -156,6 +156,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"cores used:              {result.cores_used}; simulated MVMs {result.simulated_mvms:,} "
           f"({result.mvms_per_inference:,.0f} per inference over {result.streamed_inputs} inputs "
           "streamed)")
+    if "system" in result.extra:
+        system = result.extra["system"]
+        print(f"chips:                   {system['chips_used']} of {system['chips']} "
+              f"{system['chip']} used; {system['interchip_bits_per_inference'] / 1e3:,.1f} kbit "
+              f"per inference over chip-to-chip links, "
+              f"{system['interchip_energy_per_inference_pj'] / 1e3:,.2f} nJ (per chip: "
+              "figures.json, key chips)")
     print(f"outputs match functional path: {result.outputs_match_functional}")
     print(f"wrote {out}/figures.json, figures.csv, inputs.csv, trace.json"
           + (", index.html, README.md and the report's figures" if args.report else ""))
