@@ -272,3 +272,27 @@ def test_the_python_api_runs_a_system(files):
     result = api.simulate(graph, mapping, system, inputs=2)
     assert result.outputs_match_functional is True
     assert result.extra["system"]["interchip_bits_per_inference"] == 64.0
+
+
+@pytest.mark.parametrize("topology,pairs,path", [
+    ({"kind": "line"}, [(0, 1), (1, 2), (2, 3)], [0, 1, 2, 3]),
+    ({"kind": "ring"}, [(0, 1), (1, 2), (2, 3), (0, 3)], [0, 1, 2, 3]),
+    ({"kind": "all_to_all"}, [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)], [0, 1, 2, 3]),
+    ({"kind": "mesh2d", "rows": 2, "cols": 2}, [(0, 1), (0, 2), (1, 3), (2, 3)], [0, 1, 3, 2]),
+])
+def test_topologies_link_port_cores_and_runs_follow_links(files, tmp_path, topology, pairs, path):
+    from chipsim.mapping.partition import chip_path
+
+    chip, _ = files
+    system = tmp_path / "sys.yaml"
+    system.write_text(yaml.safe_dump({
+        "name": "four", "chip": str(chip), "count": 4, "topology": topology, "port_core": 3,
+        "link": {"bandwidth_gbps": 100.0, "latency_ns": 1.5, "energy_pj_per_bit": 1.0}}))
+    pool = system_of("hermes64", None, str(system))
+    assert sorted(pool.system.chip_links) == sorted(pairs)
+    graph = pool.network_graph()
+    crossing = sorted((a, b) for a, b, d in graph.edges(data=True) if d.get("interchip"))
+    assert crossing == sorted((4 * a + 3, 4 * b + 3) for a, b in pairs)
+    assert {(graph.edges[e]["width_bits"], graph.edges[e]["latency_cycles"]) for e in crossing} == {(100, 2)}
+    steps = list(zip(path, path[1:]))
+    assert chip_path(pool.system) == path and all(tuple(sorted(s)) in pairs for s in steps)
