@@ -117,7 +117,8 @@ def test_partition_sends_no_more_between_chips_than_filling_chips_in_order(files
     layers = lower(load_graph(graph))
     strategy = STRATEGIES["sequential"]
     best = strategy.place(layers, system, graph="chain")
-    naive = place_runs(strategy, layers, system, fill_order(runs(strategy, layers, chip)), "chain")
+    naive = place_runs(strategy, layers, system, fill_order(runs(strategy, layers, chip), layers, chip),
+                       "chain")
     best_bits = summarize(best, layers, system)["interchip_traffic_bits"]
     naive_bits = summarize(naive, layers, system)["interchip_traffic_bits"]
     # filling chip 0 first cuts after d (32 values of 8 bits); the partition cuts after a (8)
@@ -296,3 +297,28 @@ def test_topologies_link_port_cores_and_runs_follow_links(files, tmp_path, topol
     assert {(graph.edges[e]["width_bits"], graph.edges[e]["latency_cycles"]) for e in crossing} == {(100, 2)}
     steps = list(zip(path, path[1:]))
     assert chip_path(pool.system) == path and all(tuple(sorted(s)) in pairs for s in steps)
+
+
+def test_a_layer_larger_than_a_chip_spreads_over_chips(files, tmp_path, capsys):
+    chip, _ = files
+    graph = tmp_path / "wide.yaml"
+    graph.write_text("""\
+name: wide
+inputs:
+  x: [64]
+layers:
+  - {name: big, op: dense, units: 96, bias: false, weights: {init: {kind: normal, seed: 1}}}
+  - {name: small, op: dense, units: 8, bias: false, weights: {init: {kind: normal, seed: 2}}}
+""")  # big: 2 x 3 blocks, over two chips of 4 cores; small: 3 blocks, a third chip
+    code, out = _run(capsys, "map", graph, "--chip", chip, "--chips", 2, "-o", tmp_path / "m.yaml")
+    assert code == 2 and "it needs 3 chips of tiny4" in out.err and "use --chips 3" in out.err
+    code, out = _run(capsys, "simulate", graph, "--chip", chip, "--chips", 3, "--strategy",
+                     "packed", "--inputs", 2, "--json", "--out", tmp_path / "sim")
+    assert code == 0, out.err
+    d = json.loads(out.out)
+    assert d["outputs_match_functional"] is True
+    assert [c["cores_used"] for c in d["chips"]] == [4, 2, 3]
+    # big's partial sums cross from chip 1 to chip 0 and its outputs from chip 0 to chip 2
+    # (via chip 1): the link figures and the energy agree
+    bits = d["system"]["interchip_bits_per_inference"]
+    assert bits > 0 and d["system"]["interchip_energy_per_inference_pj"] == pytest.approx(0.5 * bits)

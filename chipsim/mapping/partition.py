@@ -13,13 +13,14 @@ more between chips than that.
 
 Runs go to the chips along a path of the system's topology (a snake through a mesh of chips),
 so consecutive runs sit on neighbouring chips. Each chip's run is then placed on it by the
-strategy, as on a chip of its own; a layer is never split between chips, so a layer needs to
-fit on one chip.
+strategy, as on a chip of its own. A layer larger than one chip is a run of its own over as
+many chips as its blocks need, one block per usable core in block order, chip after chip (its
+partial sums then cross chips too), whatever the strategy.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
@@ -27,6 +28,14 @@ from chipsim.arch.faults import usable_cores
 from chipsim.mapping.mapping import Mapping, Placement, shape_hash
 from chipsim.mapping.tiling import LayerLike
 from chipsim.mapping.traffic import Routes
+
+
+class Run(NamedTuple):
+    """Layers [start, stop) on the next `chips` chips (more than one: a layer too large for one)."""
+
+    start: int
+    stop: int
+    chips: int
 
 
 def layer_traffic(layers: Sequence[LayerLike], chip: Any) -> np.ndarray:
@@ -66,41 +75,57 @@ def runs(strategy: Any, layers: Sequence[LayerLike], chip: Any) -> list[int]:
     return longest
 
 
-def fill_order(longest: Sequence[int]) -> list[tuple[int, int]]:
-    """Runs [start, stop) that fill each chip before the next (the naive split)."""
+def spread_chips(layer: LayerLike, chip: Any) -> int:
+    """Chips a layer too large for one takes: one block per usable core, chip after chip."""
+    from chipsim.mapping.strategies.base import units_of
+
+    return -(-len(units_of([layer], chip)) // len(usable_cores(chip)))
+
+
+def _steps(longest: Sequence[int], layers: Sequence[LayerLike], chip: Any, i: int):
+    """(stop, chips) of every run that may start at layer i."""
+    if longest[i] == 0:  # a layer larger than a chip takes chips of its own
+        return [(i + 1, spread_chips(layers[i], chip))]
+    return [(j, 1) for j in range(i + 1, i + longest[i] + 1)]
+
+
+def fill_order(longest: Sequence[int], layers: Sequence[LayerLike], chip: Any) -> list[Run]:
+    """Runs that fill each chip before the next (the naive split)."""
     cuts, i = [], 0
     while i < len(longest):
-        cuts.append((i, i + longest[i]))
-        i += longest[i]
+        stop, width = _steps(longest, layers, chip, i)[-1]
+        cuts.append(Run(i, stop, width))
+        i = stop
     return cuts
 
 
-def best_cut(crossing: np.ndarray, longest: Sequence[int], chips: int) -> list[tuple[int, int]] | None:
-    """Runs [start, stop) on at most `chips` chips sending the fewest bits between chips (of
-    equal ones, on the fewest chips); None when no cut fits."""
+def best_cut(crossing: np.ndarray, longest: Sequence[int], layers: Sequence[LayerLike], chip: Any,
+             chips: int) -> list[Run] | None:
+    """Runs on at most `chips` chips sending the fewest bits between chips (of equal ones, on
+    the fewest chips); None when no cut fits."""
     n = len(longest)
     inf = float("inf")
-    # cost[k][j]: fewest crossing bits with layers[:j] on k chips; back[k][j]: start of the last run
+    # cost[k][j]: fewest crossing bits with layers[:j] on k chips; back[k][j]: the last run
     cost = [[inf] * (n + 1) for _ in range(chips + 1)]
-    back = [[-1] * (n + 1) for _ in range(chips + 1)]
+    back: list[list[Run | None]] = [[None] * (n + 1) for _ in range(chips + 1)]
     cost[0][0] = 0.0
-    for k in range(1, chips + 1):
+    for k in range(chips):
         for i in range(n):
-            if cost[k - 1][i] == inf:
+            if cost[k][i] == inf:
                 continue
-            here = cost[k - 1][i] + (crossing[i] if i else 0.0)
-            for j in range(i + 1, i + longest[i] + 1):
-                if here < cost[k][j]:
-                    cost[k][j], back[k][j] = here, i
+            here = cost[k][i] + (crossing[i] if i else 0.0)
+            for j, width in _steps(longest, layers, chip, i):
+                if k + width <= chips and here < cost[k + width][j]:
+                    cost[k + width][j], back[k + width][j] = here, Run(i, j, width)
     options = [(cost[k][n], k) for k in range(1, chips + 1) if cost[k][n] < inf]
     if not options:
         return None
     _, k = min(options)
     cuts, j = [], n
     while k:
-        i = back[k][j]
-        cuts.append((i, j))
-        j, k = i, k - 1
+        run = back[k][j]
+        cuts.append(run)
+        j, k = run.start, k - run.chips
     return cuts[::-1]
 
 
@@ -114,20 +139,14 @@ def chip_path(system: Any) -> list[int]:
     return [r * cols + (c if r % 2 == 0 else cols - 1 - c) for r in range(rows) for c in range(cols)]
 
 
-def _alone_too_big(strategy: Any, layers: Sequence[LayerLike], chip: Any, longest: Sequence[int]) -> str:
-    i = list(longest).index(0)
-    need = strategy.cores_needed(layers[i:i + 1], chip)
-    return (f"layer {layers[i].name!r} alone needs {need} cores, more than the "
-            f"{len(usable_cores(chip))} usable cores of one {chip.name}, and chips take whole "
-            "layers")
+def chips_needed(strategy: Any, layers: Sequence[LayerLike], chip: Any) -> int:
+    """The fewest chips of `chip` that hold `layers` under `strategy`'s placement."""
+    return sum(run.chips for run in fill_order(runs(strategy, layers, chip), layers, chip))
 
 
 def chips_needed_hint(strategy: Any, layers: Sequence[LayerLike], chip: Any) -> str:
     """What a network too large for `chip` would need: '... 3 chips: use --chips 3'."""
-    longest = runs(strategy, layers, chip)
-    if 0 in longest:
-        return _alone_too_big(strategy, layers, chip, longest)
-    need = len(fill_order(longest))
+    need = chips_needed(strategy, layers, chip)
     return (f"it would need {need} chips of {chip.name}: use --chips {need} (or a --system file "
             f"of {need} chips)")
 
@@ -140,12 +159,9 @@ def place_on_system(strategy: Any, layers: Sequence[LayerLike], system_chip: Any
     system = system_chip.system
     chip = system.chip
     longest = runs(strategy, layers, chip)
-    if 0 in longest:
-        raise DoesNotFit(f"{graph} does not fit system {system_chip.name}: "
-                         + _alone_too_big(strategy, layers, chip, longest))
-    cuts = best_cut(cut_bits(layer_traffic(layers, chip)), longest, system.count)
+    cuts = best_cut(cut_bits(layer_traffic(layers, chip)), longest, layers, chip, system.count)
     if cuts is None:
-        need = len(fill_order(longest))
+        need = chips_needed(strategy, layers, chip)
         raise DoesNotFit(f"{graph} does not fit system {system_chip.name}: it needs {need} chips "
                          f"of {chip.name} ({strategy.name} placement), the system has "
                          f"{system.count}: use --chips {need} (or a --system file of {need} chips)")
@@ -153,18 +169,31 @@ def place_on_system(strategy: Any, layers: Sequence[LayerLike], system_chip: Any
 
 
 def place_runs(strategy: Any, layers: Sequence[LayerLike], system_chip: Any,
-               cuts: Sequence[tuple[int, int]], graph: str) -> Mapping:
-    """Each run [start, stop) of layers placed by `strategy` on the next chip along the
-    system's path, cores numbered in the pool."""
+               cuts: Sequence[Run], graph: str) -> Mapping:
+    """Each run of layers placed by `strategy` on the next chip along the system's path (a
+    layer larger than a chip: one block per usable core, over its chips in turn), cores
+    numbered in the pool."""
+    from chipsim.mapping.strategies.base import units_of
+
     system = system_chip.system
     chip, per_chip = system.chip, system.cores_per_chip
+    path, usable = chip_path(system), usable_cores(chip)
     placements: list[Placement] = []
     replication: dict[str, int] = {}
-    for (start, stop), k in zip(cuts, chip_path(system)):
-        part = strategy.place_chip(layers[start:stop], chip, graph=graph)
-        replication.update(part.replication)
-        placements += [Placement(p.block, p.replica, k * per_chip + p.core, p.row_offset,
-                                 p.col_offset, p.calibration) for p in part.placements]
+    cursor = 0
+    for run in cuts:
+        part = layers[run.start:run.stop]
+        if run.chips == 1:
+            placed = strategy.place_chip(part, chip, graph=graph)
+            replication.update(placed.replication)
+            k = path[cursor]
+            placements += [Placement(p.block, p.replica, k * per_chip + p.core, p.row_offset,
+                                     p.col_offset, p.calibration) for p in placed.placements]
+        else:  # one layer larger than a chip (`spread_chips`)
+            for b, (block, replica) in enumerate(units_of(part, chip)):
+                k = path[cursor + b // len(usable)]
+                placements.append(Placement(block, replica, k * per_chip + usable[b % len(usable)]))
+        cursor += run.chips
     return Mapping(chip=system_chip.name, strategy=strategy.name, graph=graph,
                    placements=tuple(placements),
                    replication={layer.name: replication.get(layer.name, 1) for layer in layers},
