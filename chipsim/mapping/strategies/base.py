@@ -32,8 +32,8 @@ class Strategy:
         STRATEGIES[cls.name] = cls()
 
     def place(self, layers: Sequence[LayerLike], chip: Any, *, graph: str = "network") -> Mapping:
-        """Place `layers` on a chip, or on a system of chips (`chipsim.arch.system`): there whole
-        layers go to chips first (`chipsim.mapping.partition`), then each chip's layers are
+        """Place `layers` on a chip, or on a system of chips (`chipsim.arch.system`): there runs
+        of layers go to chips first (`chipsim.mapping.partition`), then each chip's layers are
         placed on it by this strategy. A network too large for one chip is refused with the
         number of chips it would need."""
         if getattr(chip, "system", None) is not None:
@@ -78,7 +78,7 @@ def require_cores(needed: int, chip: Any, graph: str, why: str) -> None:
         has = f"the chip has {usable} usable of {chip.cores.count} ({lost})" if lost else \
             f"the chip has {chip.cores.count}"
         raise DoesNotFit(f"{graph} does not fit chip {chip.name}: it needs {needed} cores ({why}), "
-                           f"{has}")
+                         f"{has}")
 
 
 def build(strategy: str, layers: Sequence[LayerLike], chip: Any, graph: str, units: Sequence[Unit],
