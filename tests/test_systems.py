@@ -259,7 +259,8 @@ def test_accuracy_and_calibrate_take_the_system_options(tmp_path, capsys):
     code, out = _run(capsys, "accuracy", mlp, "--chip", chip, "--mapping", tmp_path / "cal.yaml",
                      "--data", "digits", "--times", "1h", "--seeds", 1, "--limit", 50, "--out",
                      tmp_path / "acc1")
-    assert code == 2 and "mapping was made for chip 'trix2', not 'tri'" in out.err
+    assert code == 2 and ("mapping was made for chip 'trix2', not 'tri' (a system of 2 chips: "
+                          "add --chips 2)") in out.err
 
 
 def test_the_python_api_runs_a_system(files):

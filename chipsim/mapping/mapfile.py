@@ -104,7 +104,8 @@ def read_mapping(path: Path, chip: Any, layers: Sequence[LayerLike]) -> Mapping:
         first = err.errors()[0]
         raise MappingError(f"{where}: {_loc(first['loc'])}: {first['msg']}") from None
     if doc.chip != chip.name:
-        raise MappingError(f"{where}: chip: mapping was made for chip {doc.chip!r}, not {chip.name!r}")
+        raise MappingError(f"{where}: chip: mapping was made for chip {doc.chip!r}, not "
+                           f"{chip.name!r}{_system_hint(doc.chip, chip)}")
     _check_graph(doc, layers, where)
     replication = {layer.name: 1 for layer in layers}
     replication.update(doc.replication)
@@ -122,6 +123,19 @@ def read_mapping(path: Path, chip: Any, layers: Sequence[LayerLike]) -> Mapping:
     )
     check_mapping(mapping, chip, layers, where)
     return mapping
+
+
+def _system_hint(made_for: str, chip: Any) -> str:
+    """How to name the chip a mapping was made for, when it is `--chips N` of this one (or
+    this one is `--chips N` of it)."""
+    import re
+
+    system = getattr(chip, "system", None)
+    if system is not None and made_for == system.chip.name:
+        return " (a single chip: leave out --chips / --system)"
+    if system is None and (match := re.fullmatch(re.escape(chip.name) + r"x(\d+)", made_for)):
+        return f" (a system of {match.group(1)} chips: add --chips {match.group(1)})"
+    return ""
 
 
 def _chip_and_core(mapping: Mapping, core: int) -> dict[str, int]:
