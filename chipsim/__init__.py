@@ -19,8 +19,8 @@ __version__ = "0.1.0"
 #: public name -> the module that defines it; loaded on first use, so that `chipsim info` does
 #: not pay for the numerical stack
 _EXPORTS = {
-    **{name: "chipsim.api" for name in ("accuracy", "calibrate", "load_mapping", "map_network",
-                                         "simulate", "write_report")},
+    **{name: "chipsim.api" for name in ("accuracy", "calibrate", "load_mapping", "load_system",
+                                         "map_network", "simulate", "write_report")},
     "load_chip": "chipsim.arch", "Chip": "chipsim.arch",
     "load_graph": "chipsim.graph", "Graph": "chipsim.graph",
     "Mapping": "chipsim.mapping",

@@ -2,7 +2,7 @@
 
     chip = load_chip("hermes64")
     graph = load_graph("workloads/mnist_cnn/cnn.onnx")
-    mapping = map_network(graph, chip, "sequential")
+    mapping = map_network(graph, chip, "sequential")   # or on load_system(chips=3)
     mapping = calibrate(graph, mapping, chip, data="mnist")
     print(accuracy(graph, mapping, chip, data="mnist", times=["1h", "1d"], seeds=3).table())
     print(simulate(graph, mapping, chip, data="mnist", inputs=16).inferences_per_s)
@@ -29,8 +29,20 @@ from chipsim.graph import Graph, load_graph, lower
 from chipsim.mapping import STRATEGIES, Mapping
 from chipsim.timing.results import SimResult
 
-__all__ = ["accuracy", "calibrate", "load_chip", "load_graph", "load_mapping", "map_network",
-           "simulate", "write_report"]
+__all__ = ["accuracy", "calibrate", "load_chip", "load_graph", "load_mapping", "load_system",
+           "map_network", "simulate", "write_report"]
+
+
+def load_system(path: str | Path | None = None, *, chip: str = "hermes64",
+                chips: int | None = None) -> Chip:
+    """A system of several chips, as one chip whose cores are all of theirs (docs/systems.md):
+    the system file at `path`, or `chips` copies of `chip` on the built-in chip-to-chip link;
+    every call below takes it where it takes a chip."""
+    from chipsim.arch.system import system_of
+
+    if (path is None) == (chips is None):
+        raise ValueError("load_system: give a system file or a number of chips, not both")
+    return system_of(chip, chips, None if path is None else str(path))
 
 
 def map_network(graph: Graph, chip: Chip, strategy: str = "balanced") -> Mapping:

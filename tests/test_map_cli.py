@@ -79,7 +79,8 @@ def test_a_network_too_big_is_one_line_and_status_2(tmp_path, capsys):
     assert main(["map", str(path), "-o", str(tmp_path / "m.yaml")]) == 2
     err = capsys.readouterr().err
     assert err == "chipsim: error: big.onnx does not fit chip hermes64: it needs 256 cores " \
-                  "(256 blocks, one per core), the chip has 64\n"
+                  "(256 blocks, one per core), the chip has 64; it would need 4 chips of " \
+                  "hermes64: use --chips 4 (or a --system file of 4 chips)\n"
 
 
 def test_bad_model_and_chip_are_one_line_errors(tmp_path, capsys):

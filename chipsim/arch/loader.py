@@ -53,6 +53,11 @@ def read_description(name_or_path: str | Path) -> tuple[Path, str]:
 
 def parse_chip(text: str, source: str = "<string>") -> Chip:
     """Validate description text; `source` names it in error messages."""
+    return validate_chip(yaml_mapping(text, source, "chip fields"), source)
+
+
+def yaml_mapping(text: str, source: str, what: str) -> dict:
+    """The mapping at the top of YAML `text`, or a one-line DescriptionError naming `source`."""
     try:
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as err:
@@ -63,21 +68,27 @@ def parse_chip(text: str, source: str = "<string>") -> Chip:
         # PyYAML lets a few constructor errors escape as plain ValueError (e.g. a bad date)
         raise DescriptionError(f"{source}: not valid YAML: {err}") from None
     if not isinstance(data, dict):
-        raise DescriptionError(f"{source}: expected a mapping of chip fields at the top, got {_show(data)}")
-    return validate_chip(data, source)
+        raise DescriptionError(f"{source}: expected a mapping of {what} at the top, got {_show(data)}")
+    return data
 
 
 def validate_chip(data: dict, source: str = "<data>") -> Chip:
     """The `Chip` of description data (parsed YAML); `source` names it in error messages."""
+    return validate_model(Chip, data, source)
+
+
+def validate_model(root: type[BaseModel], data: dict, source: str = "<data>") -> Any:
+    """`root` (the Chip, or another description's schema) validated from `data`; every problem
+    as `<source>: <key.path>: expected <what>, got <value>` in one DescriptionError."""
     try:
-        return Chip.model_validate(data)
+        return root.model_validate(data)
     except ValidationError as err:
         errors = err.errors(include_url=False)
         # a list whose item failed is also reported "too short": keep only the deepest cause
         locs = [tuple(e["loc"]) for e in errors]
         errors = [e for e in errors if not any(len(o) > len(e["loc"]) and o[:len(e["loc"])] == tuple(e["loc"])
                                                for o in locs)]
-        problems = [_describe(e, data) for e in errors]
+        problems = [_describe(e, data, root) for e in errors]
         raise DescriptionError("; ".join(f"{source}: {p}" for p in problems)) from None
     except RecursionError:
         raise DescriptionError(f"{source}: nested too deeply") from None
@@ -86,29 +97,29 @@ def validate_chip(data: dict, source: str = "<data>") -> Chip:
 # ---------------------------------------------------------------------- turning errors into text
 
 
-def _describe(error: dict[str, Any], data: Any) -> str:
+def _describe(error: dict[str, Any], data: Any, root: Any = Chip) -> str:
     loc = tuple(error["loc"])
     ctx = error.get("ctx") or {}
     problem = ctx.get("error")
     if isinstance(problem, _FieldProblem):
-        path = _model_path(loc) + problem.path
+        path = _model_path(loc, root) + problem.path
         return f"{_dotted(path)}: expected {problem.expected}, got {_show(problem.got)}"
-    path = _model_path(loc)
+    path = _model_path(loc, root)
     if error["type"] == "extra_forbidden":
-        parent = _annotation_at(Chip, path[:-1])
+        parent = _annotation_at(root, path[:-1])
         models = [o for o in _options(parent) if _is_model(o)]
         known = ", ".join(models[0].model_fields) if models else "none"
         return f"{_dotted(path)}: expected one of the keys {known}, got unknown key {_show(path[-1])}"
-    expected = _expected(_annotation_at(Chip, path))
+    expected = _expected(_annotation_at(root, path))
     if error["type"] == "missing":
         what = "list too short" if path and isinstance(path[-1], int) else "missing key"
         return f"{_dotted(path)}: expected {expected}, got nothing ({what})"
     return f"{_dotted(path)}: expected {expected}, got {_show(error.get('input'))}"
 
 
-def _model_path(loc: tuple) -> tuple:
+def _model_path(loc: tuple, root: Any = Chip) -> tuple:
     """Drop pydantic's union-member tags (e.g. 'mesh2d' after 'topology') from a location."""
-    path, ann = [], Chip
+    path, ann = [], root
     for part in loc:
         member = _union_member(ann, part)
         if member is not None:

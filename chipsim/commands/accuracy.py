@@ -8,8 +8,8 @@ from pathlib import Path
 
 from chipsim.commands.arguments import COUNT, times
 from chipsim.commands.common import (DRIFT_TIMES, add_chip_option, add_json_option,
-                                     add_mapping_options, chip_from_args, mapping_from_args,
-                                     note_early_times, output_folder, print_json)
+                                     add_mapping_options, add_system_options, chip_from_args,
+                                     mapping_from_args, note_early_times, output_folder, print_json)
 from chipsim.errors import ChipsimError
 from chipsim.functional.switches import NON_IDEALITIES
 
@@ -34,6 +34,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("model", metavar="MODEL", help="graph file (.onnx, .yaml, .json)")
     add_chip_option(p)
+    add_system_options(p)
     add_mapping_options(p, "sequential")
     p.add_argument("--data", default=None, metavar="NAME",
                    help="test data set (digits, mnist, ...); without it, synthetic inputs "
@@ -109,7 +110,7 @@ def finished_rows(args: argparse.Namespace, out: Path) -> list:
     from chipsim.functional.result import read_csv
 
     csv_path = out / "accuracy.csv"
-    resume = Resume(out, "accuracy", settings_of(args, ("model", "chip", "mapping"),
+    resume = Resume(out, "accuracy", settings_of(args, ("model", "chip", "system", "mapping"),
                                                  drop=("times", "gdc")))
     if not resume.matched or not csv_path.is_file():
         return []

@@ -6,8 +6,8 @@ import argparse
 import sys
 
 from chipsim.commands.arguments import COUNT, INDEX, time
-from chipsim.commands.common import (add_chip_option, add_json_option, chip_from_args,
-                                     note_early_times, output_file, print_json)
+from chipsim.commands.common import (add_chip_option, add_json_option, add_system_options,
+                                     chip_from_args, note_early_times, output_file, print_json)
 from chipsim.errors import ChipsimError
 
 #: --time when not given: when after programming candidate settings are judged
@@ -28,6 +28,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("model", metavar="MODEL", help="graph file (.onnx, .yaml, .json)")
     add_chip_option(p)
+    add_system_options(p)
     p.add_argument("--mapping", required=True, metavar="FILE", help="mapping file to calibrate")
     p.add_argument("--data", default=None, metavar="NAME",
                    help="data set whose calibration split is used (digits, mnist, ...); without "

@@ -36,14 +36,26 @@ def add_faults_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def chip_from_args(args: argparse.Namespace) -> "Chip":
-    """The chip of --chip, with the faults of --faults laid over it where given."""
-    from chipsim.arch import load_chip
-    from chipsim.arch.faults import load_faults
+def add_system_options(parser: argparse.ArgumentParser) -> None:
+    """--chips N or --system FILE: run on several chips joined by chip-to-chip links."""
+    from chipsim.commands.arguments import COUNT
 
-    chip = load_chip(args.chip)
-    faults = getattr(args, "faults", None)
-    return load_faults(chip, faults) if faults else chip
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--chips", type=COUNT, default=None, metavar="N",
+                       help="a system of N copies of --chip, in a line on the built-in "
+                       "chip-to-chip link (docs/systems.md); layers are split between chips")
+    where.add_argument("--system", default=None, metavar="FILE",
+                       help="a system description YAML: its chip, how many, topology and "
+                       "chip-to-chip link (docs/systems.md); replaces --chip")
+
+
+def chip_from_args(args: argparse.Namespace) -> "Chip":
+    """The chip of --chip, with the faults of --faults laid over it where given; with --chips N
+    or --system FILE, the system of several such chips as one pool of cores."""
+    from chipsim.arch.system import system_of
+
+    return system_of(args.chip, getattr(args, "chips", None), getattr(args, "system", None),
+                     getattr(args, "faults", None))
 
 
 def add_mapping_options(parser: argparse.ArgumentParser, default_strategy: str) -> None:

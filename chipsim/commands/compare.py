@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from chipsim.commands.arguments import times
-from chipsim.commands.common import (add_chip_option, add_json_option, calibrate_unless_told,
-                                     chip_from_args, note_early_times, output_folder, print_json,
-                                     progress)
+from chipsim.commands.common import (add_chip_option, add_json_option, add_system_options,
+                                     calibrate_unless_told, chip_from_args, note_early_times,
+                                     output_folder, print_json, progress)
 from chipsim.commands.report import add_measure_options
 from chipsim.commands.resume import Resume, settings_of
 from chipsim.errors import ChipsimError, MappingError
@@ -34,6 +34,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("model", metavar="MODEL", help="graph file (.onnx, .yaml, .json)")
     add_chip_option(p)
+    add_system_options(p)
     p.add_argument("--strategies", default=",".join(STRATEGIES), metavar="LIST",
                    help=f"comma-separated strategies (default {','.join(STRATEGIES)})")
     add_measure_options(p, seeds=2)
@@ -117,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             "seeds": seeds, "seed": args.seed, "inputs": work.source, "times": list(times),
             "range_calibration": note}
     runs: dict = {}
-    resume = Resume(out, "compare", settings_of(args, ("model", "chip", "calibration"),
+    resume = Resume(out, "compare", settings_of(args, ("model", "chip", "system", "calibration"),
                                                 drop=("strategies",)))
     reused = 0
     for k, name in enumerate(names, 1):

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from chipsim.commands.common import (add_chip_option, add_json_option, chip_from_args, output_file,
-                                     print_json)
+from chipsim.commands.common import (add_chip_option, add_json_option, add_system_options,
+                                     chip_from_args, output_file, print_json)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -20,6 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     parser.add_argument("model", metavar="MODEL", help="graph file (.onnx, or chipsim's .yaml/.json format)")
     add_chip_option(parser)
+    add_system_options(parser)
     parser.add_argument("--strategy", default="sequential", choices=sorted(STRATEGIES),
                         help="sequential: in order, one block per core (default); locality: low "
                         "hop-weighted traffic; balanced: copy the slowest layers onto spare cores; "
@@ -62,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary)
     else:
+        if "chips" in summary:
+            print(f"{summary['chips_used']} of {summary['chips']} chips used; "
+                  f"{summary['interchip_traffic_bits']:.4g} bits per inference x chip-to-chip "
+                  "links crossed", file=text)
         print(f"wrote {output}: {summary['cores_used']} of {summary['cores_available']} cores, "
               f"{summary['blocks']} blocks, {summary['hop_weighted_traffic']:.4g} bit-hops per inference, "
               f"slowest stage {summary['max_stage_mvms']} MVMs, {100 * summary['utilization']:.1f} % of "

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from chipsim.commands.arguments import COUNT, INDEX, times
 from chipsim.commands.common import (DRIFT_TIMES, add_calibrate_option, add_chip_option,
-                                     add_json_option, add_mapping_options, calibrate_unless_told,
-                                     chip_from_args, mapping_from_args, note_early_times,
-                                     output_folder, print_json, progress)
+                                     add_json_option, add_mapping_options, add_system_options,
+                                     calibrate_unless_told, chip_from_args, mapping_from_args,
+                                     note_early_times, output_folder, print_json, progress)
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -25,6 +25,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("model", metavar="MODEL", help="graph file (.onnx, .yaml, .json)")
     add_chip_option(p)
+    add_system_options(p)
     add_mapping_options(p, "balanced")
     add_measure_options(p, seeds=2)
     p.add_argument("--times", type=times, default=DRIFT_TIMES, metavar="LIST",
@@ -73,7 +74,7 @@ class FinishedCells:
     def __init__(self, out: Path, args: argparse.Namespace):
         from chipsim.commands.resume import Resume, settings_of
 
-        self.resume = Resume(out, "report", settings_of(args, ("model", "chip", "mapping"),
+        self.resume = Resume(out, "report", settings_of(args, ("model", "chip", "system", "mapping"),
                                                         drop=("times",)))
         self.rows = [row for cell, row in self.resume.data.items()
                      if cell.startswith("accuracy ") and row["time_s"] in args.times]

@@ -11,8 +11,9 @@ import numpy as np
 
 from chipsim.commands.arguments import COUNT, INDEX
 from chipsim.commands.common import (add_calibrate_option, add_chip_option, add_json_option,
-                                     add_mapping_options, calibrate_unless_told, chip_from_args,
-                                     mapping_from_args, output_folder, print_json, progress)
+                                     add_mapping_options, add_system_options, calibrate_unless_told,
+                                     chip_from_args, mapping_from_args, output_folder, print_json,
+                                     progress)
 from chipsim.errors import DataError
 from chipsim.functional.executor import synthetic_inputs
 
@@ -32,6 +33,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("model", metavar="MODEL", help="graph file (.onnx, .yaml, .json)")
     add_chip_option(p)
+    add_system_options(p)
     add_mapping_options(p, "balanced")
     p.add_argument("--inputs", type=COUNT, default=64, metavar="N",
                    help="inputs to stream through the chip (default 64)")
@@ -154,6 +156,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"cores used:              {result.cores_used}; simulated MVMs {result.simulated_mvms:,} "
           f"({result.mvms_per_inference:,.0f} per inference over {result.streamed_inputs} inputs "
           "streamed)")
+    if "system" in result.extra:
+        system = result.extra["system"]
+        print(f"chips:                   {system['chips_used']} of {system['chips']} "
+              f"{system['chip']} used; {system['interchip_bits_per_inference'] / 1e3:,.1f} kbit "
+              f"per inference over chip-to-chip links, "
+              f"{system['interchip_energy_per_inference_pj'] / 1e3:,.2f} nJ (per chip: "
+              "figures.json, key chips)")
     print(f"outputs match functional path: {result.outputs_match_functional}")
     print(f"wrote {out}/figures.json, figures.csv, inputs.csv, trace.json"
           + (", index.html, README.md and the report's figures" if args.report else ""))

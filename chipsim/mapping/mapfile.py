@@ -32,6 +32,8 @@ HEADER = """\
 #   rows, cols  [start, stop) ranges of the layer's weight matrix held by this block (stop excluded)
 #   replica     which copy of the layer (0 .. replication - 1)
 #   core        core id (0 .. cores - 1)
+#   chip        on a system of several chips only: which chip (0 .. chips - 1); core is then
+#               the core of that chip
 #   row_offset, col_offset  top-left crossbar cell of the block on that core
 # Every copy of every layer must be covered exactly once; blocks sharing a core must use
 # disjoint crossbar rows and disjoint columns. `chipsim calibrate` adds per placement
@@ -48,6 +50,7 @@ class _Entry(BaseModel):
     rows: tuple[StrictInt, StrictInt]
     cols: tuple[StrictInt, StrictInt]
     replica: StrictInt = 0
+    chip: StrictInt | None = None
     core: StrictInt
     row_offset: StrictInt = 0
     col_offset: StrictInt = 0
@@ -72,7 +75,8 @@ def write_mapping(mapping: Mapping, path: Path) -> None:
     for tile_id, p in enumerate(mapping.placements):
         b = p.block
         entry: dict[str, Any] = {"layer": b.layer, "rows": [b.row_start, b.row_stop],
-                                 "cols": [b.col_start, b.col_stop], "replica": p.replica, "core": p.core,
+                                 "cols": [b.col_start, b.col_stop], "replica": p.replica,
+                                 **_chip_and_core(mapping, p.core),
                                  "row_offset": p.row_offset, "col_offset": p.col_offset}
         if p.calibration is not None:
             entry["calibration"] = p.calibration
@@ -100,21 +104,64 @@ def read_mapping(path: Path, chip: Any, layers: Sequence[LayerLike]) -> Mapping:
         first = err.errors()[0]
         raise MappingError(f"{where}: {_loc(first['loc'])}: {first['msg']}") from None
     if doc.chip != chip.name:
-        raise MappingError(f"{where}: chip: mapping was made for chip {doc.chip!r}, not {chip.name!r}")
+        raise MappingError(f"{where}: chip: mapping was made for chip {doc.chip!r}, not "
+                           f"{chip.name!r}{_system_hint(doc.chip, chip)}")
     _check_graph(doc, layers, where)
     replication = {layer.name: 1 for layer in layers}
     replication.update(doc.replication)
+    per_chip = _cores_per_chip(doc, chip, where)
     mapping = Mapping(
         # an old file, checked below against these layers, is written back with their hash
         chip=doc.chip, strategy=doc.strategy, graph=doc.graph, graph_hash=shape_hash(layers),
         replication=replication,
         placements=tuple(
-            Placement(Block(e.layer, e.rows[0], e.rows[1], e.cols[0], e.cols[1]), e.replica, e.core,
-                      e.row_offset, e.col_offset, e.calibration)
+            Placement(Block(e.layer, e.rows[0], e.rows[1], e.cols[0], e.cols[1]), e.replica,
+                      (e.chip or 0) * (per_chip or 0) + e.core, e.row_offset, e.col_offset,
+                      e.calibration)
             for e in doc.placements),
+        cores_per_chip=per_chip,
     )
     check_mapping(mapping, chip, layers, where)
     return mapping
+
+
+def _system_hint(made_for: str, chip: Any) -> str:
+    """How to name the chip a mapping was made for, when it is `--chips N` of this one (or
+    this one is `--chips N` of it)."""
+    import re
+
+    system = getattr(chip, "system", None)
+    if system is not None and made_for == system.chip.name:
+        return " (a single chip: leave out --chips / --system)"
+    if system is None and (match := re.fullmatch(re.escape(chip.name) + r"x(\d+)", made_for)):
+        return f" (a system of {match.group(1)} chips: add --chips {match.group(1)})"
+    return ""
+
+
+def _chip_and_core(mapping: Mapping, core: int) -> dict[str, int]:
+    """The `chip` and `core` keys of an entry: the core of its chip on a system."""
+    if not mapping.cores_per_chip:
+        return {"core": core}
+    chip, core = divmod(core, mapping.cores_per_chip)
+    return {"chip": chip, "core": core}
+
+
+def _cores_per_chip(doc: _File, chip: Any, where: str) -> int | None:
+    """The cores of one chip of the system a file's entries are on (None: a single chip);
+    MappingError at the first entry whose chip or core does not exist."""
+    system = getattr(chip, "system", None)
+    for i, e in enumerate(doc.placements):
+        if system is None and e.chip is not None:
+            raise MappingError(f"{where}: placements[{i}].chip: chip {chip.name} is a single chip; "
+                               f"give core alone (or map for a system with --chips / --system)")
+        if system is not None:
+            if not 0 <= (e.chip or 0) < system.count:
+                raise MappingError(f"{where}: placements[{i}].chip: chip {e.chip} does not exist "
+                                   f"(system {chip.name} has {system.count})")
+            if not 0 <= e.core < system.cores_per_chip:
+                raise MappingError(f"{where}: placements[{i}].core: core {e.core} does not exist "
+                                   f"(each chip of system {chip.name} has {system.cores_per_chip})")
+    return system.cores_per_chip if system is not None else None
 
 
 def _check_graph(doc: _File, layers: Sequence[LayerLike], where: str) -> None:

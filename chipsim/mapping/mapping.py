@@ -62,6 +62,17 @@ class Mapping:
     replication: dict[str, int]
     #: `shape_hash` of the layers it was made for (None: made before the hash existed)
     graph_hash: str | None = None
+    #: on a system of several chips (`chipsim.arch.system`), the cores of each chip: core k x C
+    #: + i of the pool is core i of chip k, and the file says so (None: one chip)
+    cores_per_chip: int | None = None
+
+    def chip_of(self, placement: Placement) -> int:
+        """The chip of a placement (0 on a single chip)."""
+        return placement.core // self.cores_per_chip if self.cores_per_chip else 0
+
+    @property
+    def chips_used(self) -> int:
+        return len({self.chip_of(p) for p in self.placements})
 
     @property
     def cores_used(self) -> int:

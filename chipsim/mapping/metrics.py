@@ -61,4 +61,22 @@ def summarize(mapping: Mapping, layers: Sequence[LayerLike], chip: Any,
         "max_stage_mvms": int(max(core_mvms(mapping, layers, busiest=True).values(), default=0)),
         "utilization": round(cells / (used * chip.cores.rows * chip.cores.cols), 4) if used else 0.0,
         "replication": {k: v for k, v in mapping.replication.items() if v > 1},
+        "chips_used": mapping.chips_used,
+        **_system_figures(mapping, routes, chip, sends),
     }
+
+
+def _system_figures(mapping: Mapping, routes: Routes, chip: Any, sends: Any) -> dict[str, Any]:
+    """On a system of several chips: its chips, the cores of one, and the bits per inference x
+    chip-to-chip links crossed (`chipsim.mapping.partition.interchip_bits`)."""
+    system = getattr(chip, "system", None)
+    if system is None:
+        return {}
+    from chipsim.mapping.partition import interchip_bits
+
+    per_chip: dict[int, int] = defaultdict(int)
+    for core in {p.core for p in mapping.placements}:
+        per_chip[chip.chip_of(core)] += 1
+    return {"chips": system.count, "cores_per_chip": system.cores_per_chip,
+            "cores_used_per_chip": {str(k): per_chip.get(k, 0) for k in range(system.count)},
+            "interchip_traffic_bits": round(interchip_bits(routes, chip, sends), 3)}

@@ -45,6 +45,8 @@ def write_run_report(results: dict[str, Any], out: str | Path, *, chip: Any, map
             "energy_by_component.csv": t.energy_by_component_rows(timing),
             "energy_by_layer.csv": t.energy_by_layer_rows(timing),
             "cores.csv": t.core_rows(timing), "links.csv": t.link_rows(timing)}
+    if "chips" in timing:
+        csvs["chips.csv"] = t.chip_rows(timing)
     if accuracy is not None:
         csvs["accuracy.csv"] = t.accuracy_rows(accuracy)
     if calibration is not None:
@@ -87,6 +89,18 @@ def write_run_report(results: dict[str, Any], out: str | Path, *, chip: Any, map
                "Core utilization on the core grid (per-core figures in cores.csv)")
     doc.figure(plots.link_traffic(timing, chip, out / "network.png").name,
                "Traffic on the network links per inference (per-link figures in links.csv)")
+
+    if "chips" in timing:
+        system = timing["system"]
+        link = system["link"]
+        doc.heading("Chips")
+        doc.paragraph(f"{system['chips_used']} of {system['chips']} chips of {system['chip']} "
+                      f"({system['topology']}), joined by links of {t.fmt(link['bandwidth_gbps'])} "
+                      f"Gb/s each way, {t.fmt(link['latency_ns'])} ns and "
+                      f"{t.fmt(link['energy_pj_per_bit'])} pJ/bit: "
+                      f"{t.fmt(system['interchip_bits_per_inference'] / 1e3)} kbit per inference "
+                      f"cross them, {t.fmt(system['interchip_energy_per_inference_pj'] / 1e3)} nJ.")
+        doc.table(t.page_table(csvs["chips.csv"], "chips.csv"))
 
     if trace is not None:
         traced = json.loads((out / "trace.json").read_text(encoding="utf-8"))

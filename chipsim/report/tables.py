@@ -81,6 +81,19 @@ def link_rows(timing: dict[str, Any]) -> Rows:
              for link in timing["links"]])
 
 
+def chip_rows(timing: dict[str, Any]) -> Rows:
+    """One row per chip of a system (`chipsim.timing.interchip.system_figures`)."""
+    return (["chip", "cores used", "energy (uJ/inference)", "chip-to-chip energy (nJ/inference)",
+             "core utilization mean (%)", "max (%)", "alone could do (inferences/s)",
+             "first input: first MVM (us)", "last MVM (us)"],
+            [[c["chip"], c["cores_used"], c["energy_per_inference_pj"] / 1e6,
+              c["interchip_energy_per_inference_pj"] / 1e3, 100 * c["core_utilization_mean"],
+              100 * c["core_utilization_max"], c["bound_inferences_per_s"],
+              c["first_input_start_ns"] / 1e3 if "first_input_start_ns" in c else None,
+              c["first_input_end_ns"] / 1e3 if "first_input_end_ns" in c else None]
+             for c in timing["chips"]])
+
+
 def accuracy_rows(accuracy: dict[str, Any]) -> Rows:
     from chipsim.functional.times import format_time
 

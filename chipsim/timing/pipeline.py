@@ -42,7 +42,7 @@ from chipsim.timing.core import Core, MvmJob
 from chipsim.mapping.digital import runs_on_core
 from chipsim.timing.digital import GlobalUnit, LocalUnit, check_global_work
 from chipsim.timing.energy import EnergyLedger
-from chipsim.timing.network import Network
+from chipsim.timing.interchip import network_class
 from chipsim.timing.params import TimingParams
 from chipsim.timing.results import steady_rate
 from chipsim.timing.trace import Trace
@@ -85,8 +85,9 @@ class ChipModel:
         self.bound = inputs + (8 * self.in_flight if keep_streaming else 0)
         self.min_gaps = self.in_flight  # a settled window spans a pipeline full at least
         self.replicas = {name: mapping.replication.get(name, 1) for name in self.layers}
-        self.network = Network(network_graph, params.routing, params.pj_per_bit_hop, self.ledger,
-                               self.trace, positions)
+        self.network = network_class(network_graph)(network_graph, params.routing,
+                                                    params.pj_per_bit_hop, self.ledger,
+                                                    self.trace, positions)
         core_ids = sorted({pl.core for pl in mapping.placements})
         self.cores = {c: Core(self.env, c, params, self.ledger, self.trace) for c in core_ids}
         self.ldpus = {c: LocalUnit(c, params, self.ledger, self.trace) for c in core_ids}

@@ -69,6 +69,9 @@ class Simulation:
                           keep_streaming=keep_streaming)
         timed.run()
         result = summarize(timed, self.layers, self.mapping, self.model)
+        if getattr(self.chip, "system", None) is not None:  # several chips: figures per chip
+            from chipsim.timing.interchip import system_figures
+            result.extra.update(system_figures(timed, result, self.chip))
         return result, timed.trace, np.concatenate(outputs) if keep_outputs else None
 
     def functional(self, x: np.ndarray) -> np.ndarray:

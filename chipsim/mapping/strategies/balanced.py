@@ -26,7 +26,7 @@ from chipsim.mapping.tiling import LayerLike, tile
 class Balanced(Strategy):
     name = "balanced"
 
-    def place(self, layers: Sequence[LayerLike], chip: Any, *, graph: str = "network") -> Mapping:
+    def place_chip(self, layers: Sequence[LayerLike], chip: Any, *, graph: str = "network") -> Mapping:
         blocks = {layer.name: len(tile(layer, chip.cores.rows, chip.cores.cols)) for layer in layers}
         needed = sum(blocks.values())
         require_cores(needed, chip, graph, f"{needed} blocks, one per core")

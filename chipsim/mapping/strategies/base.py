@@ -32,7 +32,31 @@ class Strategy:
         STRATEGIES[cls.name] = cls()
 
     def place(self, layers: Sequence[LayerLike], chip: Any, *, graph: str = "network") -> Mapping:
+        """Place `layers` on a chip, or on a system of chips (`chipsim.arch.system`): there runs
+        of layers go to chips first (`chipsim.mapping.partition`), then each chip's layers are
+        placed on it by this strategy. A network too large for one chip is refused with the
+        number of chips it would need."""
+        if getattr(chip, "system", None) is not None:
+            from chipsim.mapping.partition import place_on_system
+            return place_on_system(self, layers, chip, graph)
+        try:
+            return self.place_chip(layers, chip, graph=graph)
+        except DoesNotFit as err:
+            from chipsim.mapping.partition import chips_needed_hint
+            raise DoesNotFit(f"{err}; {chips_needed_hint(self, layers, chip)}") from None
+
+    def place_chip(self, layers: Sequence[LayerLike], chip: Any, *, graph: str = "network") -> Mapping:
+        """This strategy's placement on one chip (subclasses implement it)."""
         raise NotImplementedError
+
+    def cores_needed(self, layers: Sequence[LayerLike], chip: Any) -> int:
+        """Usable cores `place_chip` needs for `layers` at least: one per block, unless the
+        strategy shares crossbars."""
+        return len(units_of(layers, chip))
+
+
+class DoesNotFit(MappingError):
+    """A network that needs more cores than the chip (or each chip of a system) has."""
 
 
 def units_of(layers: Sequence[LayerLike], chip: Any, replication: dict[str, int] | None = None) -> list[Unit]:
@@ -53,8 +77,8 @@ def require_cores(needed: int, chip: Any, graph: str, why: str) -> None:
         lost = describe_unusable(chip)
         has = f"the chip has {usable} usable of {chip.cores.count} ({lost})" if lost else \
             f"the chip has {chip.cores.count}"
-        raise MappingError(f"{graph} does not fit chip {chip.name}: it needs {needed} cores ({why}), "
-                           f"{has}")
+        raise DoesNotFit(f"{graph} does not fit chip {chip.name}: it needs {needed} cores ({why}), "
+                         f"{has}")
 
 
 def build(strategy: str, layers: Sequence[LayerLike], chip: Any, graph: str, units: Sequence[Unit],

@@ -28,7 +28,7 @@ MAX_PASSES = 50  # each pass tries every block on every core; a pass that finds 
 class Locality(Strategy):
     name = "locality"
 
-    def place(self, layers: Sequence[LayerLike], chip: Any, *, graph: str = "network") -> Mapping:
+    def place_chip(self, layers: Sequence[LayerLike], chip: Any, *, graph: str = "network") -> Mapping:
         units = units_of(layers, chip)
         require_cores(len(units), chip, graph, f"{len(units)} blocks, one per core")
         return build(self.name, layers, chip, graph, units, arrange(units, layers, {}, chip))

@@ -16,30 +16,38 @@ from typing import Any, Sequence
 from chipsim.mapping.mapping import Mapping
 from chipsim.mapping.strategies.base import Strategy, build, require_cores, units_of
 from chipsim.mapping.tiling import LayerLike
+from chipsim.mapping.traffic import Unit
 
 
 class Packed(Strategy):
     name = "packed"
 
-    def place(self, layers: Sequence[LayerLike], chip: Any, *, graph: str = "network") -> Mapping:
+    def place_chip(self, layers: Sequence[LayerLike], chip: Any, *, graph: str = "network") -> Mapping:
         units = units_of(layers, chip)
-        rows, cols = chip.cores.rows, chip.cores.cols
-        size = [max(b.rows / rows, b.cols / cols) for b, _ in units]
-        order = sorted(range(len(units)), key=lambda i: (-size[i], -units[i][0].cells, i))
-        used: list[list[int]] = []  # per core: rows and columns taken so far
-        cores, offsets = [0] * len(units), [(0, 0)] * len(units)
-        for i in order:
-            block = units[i][0]
-            core = next((c for c, (r, k) in enumerate(used)
-                         if r + block.rows <= rows and k + block.cols <= cols), len(used))
-            if core == len(used):
-                used.append([0, 0])
-            cores[i], offsets[i] = core, (used[core][0], used[core][1])
-            used[core][0] += block.rows
-            used[core][1] += block.cols
-        require_cores(len(used), chip, graph, f"{len(units)} blocks packed on disjoint rows and columns")
-        # number the cores in dataflow order (by the first block each holds), as sequential does
-        first = sorted(range(len(used)), key=lambda core: cores.index(core))
-        renumber = {old: new for new, old in enumerate(first)}
-        cores = [renumber[core] for core in cores]
+        cores, offsets, count = pack(units, chip.cores.rows, chip.cores.cols)
+        require_cores(count, chip, graph, f"{len(units)} blocks packed on disjoint rows and columns")
         return build(self.name, layers, chip, graph, units, cores, offsets)
+
+    def cores_needed(self, layers: Sequence[LayerLike], chip: Any) -> int:
+        return pack(units_of(layers, chip), chip.cores.rows, chip.cores.cols)[2]
+
+
+def pack(units: Sequence[Unit], rows: int, cols: int) -> tuple[list[int], list[tuple[int, int]], int]:
+    """First-fit-decreasing: each unit's core and crossbar corner, and the cores used; cores are
+    numbered in dataflow order (by the first block each holds), as sequential does."""
+    size = [max(b.rows / rows, b.cols / cols) for b, _ in units]
+    order = sorted(range(len(units)), key=lambda i: (-size[i], -units[i][0].cells, i))
+    used: list[list[int]] = []  # per core: rows and columns taken so far
+    cores, offsets = [0] * len(units), [(0, 0)] * len(units)
+    for i in order:
+        block = units[i][0]
+        core = next((c for c, (r, k) in enumerate(used)
+                     if r + block.rows <= rows and k + block.cols <= cols), len(used))
+        if core == len(used):
+            used.append([0, 0])
+        cores[i], offsets[i] = core, (used[core][0], used[core][1])
+        used[core][0] += block.rows
+        used[core][1] += block.cols
+    first = sorted(range(len(used)), key=lambda core: cores.index(core))
+    renumber = {old: new for new, old in enumerate(first)}
+    return [renumber[core] for core in cores], offsets, len(used)

@@ -15,7 +15,7 @@ from chipsim.mapping.tiling import LayerLike
 class Sequential(Strategy):
     name = "sequential"
 
-    def place(self, layers: Sequence[LayerLike], chip: Any, *, graph: str = "network") -> Mapping:
+    def place_chip(self, layers: Sequence[LayerLike], chip: Any, *, graph: str = "network") -> Mapping:
         units = units_of(layers, chip)
         require_cores(len(units), chip, graph, f"{len(units)} blocks, one per core")
         return build(self.name, layers, chip, graph, units, range(len(units)))

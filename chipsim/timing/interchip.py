@@ -1,0 +1,158 @@
+"""Chip-to-chip links in the event model, and the figures of each chip of a system.
+
+A system of several chips (`chipsim.arch.system`) reaches the event model as one network whose
+chip-to-chip links are edges like the others, marked `interchip`, with their own width (bits per
+cycle from the link's bandwidth) and latency. They are contended like every link: a packet
+holds each link of its route while it streams (`chipsim.timing.network`), so two chips' traffic
+over one link waits its turn. What differs is the energy: a bit over a chip-to-chip link costs
+the link's energy per bit, charged to the component "interchip", instead of an on-chip hop.
+
+`system_figures` splits a run's figures by chip: cores used, energy (every account of the ledger
+goes to the chip where it was spent: a core's and a global unit's to their chip, a link's to the
+chip it leaves, static power by each chip's powered cores and its share of the rest), core
+utilization, the rate its busiest resource would allow, and when the trace holds the first
+input, the span of that input's MVMs on the chip.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import networkx as nx
+
+from chipsim.timing.network import Network
+
+
+class SystemNetwork(Network):
+    """The network of a system: on-chip hops at the chip's energy per bit and hop, chip-to-chip
+    links at the link's energy per bit."""
+
+    def __init__(self, graph: nx.Graph, *args: Any, **kwargs: Any) -> None:
+        super().__init__(graph, *args, **kwargs)
+        self.pj_per_bit: dict[tuple[Any, Any], float] = {}  # directed chip-to-chip link -> pJ/bit
+        for a, b, data in graph.edges(data=True):
+            if data.get("interchip"):
+                self.pj_per_bit[(a, b)] = self.pj_per_bit[(b, a)] = float(data["pj_per_bit"])
+        self._crossing: dict[tuple[Any, Any], tuple[int, float]] = {}
+        self._interchip_pj: defaultdict[str, float] = defaultdict(float)
+
+    def crossing(self, src: Any, dst: Any) -> tuple[int, float]:
+        """(chip-to-chip links on the route from src to dst, their pJ per bit together)."""
+        found = self._crossing.get((src, dst))
+        if found is None:
+            links = [link for link in self.route(src, dst) if link in self.pj_per_bit]
+            found = self._crossing[(src, dst)] = (len(links), sum(self.pj_per_bit[k] for k in links))
+        return found
+
+    def send(self, now: int, src: Any, dst: Any, bits: float, layer: str, inference: int) -> int:
+        end = super().send(now, src, dst, bits, layer, inference)
+        if src != dst and bits > 0 and self.ledger.counts(inference):
+            links, pj = self.crossing(src, dst)
+            if links:  # those hops were counted as on-chip ones: bill them at the link's rate
+                self._bit_hops[layer] -= bits * links
+                self._interchip_pj[layer] += bits * pj
+        return end
+
+    def charge(self) -> None:
+        for layer, pj in self._interchip_pj.items():
+            self.ledger.charge("interchip", layer, "interchip", pj)
+        self._interchip_pj.clear()
+        super().charge()
+
+    def link_report(self, total_cycles: int) -> list[dict[str, Any]]:
+        rows = super().link_report(total_cycles)
+        names = {f"{a}->{b}" for a, b in self.pj_per_bit}
+        for row in rows:
+            row["interchip"] = row["link"] in names
+        return rows
+
+
+def network_class(graph: nx.Graph) -> type[Network]:
+    """`SystemNetwork` for a graph with chip-to-chip links, else the chip's `Network`."""
+    if any(data.get("interchip") for _, _, data in graph.edges(data=True)):
+        return SystemNetwork
+    return Network
+
+
+def system_figures(timed: Any, result: Any, chip: Any) -> dict[str, Any]:
+    """`system` and `chips` keys for a run on a system of chips (see the module's docstring)."""
+    system, p = chip.system, timed.p
+    count, per_chip = system.count, system.cores_per_chip
+    inputs, streamed = result.inputs, result.streamed_inputs
+    energy = [0.0] * count
+    net = timed.network
+    for (component, _, place), pj in timed.ledger.accounts().items():
+        if isinstance(place, int):
+            energy[chip.chip_of(place)] += pj
+        elif isinstance(place, str) and place.startswith("gdpu"):
+            energy[chip.chip_of_node(place)] += pj
+    interchip = [0.0] * count
+    interchip_bits = 0.0
+    for (a, b), server in net.links.items():
+        if (a, b) in net.pj_per_bit:
+            interchip[chip.chip_of_node(a)] += server.bits * net.pj_per_bit[(a, b)]
+            interchip_bits += server.bits
+        else:
+            energy[chip.chip_of_node(a)] += server.bits * p.pj_per_bit_hop
+    static = timed.ledger.by_component().get("static", 0.0)
+    used = defaultdict(int)
+    for core in timed.cores:
+        used[chip.chip_of(core)] += 1
+    powered = [used[k] if p.unused_cores == "gated" else per_chip for k in range(count)]
+    weights = [n * p.static_core_mw + p.static_rest_mw / count for n in powered]
+    spans = _first_input_spans(timed, chip)
+    chips = []
+    for k in range(count):
+        cores = [c for c in timed.cores if chip.chip_of(c) == k]
+        busy = [timed.cores[c].busy_cycles for c in cores]
+        busy += [u.server.busy_cycles for c, u in timed.ldpus.items() if chip.chip_of(c) == k]
+        busy += [u.server.busy_cycles for u in timed.gdpus if chip.chip_of(u.attach_core) == k]
+        busy += [s.busy_cycles for (a, _), s in net.links.items() if chip.chip_of_node(a) == k]
+        busiest = max(busy, default=0) / streamed
+        util = [result.core_utilization[c] for c in cores]
+        total = energy[k] + interchip[k] + static * weights[k] / sum(weights)
+        chips.append({
+            "chip": k, "cores_used": len(cores),
+            "energy_per_inference_pj": total / inputs,
+            "interchip_energy_per_inference_pj": interchip[k] / inputs,
+            "core_utilization_mean": sum(util) / len(util) if util else 0.0,
+            "core_utilization_max": max(util, default=0.0),
+            "busiest_cycles_per_inference": busiest,
+            "bound_inferences_per_s": p.clock_ghz * 1e9 / busiest if busiest else None,
+            **spans.get(k, {}),
+        })
+    width, latency = chip.link_cycles()
+    return {
+        "system": {
+            "name": chip.name, "chip": system.chip.name, "chips": count,
+            "chips_used": sum(1 for k in range(count) if used[k]), "topology": system.topology,
+            "link": {**system.link.model_dump(), "bits_per_cycle": width, "latency_cycles": latency},
+            "interchip_bits_per_inference": interchip_bits / inputs,
+            "interchip_energy_per_inference_pj": sum(interchip) / inputs,
+        },
+        "chips": chips,
+    }
+
+
+def _first_input_spans(timed: Any, chip: Any) -> dict[int, dict[str, float]]:
+    """Per chip, from the trace: when the first input's first MVM there began and its last
+    ended, in ns (nothing when the trace holds no input)."""
+    trace = timed.trace.to_json()["traceEvents"]
+    names = {e["tid"]: e["args"]["name"] for e in trace
+             if e.get("name") == "thread_name" and str(e["args"]["name"]).startswith("core ")}
+    spans: dict[int, list[float]] = {}
+    for e in trace:
+        if e.get("ph") == "X" and e["tid"] in names and e["args"].get("input") == 0 \
+                and e["pid"] == _core_pid():
+            k = chip.chip_of(int(names[e["tid"]].split()[1]))
+            start, end = e["ts"], e["ts"] + e["dur"]
+            lo, hi = spans.get(k, (start, end))
+            spans[k] = [min(lo, start), max(hi, end)]
+    return {k: {"first_input_start_ns": lo * 1e3, "first_input_end_ns": hi * 1e3,
+                "first_input_span_ns": (hi - lo) * 1e3} for k, (lo, hi) in spans.items()}
+
+
+def _core_pid() -> int:
+    from chipsim.timing.trace import GROUPS
+    return GROUPS["core"]
