@@ -317,10 +317,26 @@ class Tile:
         g[self.stuck == STUCK_RESET] = 0.0
         return g
 
+    def release_device_state(self) -> None:
+        """Keep only what reads at the present time need: drop the programmed conductances and
+        drift exponents (which only a later `drift` reads) and, when the DAC quantizes, the
+        float conductances too (reads use the integer grid). A network read at one time, as
+        the event model's is, then holds one float32 grid per tile: memory that grows with the
+        weights, not with several float64 copies of them."""
+        if self._array is not None or getattr(self, "_g_prog", None) is None:
+            return
+        self.row_conductances()  # the energy model reads them later
+        self._g_prog = self._nu = None
+        if self.config.dac_quantization:
+            self.conductance_difference = None
+
     def drift(self, t_seconds: float) -> None:
         """Let the conductances drift to `t_seconds` after programming and read them there."""
         if not (np.isfinite(t_seconds) and t_seconds >= 0):
             raise DataError(f"tile {self.tile_id}: drift time must be >= 0 s, got {t_seconds}")
+        if self._array is None and self._g_prog is None:
+            raise DataError(f"tile {self.tile_id}: its device state was released "
+                            "(release_device_state): it reads at one time only")
         if self._array is not None:  # pulsed devices are modelled without drift
             self.time = float(t_seconds)
             return

@@ -124,6 +124,19 @@ def test_drift_is_repeatable():
     assert np.array_equal(first, tile.forward(x))
 
 
+def test_a_released_tile_reads_the_same_bits_and_refuses_to_drift():
+    """What the event model's tiles do: drop the device state after programming, keep reads."""
+    kept = Tile(TileConfig(rows=ROWS, cols=COLS), _weights(), tile_id=3, seed=9)
+    released = Tile(TileConfig(rows=ROWS, cols=COLS), _weights(), tile_id=3, seed=9)
+    released.release_device_state()
+    x = _inputs(16)
+    assert np.array_equal(kept.forward(x), released.forward(x))
+    for a, b in zip(kept.row_conductances(), released.row_conductances()):
+        assert np.array_equal(a, b)
+    with pytest.raises(DataError, match="tile 3: its device state was released"):
+        released.drift(3600.0)
+
+
 def test_gdc_restores_output_scale_after_drift():
     w, x = _weights(256, 64), _inputs(128, 256)
     ratios = {}

@@ -105,11 +105,13 @@ class AnalogNetwork:
     """A lowered network placed on a chip by `mapping`, programmed from `seed`.
 
     `drift(t)` reads all tiles t seconds after programming; `run(x)` classifies a data set;
-    `layer_forward(name, x_rows, mvm_indices)` is one layer's MVMs.
+    `layer_forward(name, x_rows, mvm_indices)` is one layer's MVMs. With `read_once` the
+    tiles keep only what reads right after programming need (`Tile.release_device_state`):
+    no drift, and a fraction of the memory.
     """
 
     def __init__(self, graph, layers: Sequence, mapping, chip: Any, seed: int = 0,
-                 options: AnalogOptions | None = None) -> None:
+                 options: AnalogOptions | None = None, read_once: bool = False) -> None:
         self.graph, self.seed = graph, int(seed)
         self.options = options or AnalogOptions()
         self.layers = {layer.name: layer for layer in layers}
@@ -134,6 +136,8 @@ class AnalogNetwork:
                         stuck=placement_stuck(chip, placement))
             if placement.calibration:
                 apply_calibration(tile, placement.calibration, f"mapping placement {tile_id}")
+            if read_once:
+                tile.release_device_state()
             self.tiles.append(tile)
             columns = plans.setdefault(block.layer, {}).setdefault(placement.replica, {})
             parts = columns.setdefault((block.col_start, block.col_stop), [])

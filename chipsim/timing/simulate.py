@@ -36,7 +36,9 @@ class Simulation:
         self.model = model or getattr(graph, "name", "")
         check_usable(mapping, chip)
         self.params = TimingParams.from_chip(chip, read_mode, link_width_scale)
-        self.net = AnalogNetwork(graph, layers, mapping, chip, seed=seed, options=options)
+        # read right after programming only: tiles keep their grids, not their device state
+        self.net = AnalogNetwork(graph, layers, mapping, chip, seed=seed, options=options,
+                                 read_once=True)
         self.positions = {c: chip.core_position(c) for c in range(chip.cores.count)}
         self.plans = plan_layers(layers, graph)
         self.routes = Routes(mapping, layers, chip, graph)  # the messages the model sends
@@ -77,7 +79,7 @@ class Simulation:
     def functional(self, x: np.ndarray) -> np.ndarray:
         """The functional path on its own (freshly programmed tiles, same seed), batched."""
         reference = AnalogNetwork(self.graph, self.layers, self.mapping, self.chip,
-                                  seed=self.seed, options=self.options)
+                                  seed=self.seed, options=self.options, read_once=True)
         return reference.run(check_inputs(self.graph, x), batch=max(1, min(256, len(x))))
 
 
