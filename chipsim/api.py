@@ -72,10 +72,11 @@ def calibrate(graph: Graph, mapping: Mapping, chip: Chip, *, data: str | np.ndar
 def accuracy(graph: Graph, mapping: Mapping, chip: Chip, *, data: str,
              times: Sequence[float | str] = ("1h",), seeds: int | Sequence[int] = 5,
              images: int | None = None, gdc: Sequence[bool] = (True,),
-             options: AnalogOptions | None = None) -> AccuracyResult:
+             options: AnalogOptions | None = None, backend: str = "cpu") -> AccuracyResult:
     """Test accuracy and relative logit error against float over drift time and seeds, on the
     first `images` of the data set's test split (all by default). Warns when a fixed-range
-    chip runs a mapping without input ranges (the uncalibrated baseline)."""
+    chip runs a mapping without input ranges (the uncalibrated baseline). `backend` "gpu" runs
+    all seeds and times at once on a CUDA GPU (`chipsim accuracy --backend gpu`)."""
     from chipsim.calibration.auto import uncalibrated_tiles
     from chipsim.datasets import load_dataset
     from chipsim.functional.executor import check_inputs
@@ -90,7 +91,7 @@ def accuracy(graph: Graph, mapping: Mapping, chip: Chip, *, data: str,
                       "uncalibrated chip; chipsim.calibrate(...) sets the ranges", stacklevel=2)
     return accuracy_study(graph, lower(graph), mapping, chip, x, y, times=_seconds(times),
                           seeds=seeds, gdc=tuple(gdc), options=options,
-                          names=(_model(graph), chip.name, data))
+                          names=(_model(graph), chip.name, data), backend=backend)
 
 
 def simulate(graph: Graph, mapping: Mapping, chip: Chip, *, data: str | None = None,

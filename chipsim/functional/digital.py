@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from chipsim.errors import GraphError
+from chipsim.functional.im2col import array_module
 from chipsim.graph.ir import Node
 
 F32 = np.float32
@@ -139,7 +140,8 @@ def _windows(x: np.ndarray, node: Node, pad_value: float) -> tuple[np.ndarray, n
                       constant_values=False)
     rows = (np.arange(oh) * sh)[:, None] + np.arange(kh)[None, :] * dh   # (OH, kH)
     cols = (np.arange(ow) * sw)[:, None] + np.arange(kw)[None, :] * dw   # (OW, kW)
-    win = xp[:, :, rows[:, None, :, None], cols[None, :, None, :]]       # (N, C, OH, OW, kH, kW)
+    lib = array_module(x)  # index arrays in the library of x (CuPy on the GPU backend)
+    win = xp[:, :, lib.asarray(rows[:, None, :, None]), lib.asarray(cols[None, :, None, :])]  # (N, C, OH, OW, kH, kW)
     mask = real[rows[:, None, :, None], cols[None, :, None, :]]          # (OH, OW, kH, kW)
     return win, mask
 

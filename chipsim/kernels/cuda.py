@@ -5,10 +5,10 @@ fails with "module 'numpy' has no attribute 'row_stack'"; naming np.vstack so be
 is imported fixes it (seen on the GPU machine, issue 18). Nothing else imports numba.cuda.
 
 Kernels must give the CPU kernels' bits, so their float32 arithmetic may not fuse a multiply and
-an add into one FMA, which NVVM does by default: `mul` and `add` are libdevice's explicitly
-rounded operations on a GPU. Under Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1, how the tests
-run without a GPU) kernels run as Python, where libdevice and intrinsics do not exist: the same
-names are then plain numpy float32 operations, which round alike.
+an add into one FMA, which NVVM does by default: `mul` is libdevice's explicitly rounded product
+on a GPU (an add of rounded products has nothing left to fuse). Under Numba's CUDA simulator
+(NUMBA_ENABLE_CUDASIM=1, how the tests run without a GPU) kernels run as Python, where libdevice
+does not exist: the same names are then plain numpy float32 operations, which round alike.
 
 On a GPU the arrays live in CuPy (the backend's GEMMs are cuBLAS SGEMMs of integers, exact in any
 order, and numpy's functions dispatch to CuPy for the digital ops); under the simulator in numpy.
@@ -74,9 +74,6 @@ if SIMULATED:
     def mul(a, b):
         return _F(a) * _F(b)
 
-    def add(a, b):
-        return _F(a) + _F(b)
-
     def rint(a):
         return np.rint(_F(a))
 
@@ -97,10 +94,6 @@ else:
     @device
     def mul(a, b):
         return libdevice.fmul_rn(a, b)
-
-    @device
-    def add(a, b):
-        return libdevice.fadd_rn(a, b)
 
     @device
     def rint(a):

@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from chipsim.kernels import rng
-from chipsim.kernels.cuda import (SIMULATED, add, bits_float32, cuda, device, float32_bits,
+from chipsim.kernels.cuda import (SIMULATED, bits_float32, cuda, device, float32_bits,
                                   floor, mul, rint, sqrt)
 from chipsim.kernels.tile import (P_ADC_MAX, P_ANALOG_SCALE, P_CLIP, P_NOISE_STD, P_STEP)
 
