@@ -28,7 +28,11 @@ _S30, _S27, _S31, _S32, _S25, _S16, _S9 = rng._S30, rng._S27, rng._S31, rng._S32
 _LOW32, _ONE = rng._LOW32, rng._ONE
 _LN2, _SQRT_HALF, _HALF_PI, _SQRT2 = rng._LN2, rng._SQRT_HALF, rng._HALF_PI, rng._SQRT2
 _ABS_BITS, _INF_BITS = _U32(0x7FFFFFFF), _U32(0x7F800000)
-ROWS_PER_BLOCK = 8  # rows of a batch per block of the DAC kernel (32 lanes each)
+# Threads per block: the DAC kernel converts ROWS_PER_BLOCK rows of LANES lanes each (a warp a
+# row, coalesced); the simulator runs a Python thread per GPU thread, so it gets few.
+LANES, ROWS_PER_BLOCK = (2, 4) if SIMULATED else (32, 8)
+ADC_THREADS = (2, 8) if SIMULATED else (16, 16)  # (column pairs, rows)
+DRIFT_THREADS = (4, 4, 1) if SIMULATED else (32, 4, 1)  # (columns, rows, states)
 
 if SIMULATED:  # the integer hash in Python would warn at every wrap-around: the CPU's, compiled
     def row_key(key, index):  # (Numba returns a uint64 as a Python int: make it one again)
@@ -114,25 +118,25 @@ def normal_at(row, element):
 def dac_kernel(x, fixed_range, max_abs, max_code, quantize, stochastic, keys, first_index,
                indices, codes, ranges):
     """Codes of every (state, input) row: kernels.tile._dac_row (and _round_stochastic), one
-    row per 32 lanes. ranges[s, k] is NaN for a row holding a NaN or an infinity."""
+    row per LANES lanes. ranges[s, k] is NaN for a row holding a NaN or an infinity."""
     lane = cuda.threadIdx.x
     slot = cuda.threadIdx.y
     states, batch, width = codes.shape
     row = cuda.blockIdx.x * ROWS_PER_BLOCK + slot
-    tops = cuda.shared.array((ROWS_PER_BLOCK, 32), dtype=np.uint32)
+    tops = cuda.shared.array((ROWS_PER_BLOCK, LANES), dtype=np.uint32)
     valid = row < states * batch
     s = row // batch if valid else 0
     k = row - s * batch if valid else 0
     xs = s if x.shape[0] > 1 else 0
     top = _U32(0)
     if valid:
-        for i in range(lane, width, 32):
+        for i in range(lane, width, LANES):
             top = max(top, float32_bits(x[xs, k, i]) & _ABS_BITS)
     tops[slot, lane] = top
     cuda.syncthreads()
     if not valid:
         return
-    for m in range(32):
+    for m in range(LANES):
         top = max(top, tops[slot, m])
     if top >= _INF_BITS:
         if lane == 0:
@@ -147,7 +151,7 @@ def dac_kernel(x, fixed_range, max_abs, max_code, quantize, stochastic, keys, fi
     inv = top_code / r
     index = indices[k] if indices.shape[0] else first_index + k
     key = row_key(keys[s], index) if stochastic else np.uint64(0)
-    for i in range(lane, width, 32):
+    for i in range(lane, width, LANES):
         v = min(max(mul(x[xs, k, i], inv), -top_code), top_code)
         if stochastic:
             low = floor(v)
@@ -232,7 +236,7 @@ def dac(x, fixed_range, max_abs, max_code, quantize, stochastic, keys, first_ind
     states, batch, _ = codes.shape
     blocks = (states * batch + ROWS_PER_BLOCK - 1) // ROWS_PER_BLOCK
     if blocks:
-        dac_kernel[blocks, (32, ROWS_PER_BLOCK)](x, fixed_range, max_abs, _F(max_code), quantize,
+        dac_kernel[blocks, (LANES, ROWS_PER_BLOCK)](x, fixed_range, max_abs, _F(max_code), quantize,
                                                  stochastic, keys, first_index, indices, codes,
                                                  ranges)
 
@@ -241,10 +245,10 @@ def adc(acc, keys, first_index, indices, params, quantize, ranges, col_factor, c
         add_to) -> None:
     """Launch `adc_kernel` over every element of `acc`."""
     states, batch, cols = acc.shape
-    threads = (16, 16)
-    blocks = ((cols + 1) // 2 + 15) // 16, (states * batch + 15) // 16
+    tx, ty = ADC_THREADS
+    blocks = ((cols + 1) // 2 + tx - 1) // tx, (states * batch + ty - 1) // ty
     if states * batch and cols:
-        adc_kernel[blocks, threads](acc, keys, first_index, indices, params, quantize, ranges,
+        adc_kernel[blocks, ADC_THREADS](acc, keys, first_index, indices, params, quantize, ranges,
                                     col_factor, col_offset, out, add_to)
 
 
@@ -252,8 +256,8 @@ def drift_read(g_prog, nu, times, keys, states_chip, states_time, p, drift, read
                difference) -> None:
     """Launch `drift_read_kernel` for every state of `difference`."""
     states, rows, cols = difference.shape
-    threads = (32, 4, 1)
-    blocks = ((cols + 31) // 32, (rows + 3) // 4, states)
+    tx, ty, _ = DRIFT_THREADS
+    blocks = ((cols + tx - 1) // tx, (rows + ty - 1) // ty, states)
     if states:
-        drift_read_kernel[blocks, threads](g_prog, nu, times, keys, states_chip, states_time, p,
+        drift_read_kernel[blocks, DRIFT_THREADS](g_prog, nu, times, keys, states_chip, states_time, p,
                                            drift, read, difference)
