@@ -38,9 +38,10 @@ def im2col(x: np.ndarray, attrs: dict, kernel: tuple[int, int]) -> tuple[np.ndar
     n, c, h, w = x.shape
     kh, kw = kernel
     oh, ow, pads, (sh, sw), (dh, dw) = conv_geometry(attrs, kernel, h, w)
+    lib = array_module(x)
     if any(pads):
-        x = np.pad(x, ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])))
-    x = np.ascontiguousarray(x)
+        x = lib.pad(x, ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])))
+    x = lib.ascontiguousarray(x)
     s_n, s_c, s_h, s_w = x.strides
     shape = (n, oh, ow, c, kh, kw)
     strides = (s_n, s_h * sh, s_w * sw, s_c, s_h * dh, s_w * dw)
@@ -53,4 +54,5 @@ def im2col(x: np.ndarray, attrs: dict, kernel: tuple[int, int]) -> tuple[np.ndar
 
 def col2im(rows: np.ndarray, batch: int, oh: int, ow: int) -> np.ndarray:
     """MVM outputs (N * OH * OW, C_out) back to a feature map (N, C_out, OH, OW)."""
-    return np.ascontiguousarray(rows.reshape(batch, oh, ow, -1).transpose(0, 3, 1, 2))
+    return array_module(rows).ascontiguousarray(rows.reshape(batch, oh, ow, -1)
+                                                .transpose(0, 3, 1, 2))

@@ -26,6 +26,8 @@ from numba import config, cuda  # noqa: E402
 from chipsim.errors import ChipsimError  # noqa: E402
 
 SIMULATED = bool(config.ENABLE_CUDASIM)
+# small launches (a small layer on few chips) are expected; their warnings would flood stderr
+config.CUDA_LOW_OCCUPANCY_WARNINGS = False
 
 
 def available() -> bool:
