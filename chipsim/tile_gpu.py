@@ -24,7 +24,7 @@ import numpy as np
 from chipsim.errors import DataError
 from chipsim.kernels import gpu, rng
 from chipsim.kernels import tile as kernels
-from chipsim.kernels.cuda import array_module, to_numpy
+from chipsim.kernels.cuda import array_module, kernel_view, to_numpy
 from chipsim.tile import _EXACT, Tile
 
 _NO_INDICES = np.empty(0, dtype=np.int64)
@@ -58,6 +58,7 @@ class TileStack:
         self._offset = np.stack([t.column_offset for t in tiles]).astype(np.float32)
         self._stochastic = first._stochastic
         p = c.device
+        self._no_indices = kernel_view(xp.asarray(_NO_INDICES))
         self._pcm = xp.asarray(np.array([p.t0, p.t_read, p.g_max, *p.read_noise,
                                          p.read_noise_floor], dtype=np.float64))
         chips = np.arange(len(tiles))
@@ -133,13 +134,11 @@ class TileStack:
         take = xp.asarray(pair_of)
         self._grid = grid[take]
         self._g_norm = None if g_norm is None else g_norm[take]
-        self._params = xp.asarray(params[pair_of])
-        self._col_factor = xp.asarray((self._programmed_scale[chip_of] *
-                                       factors[:, None]).astype(np.float32))
-        self._col_offset = xp.asarray(self._offset[chip_of])
-        self._range = xp.asarray(self._input_range[chip_of])
-        self._keys_out = xp.asarray(self._key_out[chip_of])
-        self._keys_dac = xp.asarray(self._key_dac[chip_of])
+        scale = (self._programmed_scale[chip_of] * factors[:, None]).astype(np.float32)
+        self._params, self._col_factor, self._col_offset, self._range, self._keys_out, \
+            self._keys_dac = (kernel_view(xp.asarray(a)) for a in (
+                params[pair_of], scale, self._offset[chip_of], self._input_range[chip_of],
+                self._key_out[chip_of], self._key_dac[chip_of]))
 
     def dac(self, x, indices, first_index: int = 0) -> tuple:
         """Codes (S, batch, rows) and ranges (S, batch) of x (S or 1, batch, rows)."""
@@ -150,9 +149,8 @@ class TileStack:
         gpu.dac(x, self._range, c.input_range == "max_abs", float(c.dac_max_code),
                 c.dac_quantization, self._stochastic, self._keys_dac, first_index, indices,
                 codes, ranges)
-        bad = xp.isnan(ranges).any(axis=0)
-        if bool(bad.any()):
-            k = int(to_numpy(xp.nonzero(bad)[0])[0])
+        if bool(xp.isnan(ranges).any()):
+            k = int(np.flatnonzero(np.isnan(to_numpy(ranges)).any(axis=0))[0])
             number = int(to_numpy(indices)[k]) if indices.shape[0] else first_index + k
             raise DataError(f"tile {self.tile_id}: input {number} contains NaN or infinity")
         return codes, ranges
@@ -171,9 +169,8 @@ class TileStack:
     def forward(self, x, first_index: int = 0):
         """Outputs (S, batch, cols) of x (S or 1, batch, rows), input k numbered
         first_index + k."""
-        xp = self.xp
-        indices = xp.asarray(_NO_INDICES)
+        indices = self._no_indices
         codes, ranges = self.dac(x, indices, first_index)
-        out = xp.empty((self.states, x.shape[1], self.config.cols), dtype=np.float32)
+        out = self.xp.empty((self.states, x.shape[1], self.config.cols), dtype=np.float32)
         self.convert(codes, ranges, indices, out, False, first_index)
         return out

@@ -55,8 +55,18 @@ def array_module():
 
 
 def to_numpy(a) -> np.ndarray:
-    """A host copy of a backend array (CuPy's .get(), or the numpy array itself)."""
+    """A host copy of a backend array (CuPy's .get(), Numba's copy_to_host(), or the numpy
+    array itself)."""
+    if hasattr(a, "copy_to_host"):
+        return a.copy_to_host()
     return a.get() if hasattr(a, "get") else np.asarray(a)
+
+
+def kernel_view(a):
+    """A GPU array as Numba's kernels take it with least work per launch (wrapping a CuPy
+    array costs tens of microseconds, which small launches feel): for arrays kept across calls.
+    Under the simulator, the array itself."""
+    return a if SIMULATED else cuda.as_cuda_array(a)
 
 
 def synchronize() -> None:

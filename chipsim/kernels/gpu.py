@@ -31,7 +31,7 @@ _ABS_BITS, _INF_BITS = _U32(0x7FFFFFFF), _U32(0x7F800000)
 # Threads per block: the DAC kernel converts ROWS_PER_BLOCK rows of LANES lanes each (a warp a
 # row, coalesced); the simulator runs a Python thread per GPU thread, so it gets few.
 LANES, ROWS_PER_BLOCK = (2, 4) if SIMULATED else (32, 8)
-ADC_THREADS = (2, 8) if SIMULATED else (16, 16)  # (column pairs, rows)
+ADC_BLOCK = 8 if SIMULATED else 256  # threads per block of the ADC kernel
 DRIFT_THREADS = (4, 4, 1) if SIMULATED else (32, 4, 1)  # (columns, rows, states)
 
 if SIMULATED:  # the integer hash in Python would warn at every wrap-around: the CPU's, compiled
@@ -166,8 +166,10 @@ def dac_kernel(x, fixed_range, max_abs, max_code, quantize, stochastic, keys, fi
 def adc_kernel(acc, keys, first_index, indices, params, quantize, ranges, col_factor,
                col_offset, out, add_to):
     """kernels.tile._adc_row for every (state, input) row: output noise, ADC, correction.
-    One thread per pair of columns (2m, 2m+1), which share one hash."""
-    pair, row = cuda.grid(2)
+    One thread per pair of columns (2m, 2m+1), which share one hash; rows along the grid's x
+    (its only axis with room for a batch of many chips), column pairs along its y."""
+    pair = cuda.blockIdx.y * cuda.blockDim.x + cuda.threadIdx.x
+    row = cuda.blockIdx.x * cuda.blockDim.y + cuda.threadIdx.y
     states, batch, cols = acc.shape
     j = 2 * pair
     if row >= states * batch or j >= cols:
@@ -245,10 +247,14 @@ def adc(acc, keys, first_index, indices, params, quantize, ranges, col_factor, c
         add_to) -> None:
     """Launch `adc_kernel` over every element of `acc`."""
     states, batch, cols = acc.shape
-    tx, ty = ADC_THREADS
-    blocks = ((cols + 1) // 2 + tx - 1) // tx, (states * batch + ty - 1) // ty
+    pairs = (cols + 1) // 2
+    tx = 1  # lanes along the column pairs: a warp's worth at most, no more than there are
+    while tx < min(pairs, 32, ADC_BLOCK):
+        tx *= 2
+    ty = ADC_BLOCK // tx
+    blocks = (states * batch + ty - 1) // ty, (pairs + tx - 1) // tx
     if states * batch and cols:
-        adc_kernel[blocks, ADC_THREADS](acc, keys, first_index, indices, params, quantize, ranges,
+        adc_kernel[blocks, (tx, ty)](acc, keys, first_index, indices, params, quantize, ranges,
                                     col_factor, col_offset, out, add_to)
 
 
