@@ -118,26 +118,31 @@ def normal_at(row, element):
 def dac_kernel(x, fixed_range, max_abs, max_code, quantize, stochastic, keys, first_index,
                indices, codes, ranges):
     """Codes of every (state, input) row: kernels.tile._dac_row (and _round_stochastic), one
-    row per LANES lanes. ranges[s, k] is NaN for a row holding a NaN or an infinity."""
+    row per LANES lanes; inputs along the grid's x, states along its y (no division by the
+    batch). ranges[s, k] is NaN for a row holding a NaN or an infinity."""
     lane = cuda.threadIdx.x
     slot = cuda.threadIdx.y
-    states, batch, width = codes.shape
-    row = cuda.blockIdx.x * ROWS_PER_BLOCK + slot
+    _, batch, width = codes.shape
+    k = cuda.blockIdx.x * ROWS_PER_BLOCK + slot
+    s = cuda.blockIdx.y
     tops = cuda.shared.array((ROWS_PER_BLOCK, LANES), dtype=np.uint32)
-    valid = row < states * batch
-    s = row // batch if valid else 0
-    k = row - s * batch if valid else 0
+    valid = k < batch
     xs = s if x.shape[0] > 1 else 0
     top = _U32(0)
     if valid:
         for i in range(lane, width, LANES):
             top = max(top, float32_bits(x[xs, k, i]) & _ABS_BITS)
     tops[slot, lane] = top
+    step = LANES // 2  # a tree over the lanes (LANES is a power of 2)
+    while step > 0:
+        cuda.syncthreads()
+        if lane < step:
+            tops[slot, lane] = max(tops[slot, lane], tops[slot, lane + step])
+        step //= 2
     cuda.syncthreads()
     if not valid:
         return
-    for m in range(LANES):
-        top = max(top, tops[slot, m])
+    top = tops[slot, 0]
     if top >= _INF_BITS:
         if lane == 0:
             ranges[s, k] = _F(np.nan)
@@ -166,16 +171,15 @@ def dac_kernel(x, fixed_range, max_abs, max_code, quantize, stochastic, keys, fi
 def adc_kernel(acc, keys, first_index, indices, params, quantize, ranges, col_factor,
                col_offset, out, add_to):
     """kernels.tile._adc_row for every (state, input) row: output noise, ADC, correction.
-    One thread per pair of columns (2m, 2m+1), which share one hash; rows along the grid's x
-    (its only axis with room for a batch of many chips), column pairs along its y."""
+    One thread per pair of columns (2m, 2m+1), which share one hash; inputs along the grid's
+    x (the axis with room for large batches), column pairs along its y, states along its z."""
     pair = cuda.blockIdx.y * cuda.blockDim.x + cuda.threadIdx.x
-    row = cuda.blockIdx.x * cuda.blockDim.y + cuda.threadIdx.y
-    states, batch, cols = acc.shape
+    k = cuda.blockIdx.x * cuda.blockDim.y + cuda.threadIdx.y
+    s = cuda.blockIdx.z
+    _, batch, cols = acc.shape
     j = 2 * pair
-    if row >= states * batch or j >= cols:
+    if k >= batch or j >= cols:
         return
-    s = row // batch
-    k = row - s * batch
     analog_scale, noise_std = _F(params[s, P_ANALOG_SCALE]), _F(params[s, P_NOISE_STD])
     step, top, clip = _F(params[s, P_STEP]), _F(params[s, P_ADC_MAX]), _F(params[s, P_CLIP])
     inv_step = _F(1.0) / step
@@ -232,12 +236,20 @@ def drift_read_kernel(g_prog, nu, times, keys, states_chip, states_time, p, drif
     difference[q, i, j] = total
 
 
+def _states(states: int) -> int:
+    """The grid's y or z size for `states` (CUDA allows 65,535)."""
+    if states > 65535:
+        raise ValueError(f"{states} states in one launch: at most 65,535 (fewer chips, times "
+                         f"or GDC settings per run)")
+    return states
+
+
 def dac(x, fixed_range, max_abs, max_code, quantize, stochastic, keys, first_index, indices,
         codes, ranges) -> None:
     """Launch `dac_kernel` over every row of `codes` (arrays of the backend's array module)."""
     states, batch, _ = codes.shape
-    blocks = (states * batch + ROWS_PER_BLOCK - 1) // ROWS_PER_BLOCK
-    if blocks:
+    blocks = ((batch + ROWS_PER_BLOCK - 1) // ROWS_PER_BLOCK, _states(states))
+    if states * batch:
         dac_kernel[blocks, (LANES, ROWS_PER_BLOCK)](x, fixed_range, max_abs, _F(max_code), quantize,
                                                  stochastic, keys, first_index, indices, codes,
                                                  ranges)
@@ -252,7 +264,7 @@ def adc(acc, keys, first_index, indices, params, quantize, ranges, col_factor, c
     while tx < min(pairs, 32, ADC_BLOCK):
         tx *= 2
     ty = ADC_BLOCK // tx
-    blocks = (states * batch + ty - 1) // ty, (pairs + tx - 1) // tx
+    blocks = (batch + ty - 1) // ty, (pairs + tx - 1) // tx, _states(states)
     if states * batch and cols:
         adc_kernel[blocks, (tx, ty)](acc, keys, first_index, indices, params, quantize, ranges,
                                     col_factor, col_offset, out, add_to)
