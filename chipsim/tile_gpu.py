@@ -103,8 +103,9 @@ class TileStack:
         n = len(chips)
         out = xp.empty(acc.shape, dtype=np.float32)
         gpu.adc(acc, self._key_gdc[xp.asarray(chips)], 0, xp.asarray(_NO_INDICES),
-                xp.asarray(params), c.adc_quantization, xp.ones((n, c.rows), np.float32),
-                xp.ones((n, c.cols), np.float32), xp.zeros((n, c.cols), np.float32), out, False)
+                xp.asarray(gpu.adc_params(params)), c.adc_quantization,
+                xp.ones((n, c.rows), np.float32), xp.ones((n, c.cols), np.float32),
+                xp.zeros((n, c.cols), np.float32), out, False)
         readout = to_numpy(xp.abs(out.astype(np.float64)).mean(axis=(1, 2)))
         return grid, g_norm, params, readout
 
@@ -137,8 +138,8 @@ class TileStack:
         scale = (self._programmed_scale[chip_of] * factors[:, None]).astype(np.float32)
         self._params, self._col_factor, self._col_offset, self._range, self._keys_out, \
             self._keys_dac = (kernel_view(xp.asarray(a)) for a in (
-                params[pair_of], scale, self._offset[chip_of], self._input_range[chip_of],
-                self._key_out[chip_of], self._key_dac[chip_of]))
+                gpu.adc_params(params[pair_of]), scale, self._offset[chip_of],
+                self._input_range[chip_of], self._key_out[chip_of], self._key_dac[chip_of]))
 
     def dac(self, x, indices, first_index: int = 0) -> tuple:
         """Codes (S, batch, rows) and ranges (S, batch) of x (S or 1, batch, rows)."""

@@ -170,7 +170,8 @@ def dac_kernel(x, fixed_range, max_abs, max_code, quantize, stochastic, keys, fi
 @cuda.jit
 def adc_kernel(acc, keys, first_index, indices, params, quantize, ranges, col_factor,
                col_offset, out, add_to):
-    """kernels.tile._adc_row for every (state, input) row: output noise, ADC, correction.
+    """kernels.tile._adc_row for every (state, input) row: output noise, ADC, correction;
+    params[s] is `adc_params` of state s.
     One thread per pair of columns (2m, 2m+1), which share one hash; inputs along the grid's
     x (the axis with room for large batches), column pairs along its y, states along its z."""
     pair = cuda.blockIdx.y * cuda.blockDim.x + cuda.threadIdx.x
@@ -180,9 +181,9 @@ def adc_kernel(acc, keys, first_index, indices, params, quantize, ranges, col_fa
     j = 2 * pair
     if k >= batch or j >= cols:
         return
-    analog_scale, noise_std = _F(params[s, P_ANALOG_SCALE]), _F(params[s, P_NOISE_STD])
-    step, top, clip = _F(params[s, P_STEP]), _F(params[s, P_ADC_MAX]), _F(params[s, P_CLIP])
-    inv_step = _F(1.0) / step
+    analog_scale, noise_std = params[s, A_SCALE], params[s, A_NOISE]
+    step, inv_step = params[s, A_STEP], params[s, A_INV_STEP]
+    top, clip = params[s, A_MAX], params[s, A_CLIP]
     z0 = _F(0.0)
     z1 = _F(0.0)
     if noise_std != _F(0.0):
@@ -234,6 +235,23 @@ def drift_read_kernel(g_prog, nu, times, keys, states_chip, states_time, p, drif
             part += g
         total = total + part if pol == 0 else total - part
     difference[q, i, j] = total
+
+
+A_SCALE, A_NOISE, A_STEP, A_INV_STEP, A_MAX, A_CLIP = range(6)  # columns of `adc_params`
+
+
+def adc_params(params: np.ndarray) -> np.ndarray:
+    """The ADC kernel's float32 parameters (states, 6) from the CPU kernels' float64 layout
+    (states, 7): rounded once here as kernels.tile._adc_row rounds them, 1 / step included."""
+    p = np.asarray(params, dtype=np.float64)
+    out = np.empty((p.shape[0], 6), dtype=np.float32)
+    out[:, A_SCALE] = p[:, P_ANALOG_SCALE]
+    out[:, A_NOISE] = p[:, P_NOISE_STD]
+    out[:, A_STEP] = p[:, P_STEP]
+    out[:, A_INV_STEP] = np.float32(1.0) / out[:, A_STEP]
+    out[:, A_MAX] = p[:, P_ADC_MAX]
+    out[:, A_CLIP] = p[:, P_CLIP]
+    return out
 
 
 def _states(states: int) -> int:
