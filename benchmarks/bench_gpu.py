@@ -2,8 +2,8 @@
 against 2 CPU cores, and how closely GPU and CPU agree. Needs a CUDA GPU, numba-cuda and CuPy.
 
 tile_vs_gemm: 256 x 256 tiles on CHIPS chips (seeds), every non-ideality on, drifted to 1 h with
-GDC, batch 1024 inputs per chip (and 4096, a second row): `TileStack.forward` (DAC kernel, one batched cuBLAS SGEMM of
-integer codes and grids, output-noise and ADC kernel) against `cupy.matmul` of the same inputs
+GDC, batch 1024 inputs per chip (and 4096, a second row): `TileStack.forward` (DAC kernel, one
+batched cuBLAS SGEMM of integer codes and grids, output-noise and ADC kernel) against `cupy.matmul` of the same inputs
 with every chip's float32 weights (one batched SGEMM; CuPy's default, no TF32). Both sides run
 in this process on the same inputs, interleaved, best of several repeats, each call synchronized
 (the ratio rules of bench_tile.py; the CPU's BLAS is named as there, though only the study uses
@@ -118,7 +118,8 @@ def tile_vs_gemm(batch: int) -> dict:
             synchronize()
         return run
 
-    cases = {"tile": timed(lambda: stack.forward(x)), "gemm": timed(lambda: cupy.matmul(x, weights)),
+    cases = {"tile": timed(lambda: stack.forward(x)),
+             "gemm": timed(lambda: cupy.matmul(x, weights)),
              "dac": timed(lambda: stack.dac(x, indices)),
              "integer_gemm": timed(lambda: cupy.matmul(codes, stack._grid)),
              "convert": timed(lambda: stack.convert(codes, ranges, indices, out, False))}
@@ -195,7 +196,8 @@ def study_speedup() -> dict:
     gpu_s = _study("gpu", CHIPS)
     child = subprocess.run(
         [sys.executable, __file__, "--cpu-study", str(CPU_SEEDS), "--threads", "2"],
-        capture_output=True, text=True, check=True, preexec_fn=lambda: os.sched_setaffinity(0, {0, 1}))
+        capture_output=True, text=True, check=True,
+        preexec_fn=lambda: os.sched_setaffinity(0, {0, 1}))
     cpu = json.loads(child.stdout)
     cpu_s = cpu["reference_s"] + (cpu["study_s"] - cpu["reference_s"]) * CHIPS / CPU_SEEDS
     return {"gpu_s": gpu_s, "cpu_s_scaled": cpu_s, "cpu_measured": cpu, "chips": CHIPS,

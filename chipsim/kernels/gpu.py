@@ -295,5 +295,5 @@ def drift_read(g_prog, nu, times, keys, states_chip, states_time, p, drift, read
     tx, ty, _ = DRIFT_THREADS
     blocks = ((cols + tx - 1) // tx, (rows + ty - 1) // ty, states)
     if states:
-        drift_read_kernel[blocks, DRIFT_THREADS](g_prog, nu, times, keys, states_chip, states_time, p,
-                                           drift, read, difference)
+        drift_read_kernel[blocks, DRIFT_THREADS](g_prog, nu, times, keys, states_chip,
+                                                 states_time, p, drift, read, difference)
