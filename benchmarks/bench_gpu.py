@@ -3,8 +3,9 @@ against 2 CPU cores, and how closely GPU and CPU agree. Needs a CUDA GPU, numba-
 
 tile_vs_gemm: 256 x 256 tiles on CHIPS chips (seeds), every non-ideality on, drifted to 1 h with
 GDC, batch 1024 inputs per chip (and 4096, a second row): `TileStack.forward` (DAC kernel, one
-batched cuBLAS SGEMM of integer codes and grids, output-noise and ADC kernel) against `cupy.matmul` of the same inputs
-with every chip's float32 weights (one batched SGEMM; CuPy's default, no TF32). Both sides run
+batched cuBLAS SGEMM of integer codes and grids, output-noise and ADC kernel) against
+`cupy.matmul` of the same inputs with every chip's float32 weights (one batched SGEMM; CuPy's
+default, no TF32). Both sides run
 in this process on the same inputs, interleaved, best of several repeats, each call synchronized
 (the ratio rules of bench_tile.py; the CPU's BLAS is named as there, though only the study uses
 it). Ratio = GEMM time / tile time; each row also gives the tile's phases alone (dac; the
