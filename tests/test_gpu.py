@@ -54,6 +54,19 @@ def test_gpu_tile_names_an_input_with_nan():
     assert "tile 2: input 9 contains NaN or infinity" in _simulated("nan")
 
 
+def test_gpu_backend_without_a_gpu_says_so_in_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    run = subprocess.run([sys.executable, "-m", "chipsim.cli", "accuracy",
+                          "workloads/digits_mlp/mlp.onnx", "--data", "digits", "--limit", "2",
+                          "--seeds", "1", "--times", "1h", "--backend", "gpu", "--json",
+                          "--out", str(tmp_path)], cwd=ROOT, env=env, capture_output=True,
+                         text=True)
+    if run.returncode == 0:  # a machine with a GPU (and CuPy): the study ran there
+        assert '"rows"' in run.stdout
+    else:
+        assert "--backend gpu: no CUDA GPU found" in run.stderr or "needs CuPy" in run.stderr
+
+
 # ------------------------------------------------------------------ the checks, run simulated
 def _tile_check(mode: str) -> None:
     import numpy as np
