@@ -141,7 +141,8 @@ def _windows(x: np.ndarray, node: Node, pad_value: float) -> tuple[np.ndarray, n
                       constant_values=False)
     rows = (np.arange(oh) * sh)[:, None] + np.arange(kh)[None, :] * dh   # (OH, kH)
     cols = (np.arange(ow) * sw)[:, None] + np.arange(kw)[None, :] * dw   # (OW, kW)
-    win = xp[:, :, lib.asarray(rows[:, None, :, None]), lib.asarray(cols[None, :, None, :])]  # (N, C, OH, OW, kH, kW)
+    win = xp[:, :, lib.asarray(rows[:, None, :, None]),
+             lib.asarray(cols[None, :, None, :])]                        # (N, C, OH, OW, kH, kW)
     mask = real[rows[:, None, :, None], cols[None, :, None, :]]          # (OH, OW, kH, kW)
     return win, mask
 

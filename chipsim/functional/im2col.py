@@ -48,7 +48,7 @@ def im2col(x: np.ndarray, attrs: dict, kernel: tuple[int, int]) -> tuple[np.ndar
     if isinstance(x, np.ndarray):
         view = as_strided(x, shape=shape, strides=strides, writeable=False)
     else:
-        view = array_module(x).lib.stride_tricks.as_strided(x, shape=shape, strides=strides)
+        view = lib.lib.stride_tricks.as_strided(x, shape=shape, strides=strides)
     return view.reshape(n * oh * ow, c * kh * kw), oh, ow
 
 
