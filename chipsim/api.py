@@ -84,12 +84,14 @@ def calibrate(graph: Graph, mapping: Mapping, chip: Chip, *, data: str | np.ndar
 def accuracy(graph: Graph, mapping: Mapping, chip: Chip, *, data: str | None = None,
              times: Sequence[float | str] = ("1h",), seeds: int | Sequence[int] = 5,
              images: int | None = None, gdc: Sequence[bool] = (True,),
-             options: AnalogOptions | None = None, seed: int = 0) -> AccuracyResult:
+             options: AnalogOptions | None = None, seed: int = 0,
+             backend: str = "cpu") -> AccuracyResult:
     """Test accuracy and relative logit error against float over drift time and seeds, on the
     first `images` of the data set's test split (all by default); without a data set, on
     `images` (default 256) synthetic inputs drawn from `seed`, where accuracy is agreement with
     the float network (the result's `metric` says which). Warns when a fixed-range chip runs a
-    mapping without input ranges (the uncalibrated baseline)."""
+    mapping without input ranges (the uncalibrated baseline). `backend` "gpu" runs all seeds
+    and times at once on a CUDA GPU (`chipsim accuracy --backend gpu`)."""
     from chipsim.calibration.auto import uncalibrated_tiles
     from chipsim.functional.inputs import scored_inputs
     from chipsim.functional.study import accuracy_study
@@ -102,7 +104,8 @@ def accuracy(graph: Graph, mapping: Mapping, chip: Chip, *, data: str | None = N
                       "uncalibrated chip; chipsim.calibrate(...) sets the ranges", stacklevel=2)
     return accuracy_study(graph, layers, mapping, chip, scored.x, scored.labels,
                           times=_seconds(times), seeds=seeds, gdc=tuple(gdc), options=options,
-                          names=(_model(graph), chip.name, scored.data), metric=scored.metric)
+                          names=(_model(graph), chip.name, scored.data), metric=scored.metric,
+                          backend=backend)
 
 
 def simulate(graph: Graph, mapping: Mapping, chip: Chip, *, data: str | None = None,

@@ -27,7 +27,7 @@ from chipsim.calibration.calibrate import calibrate_mapping
 from chipsim.functional.analog import AnalogNetwork, AnalogOptions
 from chipsim.functional.executor import FloatBackend, run_network
 from chipsim.functional.inputs import AGREEMENT, TEST_ACCURACY, inputs_phrase
-from chipsim.functional.study import accuracy, relative_logit_error
+from chipsim.functional.study import accuracy, check_backend, gpu_scores, relative_logit_error
 from chipsim.functional.times import format_time
 
 UNCALIBRATED_RANGE = 1.0  # the fixed DAC range of an uncalibrated tile: |x| <= 1
@@ -242,18 +242,23 @@ def calibration_study(
     x: np.ndarray,
     y: np.ndarray, *, times: Sequence[float], seeds: int | Sequence[int] = 5, batch: int = 256,
     names: tuple[str, str, str] = ("model", "chip", "data"),
-    on_row: Callable[[StudyRow], None] | None = None,
+    on_row: Callable[[StudyRow], None] | None = None, backend: str = "cpu",
 ) -> CalibrationStudy:
-    """Test accuracy of every variant (see `calibrated_variants`) over time and seeds."""
+    """Test accuracy of every variant (see `calibrated_variants`) over time and seeds; with
+    `backend` "gpu" all seeds and times of a variant run at once on the GPU."""
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     reference = run_network(graph, FloatBackend(layers), x, batch=batch)
     result = CalibrationStudy(*names, float_accuracy=accuracy(reference, y), images=int(len(y)),
                               chip_variant=chip_variant(chip))
     for name, (mapping, options) in variants.items():
-        nets = [AnalogNetwork(graph, layers, mapping, chip, seed=s, options=options)
-                for s in seed_list]
+        on_gpu = check_backend(backend) == "gpu"
+        scores = gpu_scores(graph, layers, mapping, chip, x, y, reference, seed_list, times,
+                             [True], options) if on_gpu else {}
+        nets = [] if on_gpu else [AnalogNetwork(graph, layers, mapping, chip, seed=s,
+                                                options=options) for s in seed_list]
         for t in times:
-            accs, errs = [], []
+            accs = [a for a, _ in scores.get((float(t), True), [])]
+            errs = [e for _, e in scores.get((float(t), True), [])]
             for net in nets:
                 net.drift(t)
                 logits = net.run(x, batch=batch, gdc=True)
@@ -273,7 +278,8 @@ def study_from_data(graph, layers: Sequence, mapping, chip: Any, data: str | Non
                     seeds: int | Sequence[int], batch: int = 256,
                     samples: int = 256, csv_path: str | Path | None = None,
                     names: tuple[str, str, str] = ("model", "chip", "data"),
-                    log: Callable[[str], None] | None = None) -> CalibrationStudy:
+                    log: Callable[[str], None] | None = None,
+                    backend: str = "cpu") -> CalibrationStudy:
     """The whole study as `chipsim accuracy --calibration-study` runs it: calibrate on the first
     `samples` images of `data`'s calibration split (synthetic calibration inputs without a data
     set), then test on (x, y)."""
@@ -288,7 +294,7 @@ def study_from_data(graph, layers: Sequence, mapping, chip: Any, data: str | Non
         count = seeds if isinstance(seeds, int) else len(seeds)
         log(f"testing {len(variants)} variants x {len(times)} times x {count} seeds")
     study = calibration_study(graph, layers, variants, chip, x, y, times=times, seeds=seeds,
-                              batch=batch, names=names, on_row=on_row)
+                              batch=batch, names=names, on_row=on_row, backend=backend)
     study.calibration_images = int(len(x_cal))
     study.metric = TEST_ACCURACY if data else AGREEMENT
     return study

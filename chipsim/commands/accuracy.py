@@ -63,6 +63,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    "ranges calibrated), an uncalibrated fixed-range chip and input-range, "
                    "column-range and both calibrations (chipsim calibrate, on the data set's "
                    "calibration split), GDC on; writes calibration.csv and calibration.png")
+    p.add_argument("--backend", choices=("cpu", "gpu"), default="cpu",
+                   help="where the tiles run: cpu (default), or gpu: every seed, time and GDC "
+                   "setting at once on a CUDA GPU (needs numba-cuda and CuPy; digital ops run "
+                   "there too), the same numbers to float round-off")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="output folder (default reports/accuracy-<model>/); a rerun "
                    "with the same settings into the same folder continues from the cells a stopped "
@@ -156,7 +160,8 @@ def run(args: argparse.Namespace) -> int:
         study = study_from_data(
             graph, layers, mapping, chip, args.data, x, y, times=times, seeds=args.seeds,
             batch=args.batch, csv_path=out / "calibration.csv", names=(model, chip.name, data),
-            log=None if quiet else lambda text: print(text, file=sys.stderr))
+            log=None if quiet else lambda text: print(text, file=sys.stderr),
+            backend=args.backend)
         study.plot(out / "calibration.png")
         if args.json:
             print_json(study.to_json())
@@ -171,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
         options=options,
         batch=args.batch, progress=not quiet and sys.stderr.isatty(),
         names=(model, chip.name, data), on_row=log.append, done=done, metric=scored.metric,
+        backend=args.backend,
     )
     result.plot(out / "accuracy.png")
     if args.json:

@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from chipsim.errors import GraphError
+from chipsim.functional.im2col import array_module
 from chipsim.graph.ir import Node
 
 F32 = np.float32
@@ -130,7 +131,8 @@ def _windows(x: np.ndarray, node: Node, pad_value: float) -> tuple[np.ndarray, n
     need_h = (oh - 1) * sh + (kh - 1) * dh + 1 - (h + top)
     need_w = (ow - 1) * sw + (kw - 1) * dw + 1 - (w + left)
     pad = ((0, 0), (0, 0), (top, max(need_h, 0)), (left, max(need_w, 0)))
-    xp = np.pad(x, pad, constant_values=pad_value)
+    lib = array_module(x)  # numpy, or CuPy on the GPU backend (index arrays in it too)
+    xp = lib.pad(x, pad, constant_values=pad_value)
     real = np.pad(np.ones((h, w), bool), pad[2:], constant_values=False)
     if node.op == "avgpool" and int(a.get("count_include_pad", 0)):
         # explicit pads count, the extra ceil-mode cells do not (ONNX semantics)
@@ -139,7 +141,8 @@ def _windows(x: np.ndarray, node: Node, pad_value: float) -> tuple[np.ndarray, n
                       constant_values=False)
     rows = (np.arange(oh) * sh)[:, None] + np.arange(kh)[None, :] * dh   # (OH, kH)
     cols = (np.arange(ow) * sw)[:, None] + np.arange(kw)[None, :] * dw   # (OW, kW)
-    win = xp[:, :, rows[:, None, :, None], cols[None, :, None, :]]       # (N, C, OH, OW, kH, kW)
+    win = xp[:, :, lib.asarray(rows[:, None, :, None]),
+             lib.asarray(cols[None, :, None, :])]                        # (N, C, OH, OW, kH, kW)
     mask = real[rows[:, None, :, None], cols[None, :, None, :]]          # (OH, OW, kH, kW)
     return win, mask
 

@@ -9,8 +9,16 @@ MVM `p` of image `n`, the numbering every model of the chip uses.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+
+
+def array_module(x):
+    """numpy, or the library of an array that is not numpy's (CuPy on the GPU backend), whose
+    functions numpy's do not all dispatch to (index arrays, as_strided)."""
+    return np if isinstance(x, np.ndarray) else sys.modules[type(x).__module__.split(".")[0]]
 
 
 def conv_geometry(attrs: dict, kernel: tuple[int, int], height: int, width: int
@@ -30,15 +38,21 @@ def im2col(x: np.ndarray, attrs: dict, kernel: tuple[int, int]) -> tuple[np.ndar
     n, c, h, w = x.shape
     kh, kw = kernel
     oh, ow, pads, (sh, sw), (dh, dw) = conv_geometry(attrs, kernel, h, w)
+    lib = array_module(x)
     if any(pads):
-        x = np.pad(x, ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])))
-    x = np.ascontiguousarray(x)
+        x = lib.pad(x, ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])))
+    x = lib.ascontiguousarray(x)
     s_n, s_c, s_h, s_w = x.strides
-    view = as_strided(x, shape=(n, oh, ow, c, kh, kw),
-                      strides=(s_n, s_h * sh, s_w * sw, s_c, s_h * dh, s_w * dw), writeable=False)
+    shape = (n, oh, ow, c, kh, kw)
+    strides = (s_n, s_h * sh, s_w * sw, s_c, s_h * dh, s_w * dw)
+    if isinstance(x, np.ndarray):
+        view = as_strided(x, shape=shape, strides=strides, writeable=False)
+    else:
+        view = lib.lib.stride_tricks.as_strided(x, shape=shape, strides=strides)
     return view.reshape(n * oh * ow, c * kh * kw), oh, ow
 
 
 def col2im(rows: np.ndarray, batch: int, oh: int, ow: int) -> np.ndarray:
     """MVM outputs (N * OH * OW, C_out) back to a feature map (N, C_out, OH, OW)."""
-    return np.ascontiguousarray(rows.reshape(batch, oh, ow, -1).transpose(0, 3, 1, 2))
+    return array_module(rows).ascontiguousarray(rows.reshape(batch, oh, ow, -1)
+                                                .transpose(0, 3, 1, 2))

@@ -61,6 +61,37 @@ def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(predicted == labels))
 
 
+BACKENDS = ("cpu", "gpu")
+
+
+def check_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise DataError(f"backend {backend!r}: expected one of {', '.join(BACKENDS)}")
+    return backend
+
+
+def gpu_scores(graph, layers, mapping, chip, x, y, reference, seeds, times, gdc, options
+                ) -> dict[tuple[float, bool], list[tuple[float, float]]]:
+    """(accuracy, logit error) of every seed, per (time, GDC) cell, all states in one pass."""
+    from chipsim.functional.analog_gpu import StackedNetwork
+
+    if not times:
+        return {}
+    net = StackedNetwork(graph, layers, mapping, chip, seeds, options)
+    net.read(times, gdc)
+    logits = net.run(x)
+    scores: dict[tuple[float, bool], list[tuple[float, float]]] = {}
+    state = 0
+    for t in times:
+        for g in gdc:
+            cell = scores.setdefault((float(t), bool(g)), [])
+            for _ in seeds:
+                cell.append((accuracy(logits[state], y),
+                             relative_logit_error(logits[state], reference)))
+                state += 1
+    return scores
+
+
 def accuracy_study(
     graph, layers, mapping, chip, x: np.ndarray, y: np.ndarray, *,
     times: Sequence[float], seeds: int | Sequence[int] = 5, gdc: Sequence[bool] = (True, False),
@@ -68,9 +99,14 @@ def accuracy_study(
     names: tuple[str, str, str] = ("model", "chip", "data"),
     on_row: Callable[[AccuracyRow], None] | None = None,
     done: Sequence[AccuracyRow] = (), metric: str = TEST_ACCURACY,
+    backend: str = "cpu",
 ) -> AccuracyResult:
     """Run the study; `names` are (model, chip, data) as the result should show them, and
     `metric` what the accuracy against `y` means (`chipsim.functional.inputs`).
+
+    `backend` "gpu" runs every chip, time and GDC setting at once on the GPU
+    (`chipsim.functional.analog_gpu`), the same numbers to float round-off; rows then arrive
+    together at the end, not cell by cell.
 
     `done`: cells finished by an interrupted run of the same study, taken as they are and not
     handed to `on_row` again. Each cell's numbers depend only on its time, GDC and the seeds
@@ -82,10 +118,17 @@ def accuracy_study(
                             metric=metric)
     nets: dict[int, AnalogNetwork] = {}  # one programmed chip per seed, read at every time
     finished = {(row.time_s, row.gdc): row for row in done}
+    on_gpu = check_backend(backend) == "gpu"
+    if on_gpu:
+        pending = [t for t in times if any((float(t), bool(g)) not in finished for g in gdc)]
+        on_gpu_scores = gpu_scores(graph, layers, mapping, chip, x, y, reference, seed_list,
+                                   pending, gdc, options)
     for t in times:
         missing = [g for g in gdc if (float(t), bool(g)) not in finished]
         scores: dict[bool, list[tuple[float, float]]] = {g: [] for g in missing}
-        for seed in seed_list if missing else ():
+        if on_gpu:
+            scores = {g: on_gpu_scores[float(t), bool(g)] for g in missing}
+        for seed in seed_list if missing and not on_gpu else ():
             if seed not in nets:
                 nets[seed] = AnalogNetwork(graph, layers, mapping, chip, seed=seed,
                                            options=options)
