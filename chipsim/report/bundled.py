@@ -69,6 +69,19 @@ RUNS: dict[str, list[str]] = {
                             f"mappings/mnist32_resnet9/{graph}-balanced.yaml", "--data",
                             "mnist32", "--images", "200", "--seeds", "2"]
        for graph in _HEADLINE_NETS},
+    # networks users bring, on systems of several hermes64 chips (docs/systems.md): the
+    # papers' ResNet-18 and MobileNetV2 exported from PyTorch (chipsim.zoo, random weights,
+    # written to workloads/zoo/ first: 47 and 14 MB), uncalibrated (calibrating 210 and 369
+    # tiles takes longer than the rest together); a transformer encoder and a GRU (tests/data)
+    **{f"compare-{net}": ["compare", f"workloads/zoo/{net}.onnx", "--chip", "hermes64",
+                          "--chips", str(chips), "--strategies", "sequential,balanced",
+                          "--inputs", "2", "--images", "8", "--seeds", "1", "--times", "1h",
+                          "--no-calibrate"]
+       for net, chips in (("resnet18", 4), ("mobilenet_v2", 8))},
+    **{f"compare-{net}": ["compare", f"tests/data/{net}_legacy.onnx", "--chip", "hermes64",
+                          "--chips", "2", "--strategies", "sequential,locality,balanced,packed",
+                          "--seeds", "2", "--times", "1h,1y"]
+       for net in ("transformer", "gru")},
     # the chip paper's ResNet-9 as more of the chip fails (README, "Faults")
     "faults-mnist32_resnet9": [
         "faults", "workloads/mnist32_resnet9/resnet9_hwa.onnx", "--data", "mnist32",
@@ -137,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"regenerate only these ({', '.join(RUNS)})")
     args = parser.parse_args(argv)
     for name in args.only or RUNS:
+        zoo_file = ROOT / RUNS[name][1]
+        if zoo_file.parent.name == "zoo" and not zoo_file.exists():  # needs PyTorch
+            from chipsim import zoo
+
+            zoo_file.parent.mkdir(exist_ok=True)
+            zoo.export(zoo_file.stem, zoo_file)
         print(f"== chipsim {' '.join(command(name))}", file=sys.stderr, flush=True)
         here = os.getcwd()
         os.chdir(ROOT)
