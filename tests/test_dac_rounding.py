@@ -120,6 +120,8 @@ def test_stochastic_rounding_does_not_depend_on_batch_split_or_path():
     np.testing.assert_array_equal(tile.forward(x[order], indices=order), y[order])
     # another tile, or another seed, rounds with other draws
     assert not np.array_equal(_tile("stochastic", seed=2).dac(x)[0], codes)
+    other = Tile(tile.config, tile.weights, tile_id=5, seed=tile.seed)
+    assert not np.array_equal(other.dac(x)[0], codes)
 
 
 def test_stochastic_rounding_does_not_depend_on_thread_count():
