@@ -78,6 +78,9 @@ class TileConfig:
     # how the DAC rounds x / step to a code (forward and transposed reads): to the nearest code,
     # or up with probability equal to the fraction (unbiased; Gokmen et al.'s 5-bit inputs)
     dac_rounding: Literal["deterministic", "stochastic"] = "deterministic"
+    # whether the transposed read (backward) quantizes its inputs; None: as dac_quantization.
+    # Apart only to tell which read an input resolution matters in (Gokmen et al.'s study)
+    backward_dac_quantization: bool | None = None
     adc_quantization: bool = True
     output_noise: bool = True
     adc_saturation: bool = True  # clip at +-out_bound
@@ -159,6 +162,12 @@ class TileConfig:
                 f"sums; at most {_EXACT // (dac_max * _MIN_LEVELS)} rows per tile at this "
                 f"resolution (fewer DAC bits or fewer cores.rows)")
         return cls(**config)
+
+    @property
+    def backward_quantized(self) -> bool:
+        """Whether the transposed read rounds its inputs to DAC codes."""
+        return self.dac_quantization if self.backward_dac_quantization is None else \
+            self.backward_dac_quantization
 
     @property
     def dac_max_code(self) -> int:
@@ -585,18 +594,18 @@ class Tile:
         c = self.config
         codes = np.clip(d * (np.float32(c.dac_max_code) / ranges)[:, None], -c.dac_max_code,
                         c.dac_max_code)
-        if self._stochastic:
+        if c.backward_quantized and c.dac_rounding == "stochastic":
             codes = np.ascontiguousarray(codes, dtype=np.float32)
             key = rng.subkey(rng.key(self.seed, self.tile_id, rng.BACKWARD_ROUNDING), attempt)
             run_rows(kernels.round_stochastic, d.shape[0], codes, key, 0,
                      np.ascontiguousarray(numbers, np.int64))
-            acc = np.ascontiguousarray(codes @ self._grid.T)
-        elif c.dac_quantization:
+        elif c.backward_quantized:
             codes = np.rint(codes).astype(np.float32)
+        if c.dac_quantization and c.backward_quantized:  # integers on the grid: exact
             acc = np.ascontiguousarray(codes @ self._grid.T)
-        else:
-            acc = np.ascontiguousarray((codes.astype(np.float64) @ self._g_norm.T)
-                                       .astype(np.float32))
+        else:  # the array in float64, on the grid the forward read's settings chose
+            g = self._grid.T.astype(np.float64) if c.dac_quantization else self._g_norm.T
+            acc = np.ascontiguousarray((codes.astype(np.float64) @ g).astype(np.float32))
         key = rng.subkey(rng.key(self.seed, self.tile_id, rng.BACKWARD_NOISE), attempt)
         out = np.empty((d.shape[0], c.rows), dtype=np.float32)
         ones = np.ones(c.rows, np.float32)

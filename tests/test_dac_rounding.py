@@ -75,6 +75,31 @@ def test_forward_and_backward_are_unbiased_with_stochastic_rounding():
     assert errors["stochastic"][1] < 0.1 * errors["deterministic"][1]
 
 
+def test_each_read_can_be_quantized_alone():
+    # small constants beside one full-scale element: 5-bit nearest rounding drops them, so a
+    # quantized read differs from an unquantized one by far more than the grid's round-off
+    rows, cols = 64, 16
+    x = np.full((3, rows), 0.02, np.float32)
+    x[:, 0] = 1.0
+    d = np.full((3, cols), 0.02, np.float32)
+    d[:, 0] = 1.0
+    both = _tile("deterministic")
+    none = _tile("deterministic", dac_quantization=False)
+    forward_only = _tile("deterministic", backward_dac_quantization=False)
+    backward_only = _tile("deterministic", dac_quantization=False, backward_dac_quantization=True)
+    assert np.abs(both.forward(x) - none.forward(x)).max() > 1e-2
+    assert np.abs(both.backward(d) - none.backward(d)).max() > 1e-2
+    np.testing.assert_array_equal(forward_only.forward(x), both.forward(x))
+    np.testing.assert_allclose(forward_only.backward(d), none.backward(d), atol=1e-3)
+    np.testing.assert_array_equal(backward_only.forward(x), none.forward(x))
+    np.testing.assert_allclose(backward_only.backward(d), both.backward(d), atol=1e-3)
+    # stochastic rounding of the transposed read alone: unbiased again, as with both reads
+    sto = _tile("stochastic", dac_quantization=False, backward_dac_quantization=True)
+    mean = sto.backward(np.tile(d[0], (3000, 1))).astype(np.float64).mean(axis=0)
+    exact = d[0] @ sto.weights.T
+    assert np.abs(mean - exact).max() < 0.1 * np.abs(both.backward(d)[0] - exact).max()
+
+
 def _outputs(tile, x, d):
     return tile.forward(x), tile.backward(d), tile.dac(x)[0]
 
@@ -95,6 +120,8 @@ def test_stochastic_rounding_does_not_depend_on_batch_split_or_path():
     np.testing.assert_array_equal(tile.forward(x[order], indices=order), y[order])
     # another tile, or another seed, rounds with other draws
     assert not np.array_equal(_tile("stochastic", seed=2).dac(x)[0], codes)
+    other = Tile(tile.config, tile.weights, tile_id=5, seed=tile.seed)
+    assert not np.array_equal(other.dac(x)[0], codes)
 
 
 def test_stochastic_rounding_does_not_depend_on_thread_count():

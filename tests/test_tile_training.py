@@ -73,6 +73,29 @@ def test_constant_step_expected_update_is_minus_lr_times_outer():
     assert np.corrcoef(change.ravel(), expected.ravel())[0, 1] > 0.98
 
 
+def test_update_falls_short_of_lr_times_outer_once_a_probability_reaches_one():
+    # C = sqrt(lr / (BL dw_min)) > 1 (lr 0.05, BL 31, dw_min 0.001: C^2 = 1.61): where
+    # C^2 |x_i d_j| > 1 both trains are on in every slot, so device (i, j) takes BL pulses, a
+    # fraction BL dw_min / lr = 0.62 of lr x_i d_j; small products are not clipped
+    lr, n_updates, s = 0.05, 200, 0.3
+    tile = _tile(rows=8, cols=8, kind="constant_step", dtod=0.0, ctoc=s, w_max=20.0, w_min=-20.0)
+    x = np.full(8, 0.1, np.float32)
+    d = np.full(8, 0.1, np.float32)
+    x[0] = d[0] = 1.0
+    w0 = tile.pulsed.weights()
+    tile.update(np.tile(x, (n_updates, 1)), np.tile(d, (n_updates, 1)), lr)
+    change = tile.pulsed.weights().astype(np.float64) - w0
+    config = tile.config.training
+    bl, dw = config.bl, config.device.dw_min
+    assert lr > bl * dw
+    clipped = -n_updates * bl * dw
+    assert abs(change[0, 0] - clipped) < 5 * dw * s * np.sqrt(n_updates * bl)
+    assert change[0, 0] > 0.7 * -n_updates * lr  # well short of lr x d
+    pq = lr / (bl * dw) * 0.01  # element (1, 1): p q = C^2 x d, far below 1
+    sigma = dw * np.sqrt(n_updates * bl * pq * (1 - pq + s**2))
+    assert abs(change[1, 1] + n_updates * lr * 0.01) < 5 * sigma
+
+
 def test_update_is_bit_identical_at_one_and_two_threads():
     before = thread_count()
     results = []

@@ -133,6 +133,30 @@ def test_gokmen_study_json_rows_and_csv(capsys, tmp_path):
     assert doc["python"] and doc["chars"] > 0 and (doc["epochs"], doc["lr"]) == (3, 0.05)
     lines = (tmp_path / "results.csv").read_text().splitlines()
     assert len(lines) == 7 and lines[0].startswith("device,dac_bits,rounding,up_down")
+    assert doc["dac_reads"] == "both"
+
+
+def test_gokmen_study_quantizes_the_reads_asked_for(monkeypatch):
+    from chipsim.training import gokmen
+
+    seen = []
+    monkeypatch.setattr(gokmen, "train_text",
+                        lambda spec, corpus: seen.append(spec.tile_config) or [_Last()])
+    chip = load_chip("rpu_train")
+    base = TextSpec(hidden=(4,), train_chars=100, test_chars=50)
+    for reads, forward, backward in [("both", True, True), ("forward", True, False),
+                                     ("backward", False, True)]:
+        seen.clear()
+        gokmen.gokmen_study(chip, base, [0], [5], [0.0], reads=reads)
+        quantized = [(c.dac_quantization, c.backward_quantized) for c in seen if c is not None]
+        assert quantized[:2] == [(forward, backward)] * 2  # 5 bits, both roundings
+        assert seen[1].dac_bits == 5 and seen[2].dac_rounding == "stochastic"
+    with pytest.raises(ValueError, match="reads"):
+        gokmen.gokmen_study(chip, base, [0], [5], [0.0], reads="sideways")
+
+
+class _Last:
+    test_loss, test_accuracy = 1.0, 0.5
 
 
 @pytest.mark.parametrize("argv, name", [

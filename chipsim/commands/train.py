@@ -80,6 +80,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     text.add_argument("--dac-bits", default="5,6,7,8,none", metavar="B,B,...",
                       help="DAC resolutions of the Gokmen study; none: no quantization "
                       "(default 5,6,7,8,none)")
+    text.add_argument("--dac-reads", choices=("both", "forward", "backward"), default="both",
+                      help="the reads the Gokmen study's DAC bits and rounding apply to, the "
+                      "other read unquantized (default both: the forward and the transposed "
+                      "read)")
     study = p.add_argument_group("the studies (--study kim|gokmen)")
     study.add_argument("--study", choices=STUDIES, default=None,
                        help="run a study instead of one training run")

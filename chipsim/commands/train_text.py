@@ -93,16 +93,18 @@ def _run_gokmen(args: argparse.Namespace, chip) -> int:
 
     t0 = time.perf_counter()
     cells = gokmen_study(chip, base, seeds, bits, imbalances, on_cell=write, on_run=say,
-                         overrides=bound_overrides(args))
+                         overrides=bound_overrides(args), reads=args.dac_reads)
     rows = [c.row() for c in cells]
     settings = {"study": "gokmen", "chip": chip.name, "lstm": args.lstm,
                 "seq_len": args.seq_len, "epochs": args.epochs, "lr": args.lr,
-                "batch": args.batch, "bound": args.bound, **corpus, "seconds": round(time.perf_counter() - t0, 1)}
+                "batch": args.batch, "bound": args.bound, "dac_reads": args.dac_reads, **corpus,
+                "seconds": round(time.perf_counter() - t0, 1)}
     if args.json:
         print_json({**settings, "report": str(out), "rows": rows})
         return 0
     print(f"text: python {corpus['python']} stdlib, {corpus['chars']} characters, sha256 "
-          f"{corpus['sha256'][:16]}...; loss: test cross-entropy, nats per character")
+          f"{corpus['sha256'][:16]}...; loss: test cross-entropy, nats per character; "
+          f"DAC settings on the {args.dac_reads} read{'s' if args.dac_reads == 'both' else ''}")
     print(f"{'device':<7} {'DAC bits':>8} {'rounding':>13} {'up_down':>7} {'loss':>7} "
           f"{'std':>6}")
     for r in rows:

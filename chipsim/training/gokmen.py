@@ -23,6 +23,9 @@ from chipsim.training.matrices import training_tile_config
 from chipsim.training.text import load_corpus
 
 ROUNDINGS = ("deterministic", "stochastic")
+# which reads a cell's DAC bits and rounding apply to; the other read is left unquantized
+READS = {"both": {}, "forward": dict(backward_dac_quantization=False),
+         "backward": dict(dac_quantization=False, backward_dac_quantization=True)}
 
 
 @dataclass(frozen=True)
@@ -64,9 +67,13 @@ def plan(chip, bits: list[int | None], imbalances: list[float]) -> list[tuple]:
 def gokmen_study(chip, base: TextSpec, seeds: list[int], bits: list[int | None],
                  imbalances: list[float], on_cell: Callable[[GokmenCell], None] | None = None,
                  on_run: Callable[[str], None] | None = None,
-                 overrides: dict | None = None) -> list[GokmenCell]:
+                 overrides: dict | None = None, reads: str = "both") -> list[GokmenCell]:
     """Every cell of `plan` over every seed, with the spec's model, text and schedule;
-    `overrides` sets fields of the chip's pulsed device (e.g. its bounds)."""
+    `overrides` sets fields of the chip's pulsed device (e.g. its bounds); `reads` (a key of
+    READS) which reads the cells' DAC settings quantize: both, or only the forward or the
+    transposed (backward) read, the other one unquantized."""
+    if reads not in READS:
+        raise ValueError(f"reads {reads!r}: expected one of {', '.join(READS)}")
     corpus = load_corpus(base.train_chars, base.test_chars)
     cells = []
     for device, b, rounding, u in plan(chip, bits, imbalances):
@@ -74,7 +81,7 @@ def gokmen_study(chip, base: TextSpec, seeds: list[int], bits: list[int | None],
         if device == "tiles":
             config = training_tile_config(chip, up_down=u, **(overrides or {}))
             config = config.replace(dac_quantization=False) if b is None else \
-                config.replace(dac_bits=b, dac_rounding=rounding)
+                config.replace(dac_bits=b, dac_rounding=rounding, **READS[reads])
         losses, accuracies = [], []
         for seed in seeds:
             if on_run is not None:
