@@ -130,7 +130,7 @@ def test_gokmen_study_json_rows_and_csv(capsys, tmp_path):
                      ("tiles", 5, "stochastic", 0.0), ("tiles", None, None, 0.0),
                      ("tiles", 7, "deterministic", 0.0), ("tiles", 7, "deterministic", 0.05)]
     assert all(len(r["test_losses"]) == 2 and r["std_test_loss"] >= 0 for r in doc["rows"])
-    assert doc["python"] and doc["chars"] > 0 and (doc["epochs"], doc["lr"]) == (3, 0.05)
+    assert doc["python"] and doc["chars"] > 0 and (doc["epochs"], doc["lr"]) == (3, 0.02)
     lines = (tmp_path / "results.csv").read_text().splitlines()
     assert len(lines) == 7 and lines[0].startswith("device,dac_bits,rounding,up_down")
     assert doc["dac_reads"] == "both"
