@@ -66,7 +66,8 @@ class Channel:
     def __init__(self, name: object, depth: int) -> None:
         self.name = name
         self.free_at = 0  # the cycle after the last flit crossed
-        self.left = [_NEVER] * depth  # departures from the far buffer, oldest first
+        # departures from the far buffer, oldest first (a range where they are consecutive)
+        self.left: list[int] | range = [_NEVER] * depth
         self.busy_cycles = 0
         self.held_cycles = 0
         self.jobs = 0
@@ -202,9 +203,9 @@ class Network:
             ch.bits += bits
             t += lat
             if flits >= depth:
-                ch.left = list(range(t + flits - depth, t + flits))
+                ch.left = range(t + flits - depth, t + flits)
             else:
-                ch.left = ch.left[flits:] + list(range(t, t + flits))
+                ch.left = [*ch.left[flits:], *range(t, t + flits)]
         eject.free_at = t + flits
 
     @staticmethod
@@ -221,9 +222,9 @@ class Network:
             ch.jobs += 1
             ch.bits += bits
             if rows is None:
-                ch.left = list(range(tail[i + 1] + 1 - depth, tail[i + 1] + 1))
+                ch.left = range(tail[i + 1] + 1 - depth, tail[i + 1] + 1)
             else:
-                ch.left = ch.left[len(rows):] + [row[i + 1] for row in rows]
+                ch.left = [*ch.left[len(rows):], *[row[i + 1] for row in rows]]
         eject.free_at = tail[-1] + 1
 
     def charge(self) -> None:
@@ -326,11 +327,10 @@ def _stream_times(head: int, free_at: list[int], left: list[list[int]], flits: i
     excess, the first (k0 = 0) the largest for the head.
     """
     hops = len(left)
-    if flits - 2 * depth + 1 < hops * depth:  # some bounds reach only some of the last flits
-        return _short_stream_times(head, free_at, left, flits, lat, depth)
+    drop = depth - 2 * lat
     at_head = [0] * (hops + 2)  # per hop, the largest excess for the head
     at = [0] * (hops + 2)  # and for the last flits
-    base, late = head, False
+    base, late, reach = head, False, 0  # reach: hops back that some excess delays
     for j in range(hops + 1):
         bound = free_at[j]
         if j and left[j - 1][-1] + 1 > bound:
@@ -349,10 +349,14 @@ def _stream_times(head: int, free_at: list[int], left: list[list[int]], flits: i
             late = True
             if e_head > 0:
                 at_head[j] = e_head
+            back = j if drop == 0 else min(j, (e - 1) // drop)
+            if back > reach:
+                reach = back
         base += lat
     if not late:
         return None
-    drop = depth - 2 * lat
+    if flits - 2 * depth + 1 < reach * depth:  # some bounds reach only some of the last flits
+        return _short_stream_times(head, free_at, left, flits, lat, depth)
     first, run, t = [], 0, head
     for i in range(hops + 1):
         if at_head[i] > run:
