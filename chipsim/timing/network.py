@@ -328,9 +328,11 @@ def _stream_times(head: int, free_at: list[int], left: list[list[int]], flits: i
     """
     hops = len(left)
     drop = depth - 2 * lat
-    at_head = [0] * (hops + 2)  # per hop, the largest excess for the head
-    at = [0] * (hops + 2)  # and for the last flits
-    base, late, reach = head, False, 0  # reach: hops back that some excess delays
+    first = []  # the head's row
+    at = []  # per hop, the largest excess of its bounds for the last flits
+    fore = []  # and the largest at it or before it
+    run_head = run = 0
+    base, reach = head, 0  # reach: hops back that some excess delays
     for j in range(hops + 1):
         bound = free_at[j]
         if j and left[j - 1][-1] + 1 > bound:
@@ -345,34 +347,32 @@ def _stream_times(head: int, free_at: list[int], left: list[list[int]], flits: i
             if x > e:
                 e = x
         if e > 0:
-            at[j] = e
-            late = True
-            if e_head > 0:
-                at_head[j] = e_head
-            back = j if drop == 0 else min(j, (e - 1) // drop)
+            if e_head > run_head:
+                run_head = e_head
+            if e > run:
+                run = e
+            back = j if drop == 0 or (e - 1) // drop > j else (e - 1) // drop
             if back > reach:
                 reach = back
+        else:
+            e = 0
+        first.append(base + run_head)
+        at.append(e)
+        fore.append(run)
         base += lat
-    if not late:
+    if not run:
         return None
     if flits - 2 * depth + 1 < reach * depth:  # some bounds reach only some of the last flits
         return _short_stream_times(head, free_at, left, flits, lat, depth)
-    first, run, t = [], 0, head
-    for i in range(hops + 1):
-        if at_head[i] > run:
-            run = at_head[i]
-        first.append(t + run)
-        t += lat
-    back, last = 0, [0] * (hops + 1)
+    last = [0] * (hops + 1)
+    ramp, t = 0, head + flits - 1 + hops * lat
     for i in range(hops, -1, -1):  # the ramps coming back from later hops
-        back = (back if back > at[i + 1] else at[i + 1]) - drop
-        last[i] = back
-    run, t = 0, head + flits - 1
-    for i in range(hops + 1):
-        if at[i] > run:
-            run = at[i]
-        last[i] = t + (run if run > last[i] else last[i])
-        t += lat
+        d = fore[i] if fore[i] > ramp else ramp
+        last[i] = t + d
+        if at[i] > ramp:
+            ramp = at[i]
+        ramp -= drop
+        t -= lat
     return first, last, None
 
 
