@@ -71,7 +71,10 @@ JOINT = {
 }
 COUNT_CHANGE = {"cores.count": 56, "network.topology.rows": 7, "network.topology.cols": 7}
 # leaves that act only in a context: fields changed on both sides of the comparison
-CONTEXT = {"cores.adc.kind": {"cores.dac.window": "data"}}
+CONTEXT = {"cores.adc.kind": {"cores.dac.window": "data"},
+           # the walk's traffic meets little contention; with 2-cycle hops the credit round
+           # trip is 4 cycles, so 2 places halve a link's rate while 4 keep it full
+           "network.buffer_depth_flits": {"network.hop_latency_cycles": 2}}
 
 
 def leaves(node, path=()):

@@ -19,6 +19,4 @@ DESCRIPTIVE_ONLY: dict[str, str] = {
                       "follow from bits, step_ns and window",
     "network.topology.kind": "the discriminator of the topology: changing it means writing a "
                              "different topology (links), not a nearby value",
-    "network.buffer_depth_flits": "used by the flit-level network of `chipsim noc` only; the "
-                                  "job-level timing model has no link buffers (issue 17, item 1)",
 }

@@ -11,17 +11,25 @@ are already in the buffer. For every MVM the core
    columns in turn);
 
 one MVM after the other: the description has no overlap of phases. The press serves jobs first
-come, first served (`Server`): jobs are handed in as they become ready, in time order, so the
-core's queue needs no events of its own. A run's cycles are added up arithmetically
-(`TimingParams.mvm_cycles`): `submit` books the job and returns the cycle it ends, and the
-caller runs `job.done` then (jobs of one chunk that end together share one event), which sends
-partial sums or outputs on through the network.
+come, first served: jobs are handed in as they become ready, in time order, and wait in the
+tray while an earlier one runs. A run's cycles are added up arithmetically
+(`TimingParams.mvm_cycles`); the core runs `job.done` when the job ends, which sends partial sums
+or outputs on through the network.
+
+Back-pressure: the core's results leave through its router's output port (the network's
+injection port, `Network.port_free`). A job's results wait in the core's output register while
+the next job computes (double buffering); a job cannot end, writing its results, while results
+handed to the port earlier have not all left. A core whose port is blocked (the network ahead
+is full) therefore stalls at the end of its job until the port is free; the stall is a bar named
+"stall" on the core's track of the trace and counts in `stall_cycles`. When nothing blocks, a
+job's output leaves long before the next job ends and the core never waits.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import simpy
 
@@ -52,32 +60,68 @@ class MvmJob:
 
 
 class Core:
-    """One core: a FIFO server of MVM jobs that charges their energy and hands them on."""
+    """One core: a FIFO queue of MVM jobs that charges their energy and hands them on."""
 
     def __init__(self, env: simpy.Environment, core_id: int, params: TimingParams,
-                 ledger: EnergyLedger, trace: Trace) -> None:
+                 ledger: EnergyLedger, trace: Trace, network: Any = None) -> None:
         self.env = env
         self.id = core_id
         self.params = params
         self.ledger = ledger
         self.trace = trace
-        self.server = Server(f"core{core_id}")
+        self.network = network  # whose output port may hold the core's job at its end
+        self.server = Server(f"core{core_id}")  # counts busy cycles and jobs
         self.mvms = 0
+        self.stall_cycles = 0
+        self._queue: deque[MvmJob] = deque()
+        self._running = False
 
     @property
     def busy_cycles(self) -> int:
         return self.server.busy_cycles
 
-    def submit(self, job: MvmJob) -> int:
-        """Queue `job`, ready now, and charge its energy; returns the cycle it ends (when the
-        caller is to run `job.done(job, core, end)`)."""
-        start, end = self.server.book(int(self.env.now), job.cycles)
+    def submit(self, job: MvmJob) -> None:
+        """Queue `job`, ready now, and charge its energy; the core runs `job.done(job, core,
+        end)` at the cycle it ends."""
         self.mvms += job.mvms
         n = job.inference
         if self.ledger.counts(n):
             self.ledger.charge("array", job.layer, self.id, job.array_pj, n)
             self.ledger.charge("dac", job.layer, self.id, job.dac_pj, n)
             self.ledger.charge("adc", job.layer, self.id, job.adc_pj, n)
-        if self.trace.wants(n):
-            self.trace.span("core", self.id, job.layer, start, job.cycles, n, mvms=job.mvms)
-        return end
+        self._queue.append(job)
+        if not self._running:
+            self._start()
+
+    def _start(self) -> None:
+        job = self._queue.popleft()
+        self._running = True
+        now = int(self.env.now)
+        server = self.server
+        server.free_at = now + job.cycles
+        server.busy_cycles += job.cycles
+        server.jobs += 1
+        if self.trace.wants(job.inference):
+            self.trace.span("core", self.id, job.layer, now, job.cycles, job.inference,
+                            mvms=job.mvms)
+        self.env.timeout(job.cycles).callbacks.append(lambda _ev: self._end(job))
+
+    def _end(self, job: MvmJob) -> None:
+        """The job's MVMs are done: write its results once the output port is free."""
+        now = int(self.env.now)
+        free = self.network.port_free(self.id) if self.network is not None else now
+        if free > now:
+            self.stall_cycles += free - now
+            if self.trace.wants(job.inference):
+                self.trace.span("core", self.id, "stall", now, free - now, job.inference,
+                                waiting_for="output port")
+            self.env.timeout(free - now).callbacks.append(lambda _ev: self._done(job))
+        else:
+            self._done(job)
+
+    def _done(self, job: MvmJob) -> None:
+        job.done(job, self.id, int(self.env.now))  # jobs it submits here queue behind the rest
+        if self._queue:
+            self._start()
+        else:
+            self._running = False

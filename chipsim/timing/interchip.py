@@ -1,11 +1,12 @@
 """Chip-to-chip links in the event model, and the figures of each chip of a system.
 
 A system of several chips (`chipsim.arch.system`) reaches the event model as one network whose
-chip-to-chip links are edges like the others, marked `interchip`, with their own width (bits per
-cycle from the link's bandwidth) and latency. They are contended like every link: a packet
-holds each link of its route while it streams (`chipsim.timing.network`), so two chips' traffic
-over one link waits its turn. What differs is the energy: a bit over a chip-to-chip link costs
-the link's energy per bit, charged to the component "interchip", instead of an on-chip hop.
+chip-to-chip links are edges marked `interchip`, with their own width (bits per cycle from the
+link's bandwidth) and latency. Each chip's own links keep the flow control of
+`chipsim.timing.network`; a chip-to-chip link is a server that a message crosses whole, store
+and forward at the port cores (`SystemNetwork`), so two chips' traffic over one link waits its
+turn. A bit over a chip-to-chip link costs the link's energy per bit, charged to the component
+"interchip", instead of an on-chip hop.
 
 `system_figures` splits a run's figures by chip: cores used, energy (every account of the ledger
 goes to the chip where it was spent: a core's and a global unit's to their chip, a link's to the
@@ -21,38 +22,78 @@ from typing import Any
 
 import networkx as nx
 
-from chipsim.timing.network import Network
+from chipsim.timing.network import Channel, Network
 
 
 class SystemNetwork(Network):
-    """The network of a system: on-chip hops at the chip's energy per bit and hop, chip-to-chip
-    links at the link's energy per bit."""
+    """The network of a system: each chip's links flow-controlled as on a chip
+    (`Network`), and chip-to-chip links as servers of their own width and latency.
+
+    A message that leaves its chip crosses each chip-to-chip link of its route store and
+    forward: the port core's interface takes the whole message, sends it over the link once
+    the link is free (bits / width cycles, then the link's latency), and the next chip's port
+    core sends it on. Its bits cost the link's energy per bit there, charged to "interchip".
+    """
 
     def __init__(self, graph: nx.Graph, *args: Any, **kwargs: Any) -> None:
-        super().__init__(graph, *args, **kwargs)
+        on_chip = nx.Graph(graph)
+        on_chip.remove_edges_from([(a, b) for a, b, d in graph.edges(data=True)
+                                   if d.get("interchip")])
+        super().__init__(on_chip, *args, **kwargs)
+        self.system_graph = graph
         self.pj_per_bit: dict[tuple[Any, Any], float] = {}  # directed chip-to-chip link -> pJ/bit
+        self._cycles: dict[tuple[Any, Any], tuple[int, int]] = {}  # -> (width, latency)
         for a, b, data in graph.edges(data=True):
             if data.get("interchip"):
-                self.pj_per_bit[(a, b)] = self.pj_per_bit[(b, a)] = float(data["pj_per_bit"])
-        self._crossing: dict[tuple[Any, Any], tuple[int, float]] = {}
+                for link in ((a, b), (b, a)):
+                    self.pj_per_bit[link] = float(data["pj_per_bit"])
+                    self._cycles[link] = (int(data["width_bits"]), int(data["latency_cycles"]))
+                    self.links[link] = Channel(link, self.depth)
+        self._legs: dict[tuple[Any, Any], list[tuple[Any, Any, bool]]] = {}
         self._interchip_pj: defaultdict[str, float] = defaultdict(float)
 
-    def crossing(self, src: Any, dst: Any) -> tuple[int, float]:
-        """(chip-to-chip links on the route from src to dst, their pJ per bit together)."""
-        found = self._crossing.get((src, dst))
+    def legs(self, src: Any, dst: Any) -> list[tuple[Any, Any, bool]]:
+        """The route from src to dst as legs (from, to, whether a chip-to-chip link): runs on
+        one chip between the chip-to-chip links it crosses."""
+        found = self._legs.get((src, dst))
         if found is None:
-            links = [link for link in self.route(src, dst) if link in self.pj_per_bit]
-            found = self._crossing[(src, dst)] = (len(links), sum(self.pj_per_bit[k] for k in links))
+            nodes = nx.shortest_path(self.system_graph, src, dst)
+            found, start = [], nodes[0]
+            for a, b in zip(nodes[:-1], nodes[1:]):
+                if (a, b) in self._cycles:
+                    found += [(start, a, False), (a, b, True)]
+                    start = b
+            found.append((start, nodes[-1], False))
+            self._legs[(src, dst)] = found = [leg for leg in found if leg[0] != leg[1]]
         return found
 
     def send(self, now: int, src: Any, dst: Any, bits: float, layer: str, inference: int) -> int:
-        end = super().send(now, src, dst, bits, layer, inference)
-        if src != dst and bits > 0 and self.ledger.counts(inference):
-            links, pj = self.crossing(src, dst)
-            if links:  # those hops were counted as on-chip ones: bill them at the link's rate
-                self._bit_hops[layer] -= bits * links
-                self._interchip_pj[layer] += bits * pj
-        return end
+        if src == dst or bits <= 0:
+            return now
+        legs = self.legs(src, dst)
+        if len(legs) == 1 and not legs[0][2]:
+            return super().send(now, src, dst, bits, layer, inference)
+        counted = inference < self.ledger.real_inputs
+        t = now
+        for a, b, interchip in legs:
+            if not interchip:
+                t = super().send(t, a, b, bits, layer, inference)
+                continue
+            width, latency = self._cycles[(a, b)]
+            ch, cycles = self.links[(a, b)], -(-int(bits) // width)
+            start = max(t, ch.free_at)
+            ch.free_at = start + cycles
+            ch.busy_cycles += cycles
+            ch.held_cycles += cycles
+            ch.jobs += 1
+            if counted:
+                ch.bits += bits
+                self._interchip_pj[layer] += bits * self.pj_per_bit[(a, b)]
+            if self.trace.wants(inference):
+                self.trace.span("link", f"{a}->{b}", layer, start, cycles, inference,
+                                bits=bits, flits=cycles)
+            t = start + cycles + latency
+        return t
 
     def charge(self) -> None:
         for layer, pj in self._interchip_pj.items():

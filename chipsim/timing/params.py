@@ -57,6 +57,7 @@ class TimingParams:
     memory_latency_cycles: int
     link_width_bits: int
     hop_latency_cycles: int
+    buffer_depth_flits: int
     routing: str
     activation_bits: int
     partial_sum_bits: int
@@ -99,7 +100,8 @@ class TimingParams:
             memory_width_bits=gu.memory.width_bits,
             memory_latency_cycles=gu.memory.latency_cycles,
             link_width_bits=max(1, int(net.link_width_bits * link_width_scale)),
-            hop_latency_cycles=net.hop_latency_cycles, routing=net.routing,
+            hop_latency_cycles=net.hop_latency_cycles,
+            buffer_depth_flits=net.buffer_depth_flits, routing=net.routing,
             activation_bits=int(act_bits), partial_sum_bits=int(psum_bits),
             dac_pj_per_row_step=e.dac_step_row_pj, adc_pj_per_conversion=e.adc_conversion_pj,
             array_pj_per_us_ns=e.array_read_pj_per_us_ns, ldpu_pj_per_op=e.ldpu_op_pj,

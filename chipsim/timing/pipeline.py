@@ -87,9 +87,11 @@ class ChipModel:
         self.replicas = {name: mapping.replication.get(name, 1) for name in self.layers}
         self.network = network_class(network_graph)(network_graph, params.routing,
                                                     params.pj_per_bit_hop, self.ledger,
-                                                    self.trace, positions)
+                                                    self.trace, positions,
+                                                    params.buffer_depth_flits)
         core_ids = sorted({pl.core for pl in mapping.placements})
-        self.cores = {c: Core(self.env, c, params, self.ledger, self.trace) for c in core_ids}
+        self.cores = {c: Core(self.env, c, params, self.ledger, self.trace, self.network)
+                      for c in core_ids}
         self.ldpus = {c: LocalUnit(c, params, self.ledger, self.trace) for c in core_ids}
         self.gdpus = [GlobalUnit(i, core, params, self.ledger, self.trace)
                       for i, core in enumerate(params.gdpu_attach)]
@@ -238,7 +240,6 @@ class ChipModel:
         array = (act.array_pj[:, p1] - act.array_pj[:, p0]).tolist()
         dac = (act.dac_pj[:, p1] - act.dac_pj[:, p0]).tolist()
         adc = (act.adc_pj[:, p1] - act.adc_pj[:, p0]).tolist()
-        ends: dict[int, list] = {}  # cycle -> the jobs that end then, with their cores
         dones: dict[tuple[int, int], Callable] = {}  # one hand-back per column group
         cores = self.cores
         for k, replica, key, cols, core in self._blocks[name]:
@@ -254,9 +255,7 @@ class ChipModel:
             job = MvmJob(name, n, cols, cycles[k], count, array[k], dac[k], adc[k], done)
             self.simulated_mvms += count
             chunk["jobs"] += 1
-            ends.setdefault(cores[core].submit(job), []).append((job, core))
-        for end, jobs in ends.items():
-            self.at(end, lambda end=end, jobs=jobs: _hand_back(jobs, end))
+            cores[core].submit(job)
 
     def _block_done(self, flight: _Flight, name: str, c: int, key: tuple[int, int],
                     groups: dict, chunk: dict) -> Callable[[MvmJob, int, int], None]:
@@ -353,12 +352,6 @@ class ChipModel:
             flight.prefix[key] += 1
         if flight.n in self.flights:
             self._try_fire(flight, consumer)
-
-
-def _hand_back(jobs: list, end: int) -> None:
-    """Run the `done` of each job that ended at `end`, in the order they were submitted."""
-    for job, core in jobs:
-        job.done(job, core, end)
 
 
 def _count(x: int, r0: int, replicas: int) -> int:

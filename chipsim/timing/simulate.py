@@ -151,4 +151,7 @@ def summarize(timed: ChipModel, layers: Sequence[Any], mapping: Any, model: str)
         links=timed.network.link_report(cycles),
         units=unit_report(list(timed.ldpus.values()) + timed.gdpus, cycles),
         bottleneck=bottleneck, notes=notes, steady_inputs=steady, steady_state=settled,
-        timing_only_inputs=timed.timing_only_inputs)
+        timing_only_inputs=timed.timing_only_inputs,
+        # cycles each core waited, its job done, for its output port (every input streamed)
+        extra={"core_stall_cycles": {c: core.stall_cycles for c, core in timed.cores.items()
+                                     if core.stall_cycles}})
