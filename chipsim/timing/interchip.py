@@ -31,8 +31,8 @@ class SystemNetwork(Network):
 
     A message that leaves its chip crosses each chip-to-chip link of its route store and
     forward: the port core's interface takes the whole message, sends it over the link once
-    the link is free (bits / width cycles, then the link's latency), and the next chip's port
-    core sends it on. Its bits cost the link's energy per bit there, charged to "interchip".
+    the link is free (bits / width cycles, then the link's latency), and the next chip's
+    interface sends it on from the port core's router, through an injection port of its own. Its bits cost the link's energy per bit there, charged to "interchip".
     """
 
     def __init__(self, graph: nx.Graph, *args: Any, **kwargs: Any) -> None:
@@ -50,6 +50,9 @@ class SystemNetwork(Network):
                     self._cycles[link] = (int(data["width_bits"]), int(data["latency_cycles"]))
                     self.links[link] = Channel(link, self.depth)
         self._legs: dict[tuple[Any, Any], list[tuple[Any, Any, bool]]] = {}
+        # when each port core's chip-to-chip interface has injected what it received: it
+        # sends into the chip beside the core's own output port, so forwarding never stalls it
+        self._interface_free: defaultdict[Any, int] = defaultdict(int)
         self._interchip_pj: defaultdict[str, float] = defaultdict(float)
 
     def legs(self, src: Any, dst: Any) -> list[tuple[Any, Any, bool]]:
@@ -74,11 +77,17 @@ class SystemNetwork(Network):
         if len(legs) == 1 and not legs[0][2]:
             return super().send(now, src, dst, bits, layer, inference)
         counted = inference < self.ledger.real_inputs
-        t = now
+        t, arrived = now, False
         for a, b, interchip in legs:
+            if not interchip and arrived:  # from the interface, not the port core's own port
+                own, self.injection[a] = self.injection[a], self._interface_free[a]
+                t = super().send(t, a, b, bits, layer, inference)
+                self._interface_free[a], self.injection[a] = self.injection[a], own
+                continue
             if not interchip:
                 t = super().send(t, a, b, bits, layer, inference)
                 continue
+            arrived = True
             width, latency = self._cycles[(a, b)]
             ch, cycles = self.links[(a, b)], -(-int(bits) // width)
             start = max(t, ch.free_at)
