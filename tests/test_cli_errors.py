@@ -78,8 +78,8 @@ SEEN = [
      "--gdc: 'maybe' is not one of 'on', 'off', 'both'"),
     (["accuracy", MLP, "--data", "digits", "--bogus"],
      "unrecognized arguments: --bogus (see chipsim accuracy --help)"),
-    (["accuracy", MLP], "the following arguments are required: --data (see chipsim accuracy "
-                        "--help)"),
+    (["calibrate", MLP, "-o", "c.yaml"], "the following arguments are required: --mapping "
+                                         "(see chipsim calibrate --help)"),
     (["linalg", "pca", "synthetic", "--rows", "x"], "--rows: expected an integer, got 'x'"),
     (["report", MLP, "--mapping", "m.yaml", "--strategy", "packed"],
      "--strategy: not allowed with argument --mapping"),

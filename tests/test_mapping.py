@@ -39,7 +39,6 @@ class Layer:
     cols: int
     mvms: int
     sources: tuple[str, ...] = ()
-    groups: int = 1
 
 
 def chain(shapes: list[tuple[int, int, int]]) -> list[Layer]:

@@ -26,7 +26,7 @@ class LayerLike(Protocol):
     cols: int
     mvms: int
     sources: Sequence[str]
-    groups: int  # a grouped conv's groups (1 otherwise): its matrix is block-diagonal
+    # and optionally `groups`: a grouped conv's groups (1 when absent), see `groups_of`
 
 
 @dataclass(frozen=True, order=True)
@@ -52,10 +52,16 @@ class Block:
         return self.rows * self.cols
 
 
+def groups_of(layer: LayerLike) -> int:
+    """A layer's groups: >1 for a grouped conv, whose matrix is block-diagonal; 1 otherwise
+    (and for layer-like objects that do not say)."""
+    return getattr(layer, "groups", 1)
+
+
 def tile(layer: LayerLike, rows: int, cols: int) -> list[Block]:
     """Cut `layer`'s matrix into blocks of at most rows x cols, row-block by row-block; a
     grouped layer's along its groups (`grouped_blocks`)."""
-    if layer.groups > 1:
+    if groups_of(layer) > 1:
         return grouped_blocks(layer, rows, cols)
     return _grid(layer.name, 0, layer.rows, 0, layer.cols, rows, cols)
 
@@ -64,7 +70,8 @@ def grouped_blocks(layer: LayerLike, rows: int, cols: int) -> list[Block]:
     """The blocks of a block-diagonal matrix: n whole groups per block (the most that fit in
     rows and in cols), each block holding its groups' diagonal rectangles only; a group larger
     than a crossbar is cut as a grid of its own. No block is all zeros."""
-    g_rows, g_cols, groups = layer.rows // layer.groups, layer.cols // layer.groups, layer.groups
+    groups = groups_of(layer)
+    g_rows, g_cols = layer.rows // groups, layer.cols // groups
     if g_rows <= rows and g_cols <= cols:
         n = min(rows // g_rows, cols // g_cols)
         return [Block(layer.name, g * g_rows, min(g + n, groups) * g_rows,
@@ -83,9 +90,10 @@ def _grid(name: str, r0: int, r1: int, c0: int, c1: int, rows: int, cols: int) -
 def weight_cells(block: Block, layer: LayerLike) -> int:
     """Cells of `block` that hold weights: all of them, or for a grouped layer those on its
     groups' diagonal rectangles (the rest are structural zeros)."""
-    if layer.groups == 1:
+    groups = groups_of(layer)
+    if groups == 1:
         return block.cells
-    g_rows, g_cols = layer.rows // layer.groups, layer.cols // layer.groups
+    g_rows, g_cols = layer.rows // groups, layer.cols // groups
     total = 0
     for g in range(block.row_start // g_rows, (block.row_stop - 1) // g_rows + 1):
         r = min(block.row_stop, (g + 1) * g_rows) - max(block.row_start, g * g_rows)

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 from chipsim.errors import MappingError
 from chipsim.mapping.mapping import Mapping
-from chipsim.mapping.tiling import LayerLike, weight_cells
+from chipsim.mapping.tiling import LayerLike, groups_of, weight_cells
 
 
 def check_mapping(mapping: Mapping, chip: Any, layers: Sequence[LayerLike], where: str = "mapping") -> None:
@@ -100,9 +100,10 @@ def _check_coverage(mapping: Mapping, layers: Sequence[LayerLike], where: str) -
                         raise MappingError(f"{where}: placements[{i}]: block overlaps placements[{j}] "
                                            f"(both hold weights of layer {layer.name!r}, replica {replica})")
             covered = sum(weight_cells(mapping.placements[i].block, layer) for i in idx)
-            if covered != layer.rows * layer.cols // layer.groups:
-                shape = f"{layer.rows}x{layer.cols}" + (f" in {layer.groups} groups"
-                                                        if layer.groups > 1 else "")
+            groups = groups_of(layer)
+            if covered != layer.rows * layer.cols // groups:
+                shape = f"{layer.rows}x{layer.cols}" + (f" in {groups} groups"
+                                                        if groups > 1 else "")
                 raise MappingError(f"{where}: placements: blocks missing for layer {layer.name!r} replica "
                                    f"{replica}: they cover {covered} of its {shape} weights")
 

@@ -139,8 +139,8 @@ def _accuracy(work: Workload, mapping: Any, times: Sequence[float], seeds: Seque
     study = accuracy_study(work.graph, work.layers, mapping, work.chip, work.accuracy_x,
                            work.labels, times=times, seeds=list(seeds), gdc=(True,),
                            names=(work.model, work.chip.name, work.data or "synthetic"),
-                           done=done, on_row=on_row)
-    return {"metric": work.metric, "seeds": list(seeds), **study.to_json()}
+                           done=done, on_row=on_row, metric=work.metric)
+    return {"seeds": list(seeds), **study.to_json()}
 
 
 def measure_calibration(work: Workload, mapping: Any, *, times: Sequence[float],
