@@ -20,19 +20,24 @@ if TYPE_CHECKING:
     from chipsim.arch.schema import Chip
 
 
+def mesh_links(rows: int, cols: int) -> list[tuple[int, int]]:
+    """The links of a rows x cols mesh numbered row by row, each once as (a, b) with a < b."""
+    links = []
+    for r in range(rows):
+        for c in range(cols):
+            k = r * cols + c
+            if c + 1 < cols:
+                links.append((k, k + 1))
+            if r + 1 < rows:
+                links.append((k, k + cols))
+    return links
+
+
 def core_links(chip: Chip) -> list[tuple[int, int]]:
     """Every core-to-core link once, as (a, b) with a < b."""
     topo = chip.network.topology
     if topo.kind == "mesh2d":
-        links = []
-        for r in range(topo.rows):
-            for c in range(topo.cols):
-                core = r * topo.cols + c
-                if c + 1 < topo.cols:
-                    links.append((core, core + 1))
-                if r + 1 < topo.rows:
-                    links.append((core, core + topo.cols))
-        return links
+        return mesh_links(topo.rows, topo.cols)
     return sorted({(min(a, b), max(a, b)) for a, b in topo.links})
 
 

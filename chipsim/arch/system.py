@@ -25,6 +25,7 @@ from pydantic import Field, model_validator
 
 from chipsim.arch.schema import (Chip, Name, NonNegInt, NonNegNum, PosInt, PosNum, _FieldProblem,
                                  _Model)
+from chipsim.arch.network import mesh_links
 from chipsim.errors import DescriptionError
 
 SYSTEMS_DIR = Path(__file__).parent / "systems"
@@ -149,15 +150,7 @@ def chip_pairs(topology: object, count: int) -> list[tuple[int, int]]:
     if kind == "all_to_all":
         return [(a, b) for a in range(count) for b in range(a + 1, count)]
     if kind == "mesh2d":
-        pairs = []
-        for r in range(topology.rows):
-            for c in range(topology.cols):
-                k = r * topology.cols + c
-                if c + 1 < topology.cols:
-                    pairs.append((k, k + 1))
-                if r + 1 < topology.rows:
-                    pairs.append((k, k + topology.cols))
-        return pairs
+        return mesh_links(topology.rows, topology.cols)
     pairs = [(k, k + 1) for k in range(count - 1)]
     if kind == "ring" and count > 2:
         pairs.append((0, count - 1))
