@@ -17,7 +17,7 @@ from chipsim.graph import load_graph, lower
 from chipsim.mapping import STRATEGIES, Mapping, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
-BUNDLED = sorted((ROOT / "workloads").glob("*/*.onnx"))
+BUNDLED = sorted(p for p in (ROOT / "workloads").glob("*/*.onnx") if p.parent.name != "zoo")
 RESNET9 = ROOT / "workloads" / "cifar_resnet9" / "resnet9.onnx"
 
 
