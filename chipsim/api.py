@@ -97,7 +97,7 @@ def accuracy(graph: Graph, mapping: Mapping, chip: Chip, *, data: str | None = N
     from chipsim.functional.study import accuracy_study
 
     layers = lower(graph)
-    scored = scored_inputs(graph, layers, data, images if data or images else 256, seed)
+    scored = scored_inputs(graph, layers, data, images, seed)
     if missing := uncalibrated_tiles(mapping, chip, options):
         warnings.warn(f"{missing} of {len(mapping.placements)} tiles have no calibrated input "
                       f"range and {chip.name} converts a fixed range (|x| <= 1): this is the "

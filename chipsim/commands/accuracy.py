@@ -11,10 +11,9 @@ from chipsim.commands.common import (DRIFT_TIMES, add_chip_option, add_json_opti
                                      add_mapping_options, add_system_options, chip_from_args,
                                      mapping_from_args, note_early_times, output_folder, print_json)
 from chipsim.errors import ChipsimError
+from chipsim.functional.inputs import SYNTHETIC_INPUTS
 from chipsim.functional.switches import NON_IDEALITIES
 
-#: synthetic inputs without --data and --limit
-SYNTHETIC_INPUTS = 256
 #: --input-range choices -> the DAC rule of chipsim.tile.TileConfig
 DAC_RULES = {"per-vector": "max_abs", "fixed": "calibrated"}
 #: the non-idealities as --without spells them
@@ -141,8 +140,7 @@ def run(args: argparse.Namespace) -> int:
     layers = lower(graph)
     mapping = mapping_from_args(args, chip, layers, Path(args.model).name)
     # before any file is written
-    scored = scored_inputs(graph, layers, args.data,
-                           args.limit if args.data or args.limit else SYNTHETIC_INPUTS, seed=0)
+    scored = scored_inputs(graph, layers, args.data, args.limit, seed=0)
     x, y, data = scored.x, scored.labels, scored.data
 
     note_early_times(times, chip, "--times", DRIFT_TIMES)

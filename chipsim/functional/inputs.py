@@ -15,6 +15,8 @@ import numpy as np
 #: what accuracy means with labels from a data set, and without them
 TEST_ACCURACY = "test accuracy"
 AGREEMENT = "top-1 agreement with the float network"
+#: synthetic inputs drawn when no data set and no count are given
+SYNTHETIC_INPUTS = 256
 
 
 @dataclass(frozen=True)
@@ -29,8 +31,8 @@ class ScoredInputs:
 def scored_inputs(graph, layers, data: str | None, count: int | None, seed: int,
                   split: str = "test") -> ScoredInputs:
     """The first `count` inputs of `data`'s split (all of them when count is None) with their
-    labels; without a data set, `count` synthetic inputs drawn from `seed`, labelled by the
-    float network."""
+    labels; without a data set, `count` (default SYNTHETIC_INPUTS) synthetic inputs drawn from
+    `seed`, labelled by the float network."""
     from chipsim.functional.executor import (FloatBackend, check_inputs, run_network,
                                              synthetic_inputs)
     from chipsim.functional.study import predicted_labels
@@ -43,6 +45,7 @@ def scored_inputs(graph, layers, data: str | None, count: int | None, seed: int,
         x = check_inputs(graph, x, name=f"data set {data!r} ({split} split)")
         return ScoredInputs(x, np.asarray(y), TEST_ACCURACY, f"{len(x)} {data} {split} inputs",
                             data)
+    count = SYNTHETIC_INPUTS if count is None else count
     x = synthetic_inputs(graph, count, seed)
     labels = predicted_labels(run_network(graph, FloatBackend(layers), x))
     return ScoredInputs(x, labels, AGREEMENT,

@@ -50,9 +50,10 @@ class SystemNetwork(Network):
                     self._cycles[link] = (int(data["width_bits"]), int(data["latency_cycles"]))
                     self.links[link] = Channel(link, self.depth)
         self._legs: dict[tuple[Any, Any], list[tuple[Any, Any, bool]]] = {}
-        # when each port core's chip-to-chip interface has injected what it received: it
-        # sends into the chip beside the core's own output port, so forwarding never stalls it
-        self._interface_free: defaultdict[Any, int] = defaultdict(int)
+        # each port core's chip-to-chip interface sends what it received into the chip through
+        # an injection port beside the core's own, so forwarding never stalls the core
+        for a, _ in self._cycles:
+            self.injection[("interface", a)] = 0
         self._interchip_pj: defaultdict[str, float] = defaultdict(float)
 
     def legs(self, src: Any, dst: Any) -> list[tuple[Any, Any, bool]]:
@@ -79,13 +80,9 @@ class SystemNetwork(Network):
         counted = inference < self.ledger.real_inputs
         t, arrived = now, False
         for a, b, interchip in legs:
-            if not interchip and arrived:  # from the interface, not the port core's own port
-                own, self.injection[a] = self.injection[a], self._interface_free[a]
-                t = super().send(t, a, b, bits, layer, inference)
-                self._interface_free[a], self.injection[a] = self.injection[a], own
-                continue
-            if not interchip:
-                t = super().send(t, a, b, bits, layer, inference)
+            if not interchip:  # after a chip-to-chip link, through the interface's own port
+                t = super().send(t, a, b, bits, layer, inference,
+                                 port=("interface", a) if arrived else None)
                 continue
             arrived = True
             width, latency = self._cycles[(a, b)]

@@ -140,15 +140,20 @@ class Network:
         """The cycle `node`'s output port has sent every flit handed to it so far."""
         return self.injection[node]
 
-    def send(self, now: int, src: Any, dst: Any, bits: float, layer: str, inference: int) -> int:
+    def send(self, now: int, src: Any, dst: Any, bits: float, layer: str, inference: int,
+             port: Any = None) -> int:
         """Send a packet of `bits` from `src` at `now`; returns the cycle after its last flit
-        was ejected at `dst` (`now` itself when there is nothing to send)."""
+        was ejected at `dst` (`now` itself when there is nothing to send). It enters the
+        network through `src`'s output port, or through the injection port `port` (a key of
+        `injection`) beside it."""
         if src == dst or bits <= 0:
             return now
         links, chans, eject = self._paths.get((src, dst)) or self._path(src, dst)
         flits = -(-int(bits) // self.width)
         lat, depth = self.latency, self.depth
-        head = max(now, self.injection[src])
+        if port is None:
+            port = src
+        head = max(now, self.injection[port])
         hops = len(chans)
         slow = None
         # the cheap test first: every link free when the head comes, and the packet ahead
@@ -178,7 +183,7 @@ class Network:
             first, tail, rows = slow
             tail_left = tail[0] + 1
             self._book(chans, eject, first, tail, rows, flits, depth, carried)
-        self.injection[src] = tail_left
+        self.injection[port] = tail_left
         if counted:
             self._bit_hops[layer] += bits * hops
         arrival = eject.free_at
