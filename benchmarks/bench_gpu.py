@@ -3,7 +3,8 @@ against 2 CPU cores, and how closely GPU and CPU agree. Needs a CUDA GPU, numba-
 
 tile_vs_gemm: 256 x 256 tiles on CHIPS chips (seeds), every non-ideality on, drifted to 1 h with
 GDC, batch 1024 inputs per chip (and 4096, a second row): `TileStack.forward` (DAC kernel, one
-batched cuBLAS SGEMM of integer codes and grids, output-noise and ADC kernel) against
+batched cuBLAS GEMM of float16 integer codes and grids on the tensor cores, accumulated in
+float32, exact: chipsim.kernels.cublas; output-noise and ADC kernel) against
 `cupy.matmul` of the same inputs with every chip's float32 weights (one batched SGEMM; CuPy's
 default, no TF32). Both sides run
 in this process on the same inputs, interleaved, best of several repeats, each call synchronized
@@ -19,6 +20,10 @@ compiles the kernels. The CPU side runs the CPU backend in a child process pinne
 2 threads, on CPU_SEEDS chips; its time is scaled linearly to 100 chips: the float reference
 once, plus 100 / CPU_SEEDS times the rest (every chip is programmed once and runs the same 8
 cells of the same size).
+
+half_gemm_exact: that float16 GEMM against the float32 one, bit for bit, at the largest sums the
+tile allows (every code 127, every grid value 516, 256 rows: 16,776,192, just under 2^24) and
+on random integers of that range.
 
 agreement: GPU against CPU tiles (256 x 256, 3 chips, 2 times, GDC on and off, 256 inputs) in
 ideal mode and with every non-ideality on, and the ResNet-9's logits (2 chips, 2 times, GDC on and
@@ -122,7 +127,7 @@ def tile_vs_gemm(batch: int) -> dict:
     cases = {"tile": timed(lambda: stack.forward(x)),
              "gemm": timed(lambda: cupy.matmul(x, weights)),
              "dac": timed(lambda: stack.dac(x, indices)),
-             "integer_gemm": timed(lambda: cupy.matmul(codes, stack._grid)),
+             "integer_gemm": timed(lambda: stack.integer_gemm(codes)),
              "convert": timed(lambda: stack.convert(codes, ranges, indices, out, False))}
     for case in cases.values():
         case()
@@ -132,6 +137,27 @@ def tile_vs_gemm(batch: int) -> dict:
             "tile_vectors_per_s": vectors / best["tile"],
             "gemm_vectors_per_s": vectors / best["gemm"], "ratio": best["gemm"] / best["tile"],
             "seconds": best}
+
+
+def half_gemm_exact() -> dict:
+    import cupy
+
+    from chipsim.kernels.cublas import integer_matmul
+
+    rs = np.random.default_rng(2)
+    worst_codes = np.full((4, 512, 256), 127, np.float32)
+    worst_grid = np.full((4, 256, 256), 516, np.float32)
+    worst_codes[1] *= -1
+    worst_grid[2, ::2] *= -1
+    cases = {"largest_sums": (worst_codes, worst_grid),
+             "random": (rs.integers(-127, 128, (CHIPS, 1024, 256)).astype(np.float32),
+                        rs.integers(-516, 517, (CHIPS, 256, 256)).astype(np.float32))}
+    out = {}
+    for name, (codes, grid) in cases.items():
+        codes, grid = cupy.asarray(codes), cupy.asarray(grid)
+        half = integer_matmul(codes.astype(np.float16), grid.astype(np.float16), cupy)
+        out[name] = bool((half == cupy.matmul(codes, grid)).all())
+    return out
 
 
 def _compare(got: np.ndarray, want: np.ndarray) -> dict:
@@ -220,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     from chipsim.kernels.cuda import cuda
 
     print(f"  {blas_line(blas_info())}", file=sys.stderr)
-    agreement = {"tile": tile_agreement(), "resnet9": network_agreement()}
+    agreement = {"tile": tile_agreement(), "resnet9": network_agreement(),
+                 "half_gemm_exact": half_gemm_exact()}
     print(f"  agreement {agreement}", file=sys.stderr)
     tiles = [tile_vs_gemm(batch) for batch in BATCHES]
     print(f"  tile_vs_gemm {[round(t['ratio'], 3) for t in tiles]}", file=sys.stderr)

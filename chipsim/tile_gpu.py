@@ -4,7 +4,8 @@ A GPU wins when it has many independent things to do: here the copies of one til
 programmed chips (seeds), each read at several times after programming, with global drift
 compensation on or off. Each such (time, GDC, chip) triple is a *state*, and every kernel runs
 over all states in one launch: drift and read noise, the GDC read-out, the DAC, the GEMM of
-integer codes with the integer conductance grid (one batched cuBLAS SGEMM, exact in any order),
+integer codes with the integer conductance grid (one batched cuBLAS GEMM, float16 on the
+tensor cores where that is exact, `chipsim.kernels.cublas`; exact in any order),
 output noise and the ADC. The draws are those of the CPU `Tile` (same counter-based numbers,
 same addresses), so state (t, g, chip) gives the bits that chip's `Tile` gives after drift(t)
 with GDC g, up to float64 round-off in drift and read noise (libdevice's pow and log against
@@ -23,6 +24,7 @@ import numpy as np
 
 from chipsim.errors import DataError
 from chipsim.kernels import gpu, rng
+from chipsim.kernels.cublas import half_exact, integer_matmul
 from chipsim.kernels import tile as kernels
 from chipsim.kernels.cuda import array_module, kernel_view, to_numpy
 from chipsim.tile import _EXACT, Tile
@@ -57,6 +59,10 @@ class TileStack:
         self._input_range = np.array([t.input_range for t in tiles], dtype=np.float32)
         self._offset = np.stack([t.column_offset for t in tiles]).astype(np.float32)
         self._stochastic = first._stochastic
+        levels = _EXACT // (c.dac_max_code * c.rows)
+        # codes and grid as float16 for the tensor cores' GEMM where that is exact
+        self._half = c.dac_quantization and half_exact(c.dac_max_code, levels)
+        self._codes_dtype = np.float16 if self._half else np.float32
         p = c.device
         self._no_indices = kernel_view(xp.asarray(_NO_INDICES))
         self._pcm = xp.asarray(np.array([p.t0, p.t_read, p.g_max, *p.read_noise,
@@ -133,7 +139,8 @@ class TileStack:
         pair_of, chip_of = np.concatenate(pair_of), np.concatenate(chip_of)
         factors = np.concatenate(factors)
         take = xp.asarray(pair_of)
-        self._grid = grid[take]
+        self._grid = grid[take].astype(self._codes_dtype)
+        self._kept = None  # forward's buffers (`_buffers`) fit the old states
         self._g_norm = None if g_norm is None else g_norm[take]
         scale = (self._programmed_scale[chip_of] * factors[:, None]).astype(np.float32)
         self._params, self._col_factor, self._col_offset, self._range, self._keys_out, \
@@ -143,35 +150,78 @@ class TileStack:
 
     def dac(self, x, indices, first_index: int = 0) -> tuple:
         """Codes (S, batch, rows) and ranges (S, batch) of x (S or 1, batch, rows)."""
-        xp, c = self.xp, self.config
-        states, batch = self.states, x.shape[1]
-        codes = xp.empty((states, batch, c.rows), dtype=np.float32)
+        xp, c, states, batch = self.xp, self.config, self.states, x.shape[1]
+        codes = xp.empty((states, batch, c.rows), dtype=self._codes_dtype)
         ranges = xp.empty((states, batch), dtype=np.float32)
+        self._dac(x, indices, first_index, (codes, codes), (ranges, ranges))
+        self._check_finite(ranges, indices, first_index)
+        return codes, ranges
+
+    def _buffers(self, batch: int) -> list:
+        """Forward's codes, ranges and sums for `batch` inputs a state, each as (array, the
+        view Numba's kernels take), kept from the last call of this size: wrapping an array
+        for a launch costs about 25 us (bench_gpu), as much as a tenth of a 256 x 256 forward
+        of 1,024 inputs on 100 chips."""
+        if self._kept is None or self._kept[0] != batch:
+            xp, c, states = self.xp, self.config, self.states
+            arrays = (xp.empty((states, batch, c.rows), dtype=self._codes_dtype),
+                      xp.empty((states, batch), dtype=np.float32),
+                      xp.empty((states, batch, c.cols), dtype=np.float32))
+            self._kept = (batch, [(a, kernel_view(a)) for a in arrays])
+        return self._kept[1]
+
+    def _dac(self, x, indices, first_index: int, codes: tuple, ranges: tuple) -> None:
+        c = self.config
         gpu.dac(x, self._range, c.input_range == "max_abs", float(c.dac_max_code),
                 c.dac_quantization, self._stochastic, self._keys_dac, first_index, indices,
-                codes, ranges)
+                codes[1], ranges[1])
+
+    def _check_finite(self, ranges, indices, first_index: int) -> None:
+        """The clear error for an input the DAC found NaN or infinite in (its range NaN)."""
+        xp = self.xp
         if bool(xp.isnan(ranges).any()):
             k = int(np.flatnonzero(np.isnan(to_numpy(ranges)).any(axis=0))[0])
             number = int(to_numpy(indices)[k]) if indices.shape[0] else first_index + k
             raise DataError(f"tile {self.tile_id}: input {number} contains NaN or infinity")
-        return codes, ranges
+
+    def integer_gemm(self, codes, out=None):
+        """The crossbar's sums (S, batch, cols) of DAC codes (S, batch, rows), into `out` if
+        given."""
+        xp, c = self.xp, self.config
+        if self._half:  # integer codes x integer grid, exact (kernels.cublas)
+            return integer_matmul(codes, self._grid, xp, out)
+        if c.dac_quantization:  # the same in float32: exact in any order
+            return xp.matmul(codes, self._grid, out=out)
+        acc = xp.matmul(codes.astype(np.float64), self._g_norm).astype(np.float32)
+        if out is None:
+            return acc
+        out[...] = acc
+        return out
 
     def convert(self, codes, ranges, indices, out, add: bool, first_index: int = 0) -> None:
         """The array, output noise, ADC and digital correction of every state into `out`
         (S, batch, cols), added to it with `add`."""
-        xp, c = self.xp, self.config
-        if c.dac_quantization:  # integer codes x integer grid: exact in float32
-            acc = xp.matmul(codes, self._grid)
+        self._convert((codes, codes), (ranges, ranges), indices, out, add, first_index)
+
+    def _convert(self, codes: tuple, ranges: tuple, indices, out, add: bool, first_index: int,
+                 acc: tuple | None = None) -> None:
+        c = self.config
+        if acc is None:
+            acc = (self.integer_gemm(codes[0]),) * 2
         else:
-            acc = xp.matmul(codes.astype(np.float64), self._g_norm).astype(np.float32)
-        gpu.adc(acc, self._keys_out, first_index, indices, self._params, c.adc_quantization,
-                ranges, self._col_factor, self._col_offset, out, add)
+            self.integer_gemm(codes[0], acc[0])
+        gpu.adc(acc[1], self._keys_out, first_index, indices, self._params, c.adc_quantization,
+                ranges[1], self._col_factor, self._col_offset, out, add)
 
     def forward(self, x, first_index: int = 0):
         """Outputs (S, batch, cols) of x (S or 1, batch, rows), input k numbered
-        first_index + k."""
+        first_index + k. Its codes, ranges and sums stay on the GPU for the next call of the
+        same size, and it waits for the GPU once, at its end (an input with NaN or infinity
+        is found there)."""
         indices = self._no_indices
-        codes, ranges = self.dac(x, indices, first_index)
+        codes, ranges, acc = self._buffers(x.shape[1])
         out = self.xp.empty((self.states, x.shape[1], self.config.cols), dtype=np.float32)
-        self.convert(codes, ranges, indices, out, False, first_index)
+        self._dac(x, indices, first_index, codes, ranges)
+        self._convert(codes, ranges, indices, out, False, first_index, acc)
+        self._check_finite(ranges[0], indices, first_index)
         return out

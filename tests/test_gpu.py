@@ -39,8 +39,10 @@ def _simulated(check: str, *args: str) -> str:
     return run.stdout
 
 
-@pytest.mark.parametrize("mode", ["ideal", "all", "stochastic"])
+@pytest.mark.parametrize("mode", ["ideal", "all", "stochastic", "half"])
 def test_tile_states_equal_cpu_tiles_bit_for_bit(mode):
+    """`half`: 66 rows, a grid of at most 1,999 levels, so codes and grid go to the tensor
+    cores' float16 GEMM (kernels.cublas); the others keep float32."""
     assert _simulated("tile", mode).split() == ["equal"]
 
 
@@ -74,29 +76,33 @@ def _tile_check(mode: str) -> None:
     from chipsim.tile import Tile, TileConfig
     from chipsim.tile_gpu import TileStack
 
-    config = {"ideal": TileConfig.ideal(rows=7, cols=5), "all": TileConfig(rows=7, cols=5),
-              "stochastic": TileConfig(rows=7, cols=5, dac_rounding="stochastic",
+    rows = 66 if mode == "half" else 7
+    config = {"ideal": TileConfig.ideal(rows=rows, cols=5), "all": TileConfig(rows=rows, cols=5),
+              "half": TileConfig(rows=rows, cols=5),
+              "stochastic": TileConfig(rows=rows, cols=5, dac_rounding="stochastic",
                                        devices_per_polarity=2)}[mode]
     rs = np.random.default_rng(0)
-    w = rs.normal(0, 0.3, (7, 5)).astype(np.float32)
-    x = rs.uniform(-1, 1, (3, 7)).astype(np.float32)
+    w = rs.normal(0, 0.3, (rows, 5)).astype(np.float32)
     tiles = [Tile(config, w, tile_id=3, seed=s) for s in (0, 5)]
     stack = TileStack(tiles)
+    assert stack._half == (mode == "half")
     times = (0.0, 3600.0)
     stack.read(times, (True, False))
-    got = stack.forward(x[None], first_index=7)
-    want, grids = [], []
-    for t in times:
-        for gdc in (True, False):
-            for tile in tiles:
-                tile.drift(t)
-                if not gdc:
-                    tile.set_gdc_factor(1.0)
-                want.append(tile.forward(x, first_index=7))
-                grids.append(tile._grid)
-    assert np.array_equal(stack._grid, np.stack(grids))  # the exact integer-grid GEMM's input
-    assert np.array_equal(got, np.stack(want)), np.abs(got - np.stack(want)).max()
-    assert not np.array_equal(got[0], got[1]) or mode == "ideal"  # chips differ
+    for first in (7, 30):  # a second call of the same size reuses forward's buffers
+        x = rs.uniform(-1, 1, (3, rows)).astype(np.float32)
+        got = stack.forward(x[None], first_index=first)
+        want, grids = [], []
+        for t in times:
+            for gdc in (True, False):
+                for tile in tiles:
+                    tile.drift(t)
+                    if not gdc:
+                        tile.set_gdc_factor(1.0)
+                    want.append(tile.forward(x, first_index=first))
+                    grids.append(tile._grid)
+        assert np.array_equal(stack._grid, np.stack(grids))  # the exact GEMM's input
+        assert np.array_equal(got, np.stack(want)), np.abs(got - np.stack(want)).max()
+        assert not np.array_equal(got[0], got[1]) or mode == "ideal"  # chips differ
     print("equal")
 
 

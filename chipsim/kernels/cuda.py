@@ -10,7 +10,7 @@ on a GPU (an add of rounded products has nothing left to fuse). Under Numba's CU
 (NUMBA_ENABLE_CUDASIM=1, how the tests run without a GPU) kernels run as Python, where libdevice
 does not exist: the same names are then plain numpy float32 operations, which round alike.
 
-On a GPU the arrays live in CuPy (the backend's GEMMs are cuBLAS SGEMMs of integers, exact in any
+On a GPU the arrays live in CuPy (the backend's GEMMs are cuBLAS GEMMs of integers, exact in any
 order, and numpy's functions dispatch to CuPy for the digital ops); under the simulator in numpy.
 """
 

@@ -6,7 +6,7 @@ same hash, the same Box-Muller series, every float32 product rounded on its own;
 `chipsim.kernels.cuda`), so a seed gives the same draws on both, and the converters give the
 same bits. Array shapes lead with the state: x (S or 1, batch, rows), codes (S, batch, rows),
 sums and outputs (S, batch, cols), per-state parameters (S, ...). The GEMM between DAC and ADC
-is the caller's (a batched SGEMM of integers, exact in any order).
+is the caller's (a batched GEMM of integers, exact in any order: `chipsim.kernels.cublas`).
 """
 
 from __future__ import annotations

@@ -84,11 +84,8 @@ class Core:
         """Queue `job`, ready now, and charge its energy; the core runs `job.done(job, core,
         end)` at the cycle it ends."""
         self.mvms += job.mvms
-        n = job.inference
-        if self.ledger.counts(n):
-            self.ledger.charge("array", job.layer, self.id, job.array_pj, n)
-            self.ledger.charge("dac", job.layer, self.id, job.dac_pj, n)
-            self.ledger.charge("adc", job.layer, self.id, job.adc_pj, n)
+        if job.inference < self.ledger.real_inputs:  # `EnergyLedger.counts`, inlined
+            self.ledger.charge_mvms(job.layer, self.id, job.array_pj, job.dac_pj, job.adc_pj)
         self._queue.append(job)
         if not self._running:
             self._start()
@@ -101,7 +98,7 @@ class Core:
         server.free_at = now + job.cycles
         server.busy_cycles += job.cycles
         server.jobs += 1
-        if self.trace.wants(job.inference):
+        if job.inference < self.trace.max_inputs:  # `Trace.wants`, inlined
             self.trace.span("core", self.id, job.layer, now, job.cycles, job.inference,
                             mvms=job.mvms)
         self.env.timeout(job.cycles).callbacks.append(lambda _ev: self._end(job))

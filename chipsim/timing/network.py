@@ -94,6 +94,8 @@ class Network:
         if len(widths) > 1 or len(latencies) > 1:
             raise ValueError("the timed network takes links of one width and one latency")
         self.width, self.latency = widths.pop(), latencies.pop()
+        # a link's credits come back too late for it to stream at one flit a cycle
+        self._credit_bound = 2 * self.latency > self.depth
         self.links: dict[tuple[Any, Any], Channel] = {}
         for u, v in graph.edges():
             for a, b in ((u, v), (v, u)):
@@ -128,11 +130,12 @@ class Network:
         return nodes
 
     def _path(self, src: Any, dst: Any) -> tuple:
-        """(links, channels, ejection channel of dst), cached."""
+        """(links, channels, ejection channel of dst, hops, the links' trace names), cached."""
         path = self._paths.get((src, dst))
         if path is None:
             links = self.route(src, dst)
-            path = (links, [self.links[link] for link in links], self.ejection[dst])
+            path = (links, [self.links[link] for link in links], self.ejection[dst], len(links),
+                    [f"{a}->{b}" for a, b in links])
             self._paths[(src, dst)] = path
         return path
 
@@ -148,52 +151,52 @@ class Network:
         `injection`) beside it."""
         if src == dst or bits <= 0:
             return now
-        links, chans, eject = self._paths.get((src, dst)) or self._path(src, dst)
+        links, chans, eject, hops, names = self._paths.get((src, dst)) or self._path(src, dst)
         flits = -(-int(bits) // self.width)
         lat, depth = self.latency, self.depth
         if port is None:
             port = src
-        head = max(now, self.injection[port])
-        hops = len(chans)
-        slow = None
+        head = self.injection[port]
+        if head < now:
+            head = now
         # the cheap test first: every link free when the head comes, and the packet ahead
         # out of each buffer by then (its credits, one a cycle, are then back in time too)
-        t, late = head, 2 * lat > depth or eject.free_at > head + hops * lat
+        late = self._credit_bound or eject.free_at > head + hops * lat
         if not late:
+            t = head
             for ch in chans:
                 if ch.free_at > t or ch.left[-1] >= t + lat:
                     late = True
                     break
                 t += lat
+        counted = inference < self.ledger.real_inputs  # `EnergyLedger.counts`, inlined
+        carried = bits if counted else 0.0
+        slow = None
         if late:  # some bound may delay it: work it out
             free_at = [ch.free_at for ch in chans]
             free_at.append(eject.free_at)
             left = [ch.left for ch in chans]
-            if 2 * lat <= depth:
-                slow = _stream_times(head, free_at, left, flits, lat, depth)
-            else:  # credit-bound links: flit by flit
+            if self._credit_bound:  # flit by flit
                 slow = _flit_times(head, free_at, left, flits, lat, depth)
-        counted = inference < self.ledger.real_inputs  # `EnergyLedger.counts`, inlined
-        carried = bits if counted else 0.0
+            else:
+                slow = _stream_times(head, free_at, left, flits, lat, depth)
         if slow is None:  # it meets no traffic ahead: flit k crosses hop i at head + i lat + k
-            first = None
-            tail_left = head + flits
+            self.injection[port] = head + flits
             self._book_free(chans, eject, head, flits, lat, depth, carried)
         else:
             first, tail, rows = slow
-            tail_left = tail[0] + 1
+            self.injection[port] = tail[0] + 1
             self._book(chans, eject, first, tail, rows, flits, depth, carried)
-        self.injection[port] = tail_left
         if counted:
             self._bit_hops[layer] += bits * hops
-        arrival = eject.free_at
-        if self.trace.wants(inference):
-            for i, link in enumerate(links):
-                start = head + i * lat if first is None else first[i]
-                end = start + flits if first is None else tail[i] + 1
-                self.trace.span("link", f"{link[0]}->{link[1]}", layer, start, end - start,
-                                inference, bits=bits, flits=flits)
-        return arrival
+        if inference < self.trace.max_inputs:  # `Trace.wants`, inlined
+            span = self.trace.span
+            for i in range(hops):
+                start = head + i * lat if slow is None else first[i]
+                end = start + flits if slow is None else tail[i] + 1
+                span("link", names[i], layer, start, end - start, inference, bits=bits,
+                     flits=flits)
+        return eject.free_at
 
     @staticmethod
     def _book_free(chans: list, eject: Channel, head: int, flits: int, lat: int, depth: int,
@@ -333,22 +336,25 @@ def _stream_times(head: int, free_at: list[int], left: list[list[int]], flits: i
     """
     hops = len(left)
     drop = depth - 2 * lat
-    first = []  # the head's row
-    at = []  # per hop, the largest excess of its bounds for the last flits
-    fore = []  # and the largest at it or before it
+    first = [0] * (hops + 1)  # the head's row
+    at = [0] * (hops + 1)  # per hop, the largest excess of its bounds for the last flits
+    fore = [0] * (hops + 1)  # and the largest at it or before it
     run_head = run = 0
     base, reach = head, 0  # reach: hops back that some excess delays
+    ahead = 0  # the last departure from the buffer before this hop, plus 1
     for j in range(hops + 1):
         bound = free_at[j]
-        if j and left[j - 1][-1] + 1 > bound:
-            bound = left[j - 1][-1] + 1  # behind the packet ahead in the buffer
+        if j and ahead > bound:
+            bound = ahead  # behind the packet ahead in the buffer
         e_head = e = bound - base
         if j < hops:
             credits = left[j]
+            last_left = credits[-1]
+            ahead = last_left + 1
             x = credits[0] + lat - base
             if x > e_head:
                 e_head = x
-            x = credits[-1] - depth + 1 + lat - base
+            x = last_left - depth + 1 + lat - base
             if x > e:
                 e = x
         if e > 0:
@@ -359,11 +365,9 @@ def _stream_times(head: int, free_at: list[int], left: list[list[int]], flits: i
             back = j if drop == 0 or (e - 1) // drop > j else (e - 1) // drop
             if back > reach:
                 reach = back
-        else:
-            e = 0
-        first.append(base + run_head)
-        at.append(e)
-        fore.append(run)
+            at[j] = e
+        first[j] = base + run_head
+        fore[j] = run
         base += lat
     if not run:
         return None

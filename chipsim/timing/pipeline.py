@@ -243,8 +243,12 @@ class ChipModel:
         dones: dict[tuple[int, int], Callable] = {}  # one hand-back per column group
         cores = self.cores
         for k, replica, key, cols, core in self._blocks[name]:
-            r0 = (replica - base) % replicas
-            count = _count(p1, r0, replicas) - _count(p0, r0, replicas)
+            if replicas == 1:
+                count = p1 - p0
+            else:  # the MVMs p0 <= p < p1 with p % replicas == r0 
+                r0 = (replica - base) % replicas
+                count = max(0, (p1 - r0 + replicas - 1) // replicas) - \
+                    max(0, (p0 - r0 + replicas - 1) // replicas)
             if count == 0:
                 continue
             done = dones.get(key)
@@ -353,7 +357,3 @@ class ChipModel:
         if flight.n in self.flights:
             self._try_fire(flight, consumer)
 
-
-def _count(x: int, r0: int, replicas: int) -> int:
-    """How many p in 0..x-1 have p % replicas == r0."""
-    return max(0, (x - r0 + replicas - 1) // replicas)
