@@ -146,6 +146,9 @@ class Cores(_Model):
     dac: Dac
     adc: Adc
     ldpu: Ldpu
+    # activations that have arrived for the core's MVMs and wait to be read (rows of the
+    # windows still ahead); without the field, unbounded
+    input_buffer_bytes: PosInt | None = None
 
     @model_validator(mode="after")
     def _adcs_fit(self) -> Cores:

@@ -32,6 +32,9 @@ class LayerPlan:
     mvms: int
     bounds: list[int]  # chunk c covers MVMs bounds[c] .. bounds[c + 1] - 1
     needs: dict[str, list[int]] = field(default_factory=dict)  # source -> chunks needed, per chunk
+    # source -> per chunk, the first source chunk it reads: those before it are done with once
+    # the chunk before it is done (a conv's window has moved on; `pipeline.py` frees them)
+    firsts: dict[str, list[int]] = field(default_factory=dict)
     recurrent: bool = False  # chunk c waits for chunk c - 1 of this layer (LSTM state)
     row_mvms: int = 1  # MVMs per output row (a conv's output width)
 
@@ -48,6 +51,13 @@ def _conv_rows_needed(node: Any, in_height: int, out_row: int) -> int:
     top = int(node.attrs.get("pads", (0, 0, 0, 0))[0])
     last = out_row * stride - top + (kh - 1) * dil
     return max(1, min(in_height, last + 1))
+
+
+def _conv_first_row(node: Any, out_row: int) -> int:
+    """The first input row that output row `out_row` of a conv reads."""
+    stride = int(node.attrs.get("strides", (1, 1))[0])
+    top = int(node.attrs.get("pads", (0, 0, 0, 0))[0])
+    return max(0, out_row * stride - top)
 
 
 def plan_layers(layers: Sequence[Any], graph: Any | None = None) -> dict[str, LayerPlan]:
@@ -73,18 +83,23 @@ def plan_layers(layers: Sequence[Any], graph: Any | None = None) -> dict[str, La
             if source not in plans:
                 continue
             have = plans[source].chunks
-            needs = []
+            needs, firsts = [], []
             for c in range(plan.chunks):
                 if node is not None and layer.op == "conv":
                     in_height = graph.shapes[node.inputs[0]][1]
                     last_row = plan.bounds[c + 1] // plan.row_mvms - 1
                     rows = _conv_rows_needed(node, in_height, last_row)
                     needs.append(min(have, math.ceil(rows * have / in_height)))
+                    first = _conv_first_row(node, plan.bounds[c] // plan.row_mvms)
+                    firsts.append(min(needs[-1] - 1, first * have // in_height))
                 elif layer.op in RECURRENT_OPS and not backward & {layer.name, source}:
                     # both in time order; a reverse layer's first step (or output) is the
                     # last time step, so it waits for (is waited for by) everything
                     needs.append(min(have, math.ceil((c + 1) * have / plan.chunks)))
+                    firsts.append(min(needs[-1] - 1, c * have // plan.chunks))
                 else:
                     needs.append(have)
+                    firsts.append(0)
             plan.needs[source] = needs
+            plan.firsts[source] = firsts
     return plans

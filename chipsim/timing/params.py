@@ -58,6 +58,7 @@ class TimingParams:
     link_width_bits: int
     hop_latency_cycles: int
     buffer_depth_flits: int
+    input_buffer_bits: int | None  # a core's input buffer (None: unbounded)
     routing: str
     activation_bits: int
     partial_sum_bits: int
@@ -102,6 +103,7 @@ class TimingParams:
             link_width_bits=max(1, int(net.link_width_bits * link_width_scale)),
             hop_latency_cycles=net.hop_latency_cycles,
             buffer_depth_flits=net.buffer_depth_flits, routing=net.routing,
+            input_buffer_bits=None if c.input_buffer_bytes is None else 8 * c.input_buffer_bytes,
             activation_bits=int(act_bits), partial_sum_bits=int(psum_bits),
             dac_pj_per_row_step=e.dac_step_row_pj, adc_pj_per_conversion=e.adc_conversion_pj,
             array_pj_per_us_ns=e.array_read_pj_per_us_ns, ldpu_pj_per_op=e.ldpu_op_pj,

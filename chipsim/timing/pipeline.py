@@ -30,13 +30,16 @@ inputs have entered. Timing-only inputs charge no energy and leave no trace.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from typing import Any, Callable, Sequence
 
 import simpy
 
+from chipsim.errors import DescriptionError
 from chipsim.mapping.traffic import Routes
 from chipsim.timing.activity import ActivityRecorder
+from chipsim.timing.buffers import InputBuffers
 from chipsim.timing.chunks import LayerPlan
 from chipsim.timing.core import Core, MvmJob
 from chipsim.mapping.digital import runs_on_core
@@ -93,6 +96,8 @@ class ChipModel:
         self.cores = {c: Core(self.env, c, params, self.ledger, self.trace, self.network)
                       for c in core_ids}
         self.ldpus = {c: LocalUnit(c, params, self.ledger, self.trace) for c in core_ids}
+        self.buffers = None if params.input_buffer_bits is None else \
+            InputBuffers(params.input_buffer_bits, core_ids, self.trace)
         self.gdpus = [GlobalUnit(i, core, params, self.ledger, self.trace)
                       for i, core in enumerate(params.gdpu_attach)]
         # per layer: the placements (recorder order), their cores, and the top core of each
@@ -162,6 +167,9 @@ class ChipModel:
         self._admit()
         self.env.run()
         missing = sum(n not in self.finished for n in range(self.inputs))
+        stalled = self.buffers.stalled() if self.buffers is not None and missing else None
+        if stalled:
+            raise DescriptionError(stalled)
         if missing:
             raise RuntimeError(f"timed model stalled with {missing} inputs unfinished")
 
@@ -189,6 +197,8 @@ class ChipModel:
         n = flight.n
         self.finished[n] = self.env.now
         del self.flights[n]
+        if self.buffers is not None:
+            self.buffers.forget(n)
         if n < self.inputs:
             if self.on_finish is not None:
                 self.on_finish(n, flight.start, self.env.now)
@@ -305,6 +315,8 @@ class ChipModel:
 
     def _chunk_done(self, flight: _Flight, name: str, c: int, heads: list) -> None:
         now, layer = self.env.now, self.layers[name]
+        if self.buffers is not None:
+            self._free_inputs(flight.n, name, c)
         unit = self.unit_of[name]
         if unit is not None:
             bits = self.routes.activation_bits
@@ -324,19 +336,33 @@ class ChipModel:
         senders = [(unit.name, count, 0, self.layers[name].cols)]
         self.at(end, lambda: self._deliver(flight, name, c, senders))
 
+    def _free_inputs(self, n: int, name: str, c: int) -> None:
+        """Chunk c of `name` is done: free the rows of its inputs that no later chunk reads
+        (`buffers.py`)."""
+        plan, now = self.plans[name], int(self.env.now)
+        last = c + 1 >= plan.chunks
+        for source in self.sources_of(name):
+            firsts = plan.firsts.get(source)
+            # an LSTM's own state: step c + 1 reads step c
+            below = math.inf if last else (firsts[c + 1] if firsts is not None else c)
+            self.buffers.free(now, (n, name, source), below)
+
     def _deliver(self, flight: _Flight, name: str, c: int, senders: list) -> None:
         """Send a finished chunk to the cores of each consumer that read it (`Routes`); the
         sink's output leaves."""
         now, routes, plan = self.env.now, self.routes, self.plans[name]
         send, n = self.network.send, flight.n
         for consumer in self.consumers[name]:
-            arrive = now
             copies = routes.copies_reading(name, consumer, n, plan.bounds[c], plan.bounds[c + 1])
             key = (name, consumer, tuple(senders), tuple(copies))
             messages = self._messages.get(key)
             if messages is None:  # the same few patterns recur chunk after chunk
                 messages = self._messages[key] = [
                     (m.src, m.dst, m.bits) for m in routes.outputs(name, consumer, senders, copies)]
+            if self.buffers is not None:
+                self._deliver_bounded(flight, name, consumer, c, messages)
+                continue
+            arrive = now
             for src, dst, bits in messages:
                 t = send(now, src, dst, bits, name, n)
                 if t > arrive:
@@ -346,6 +372,28 @@ class ChipModel:
             flight.sinks_left -= 1
             if flight.sinks_left == 0:
                 self._finish(flight)
+
+    def _deliver_bounded(self, flight: _Flight, name: str, consumer: str, c: int,
+                         messages: list) -> None:
+        """`_deliver`'s messages to one consumer, each sent once its core's input buffer has
+        room; the consumer hears of the chunk when the last of them has arrived."""
+        n, buffers, key = flight.n, self.buffers, (flight.n, consumer, name)
+        state = [len(messages), int(self.env.now)]  # messages not yet sent, latest arrival
+
+        def send(src: Any, dst: Any, bits: float) -> None:
+            t = self.network.send(int(self.env.now), src, dst, bits, name, n)
+            if t > state[1]:
+                state[1] = t
+            state[0] -= 1
+            if state[0] == 0:
+                self.at(state[1], lambda: self._arrived(flight, consumer, name, c))
+
+        if not messages:
+            self.at(state[1], lambda: self._arrived(flight, consumer, name, c))
+        for src, dst, bits in messages:
+            if buffers.admit(int(self.env.now), dst, bits, key, c,
+                             lambda src=src, dst=dst, bits=bits: send(src, dst, bits)):
+                send(src, dst, bits)
 
     def _arrived(self, flight: _Flight, consumer: str, source: str, c: int) -> None:
         key = (consumer, source)

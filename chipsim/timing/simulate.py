@@ -139,6 +139,7 @@ def summarize(timed: ChipModel, layers: Sequence[Any], mapping: Any, model: str)
     bottleneck = {"kind": kind, "name": name,
                   "busy_cycles_per_inference": busy / len(finished),
                   "utilization": busy / max(1, cycles), "layers": layers_on}
+    from chipsim.timing.buffers import summary as buffer_summary
     from chipsim.timing.digital import unit_report
     return SimResult(
         chip=p.chip, model=model, read_mode=p.read_mode, inputs=inputs, clock_ghz=p.clock_ghz,
@@ -154,4 +155,4 @@ def summarize(timed: ChipModel, layers: Sequence[Any], mapping: Any, model: str)
         timing_only_inputs=timed.timing_only_inputs,
         # cycles each core waited, its job done, for its output port (every input streamed)
         extra={"core_stall_cycles": {c: core.stall_cycles for c, core in timed.cores.items()
-                                     if core.stall_cycles}})
+                                     if core.stall_cycles}, **buffer_summary(timed.buffers)})
