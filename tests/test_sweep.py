@@ -235,3 +235,21 @@ def test_worker_killed_mid_run_loses_nothing(tmp_path, client):
     assert not thread.is_alive()
     assert outcome["run"].computed == 12
     assert outcome["run"].results == reference
+
+
+def test_sweep_on_the_gpu_backend_equals_the_cpu(tmp_path):
+    """`--backend gpu` on Numba's CUDA simulator (tests/test_gpu.py): the cells' accuracy
+    equals the CPU's, and the stored cells are read back by a CPU run."""
+    spec = write_spec(tmp_path, vary={"cores.adc.bits": [8]}, strategies=["balanced"],
+                      images=8)
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
+    runs = {}
+    for backend in ("gpu", "cpu"):
+        done = subprocess.run([sys.executable, "-m", "chipsim.cli", "sweep", str(spec),
+                               "--workers", "1", "--out", str(tmp_path / backend), "--json",
+                               "--backend", backend], cwd=ROOT, env=env, capture_output=True,
+                              text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        runs[backend] = json.loads(done.stdout)
+    assert runs["gpu"]["computed"] == runs["cpu"]["computed"] == 1
+    assert runs["gpu"]["rows"] == runs["cpu"]["rows"]

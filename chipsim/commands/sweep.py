@@ -37,6 +37,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="also draw FIGURE against the swept FIELD, a line per value of hue, "
                    "into <out>/sweep-<y>-vs-<x>[-by-<hue>].png; a name may be shortened to "
                    "its end (adc.bits) or, for a figure, its start (energy_per_inference)")
+    p.add_argument("--backend", choices=("cpu", "gpu"), default="cpu",
+                   help="where each cell's accuracy study runs: gpu, every drift time of the "
+                   "cell at once on a CUDA GPU (numba-cuda and CuPy; the workers share it), the "
+                   "same numbers to float round-off, so stored cells are read back for either; "
+                   "mapping, calibration and the event model stay on the CPU")
     add_json_option(p)
     return p
 
@@ -53,7 +58,11 @@ def run(args: argparse.Namespace) -> int:
         for axis in ("x", "hue"):
             if axis in request:
                 column(request[axis], spec.axes, f"--plot {axis}")
-    cells = expand(spec)
+    if args.backend == "gpu":  # no GPU: the error now, not in every cell
+        from chipsim.kernels.cuda import array_module
+
+        array_module()
+    cells = expand(spec, args.backend)
     if not cells:
         raise ChipsimError(f"{args.spec}: cells: no cell of the sweep matches")
     bar = _progress_bar(args)

@@ -267,6 +267,8 @@ def dac(x, fixed_range, max_abs, max_code, quantize, stochastic, keys, first_ind
     """Launch `dac_kernel` over every row of `codes` (arrays of the backend's array module)."""
     states, batch, _ = codes.shape
     blocks = ((batch + ROWS_PER_BLOCK - 1) // ROWS_PER_BLOCK, _states(states))
+    if SIMULATED and not x.flags.writeable:  # the simulator copies every argument back
+        x = x.copy()
     if states * batch:
         dac_kernel[blocks, (LANES, ROWS_PER_BLOCK)](x, fixed_range, max_abs, _F(max_code), quantize,
                                                  stochastic, keys, first_index, indices, codes,

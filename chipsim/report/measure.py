@@ -84,8 +84,9 @@ def measure_run(work: Workload, mapping: Any, *, times: Sequence[float] = (HEADL
                 event_model: tuple[dict, dict] | None = None,
                 on_event_model: Callable[[dict, dict], None] | None = None,
                 done: Sequence[Any] = (), on_row: Callable[[Any], None] | None = None,
-                ) -> tuple[dict[str, Any], dict]:
+                backend: str = "cpu") -> tuple[dict[str, Any], dict]:
     """Run both models on `mapping`; returns (results dict, Chrome trace of the first inputs).
+    The accuracy study runs on `backend` ("gpu": `chipsim.functional.analog_gpu`).
 
     The event model streams `work.timing_x` with tiles programmed from `seed`; the accuracy
     study runs every time in `times` with each seed of `seeds` (global drift compensation on).
@@ -112,7 +113,8 @@ def measure_run(work: Workload, mapping: Any, *, times: Sequence[float] = (HEADL
     if times:
         log(f"{work.model} / {mapping.strategy}: accuracy, {len(times)} time(s) x "
             f"{len(seeds)} seed(s) x {len(work.accuracy_x)} inputs")
-        accuracy = _accuracy(work, mapping, times, seeds, done=done, on_row=on_row)
+        accuracy = _accuracy(work, mapping, times, seeds, done=done, on_row=on_row,
+                             backend=backend)
     results = assemble(model=work.model, graph_file=work.graph_file, chip=chip.name,
                        strategy=mapping.strategy, seed=seed, inputs=work.source,
                        mapping=summarize(mapping, work.layers, chip, work.graph), timing=timing,
@@ -132,14 +134,14 @@ def assemble(*, model: str, graph_file: str, chip: str, strategy: str, seed: int
 
 
 def _accuracy(work: Workload, mapping: Any, times: Sequence[float], seeds: Sequence[int],
-              done: Sequence[Any] = (), on_row: Callable[[Any], None] | None = None
-              ) -> dict[str, Any]:
+              done: Sequence[Any] = (), on_row: Callable[[Any], None] | None = None,
+              backend: str = "cpu") -> dict[str, Any]:
     from chipsim.functional.study import accuracy_study
 
     study = accuracy_study(work.graph, work.layers, mapping, work.chip, work.accuracy_x,
                            work.labels, times=times, seeds=list(seeds), gdc=(True,),
                            names=(work.model, work.chip.name, work.data or "synthetic"),
-                           done=done, on_row=on_row, metric=work.metric)
+                           done=done, on_row=on_row, metric=work.metric, backend=backend)
     return {"seeds": list(seeds), **study.to_json()}
 
 

@@ -41,9 +41,11 @@ def cell_key(determinants: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def expand(spec: Spec) -> list[Cell]:
+def expand(spec: Spec, backend: str = "cpu") -> list[Cell]:
     """The cells of `spec` in a fixed order (varied fields, network, strategy, seed, the first
-    changing slowest): its product, or the members of the product that `cells:` lists."""
+    changing slowest): its product, or the members of the product that `cells:` lists. Their
+    accuracy studies run on `backend`, which is not part of a cell's key: both give the same
+    numbers (to float round-off), so a cell stored by one is read back by the other."""
     graphs = {net.graph: file_digest(net.graph) for net in spec.networks}  # each read once
     out = []
     for chip, net, strategy, seed in itertools.product(spec.chips, spec.networks,
@@ -60,5 +62,5 @@ def expand(spec: Spec) -> list[Cell]:
                         "graph": graphs[net.graph],
                         **{k: v for k, v in job.items()
                            if k not in ("chip_text", "chip_source", "graph")}}
-        out.append(Cell(fields, job, cell_key(determinants)))
+        out.append(Cell(fields, {**job, "backend": backend}, cell_key(determinants)))
     return out

@@ -3,7 +3,8 @@
 The task is `chipsim report`'s measurement of one mapped network, made small: load the graph
 and its inputs, place it with the cell's strategy, calibrate it as `report` and `compare` do
 (on a chip whose DACs convert a fixed range), then run the event model and the accuracy study
-at the cell's drift times with the cell's seed (`chipsim.report.measure_run`). It returns the
+at the cell's drift times with the cell's seed (`chipsim.report.measure_run`), the study on
+the job's backend (`sweep --backend`). It returns the
 run's summary figures, the same numbers and names as `results.json`'s "summary".
 
 A user mistake that only this cell meets (a network larger than a varied chip, say) is the
@@ -53,7 +54,7 @@ def _measure(job: dict[str, Any]) -> dict[str, Any]:
         mapping, _ = calibrate_for_run(work.graph, work.layers, mapping, chip, data=job["data"],
                                        samples=job["calibration_samples"], seed=seed)
     results, _ = measure_run(work, mapping, times=job["times"], seeds=[seed], seed=seed,
-                             trace_inputs=0)
+                             trace_inputs=0, backend=job.get("backend", "cpu"))
     summary = results["summary"]
     return {"figures": {name: row["value"] for name, row in summary.items()},
             "units": {name: row["unit"] for name, row in summary.items()}}
