@@ -24,8 +24,8 @@ import numpy as np
 
 from chipsim.errors import DataError
 from chipsim.kernels import gpu, rng
-from chipsim.kernels.cublas import half_exact, integer_matmul
 from chipsim.kernels import tile as kernels
+from chipsim.kernels.cublas import half_exact, integer_matmul
 from chipsim.kernels.cuda import array_module, kernel_view, to_numpy
 from chipsim.tile import _EXACT, Tile
 
@@ -59,9 +59,9 @@ class TileStack:
         self._input_range = np.array([t.input_range for t in tiles], dtype=np.float32)
         self._offset = np.stack([t.column_offset for t in tiles]).astype(np.float32)
         self._stochastic = first._stochastic
-        levels = _EXACT // (c.dac_max_code * c.rows)
+        self._levels = _EXACT // (c.dac_max_code * c.rows)  # of the grid, as Tile's
         # codes and grid as float16 for the tensor cores' GEMM where that is exact
-        self._half = c.dac_quantization and half_exact(c.dac_max_code, levels)
+        self._half = c.dac_quantization and half_exact(c.dac_max_code, self._levels)
         self._codes_dtype = np.float16 if self._half else np.float32
         p = c.device
         self._no_indices = kernel_view(xp.asarray(_NO_INDICES))
@@ -88,9 +88,8 @@ class TileStack:
                        xp.asarray(keys), xp.asarray(chips.astype(np.int64)),
                        xp.asarray(time_of.astype(np.int64)), self._pcm, c.drift, c.read_noise,
                        difference)
-        levels = _EXACT // (c.dac_max_code * c.rows)
         g_abs_max = to_numpy(xp.abs(difference).max(axis=(1, 2)))
-        g_unit = np.where(g_abs_max > 0, g_abs_max / levels, 1.0)
+        g_unit = np.where(g_abs_max > 0, g_abs_max / self._levels, 1.0)
         grid = xp.rint(difference / xp.asarray(g_unit)[:, None, None]).astype(np.float32)
         g_norm = None if c.dac_quantization else difference / c.g_cell_max
         params = np.zeros((len(chips), 7), dtype=np.float64)

@@ -38,7 +38,7 @@ def test_a_message_waits_for_room_first_come_first_served_by_hand():
     assert buffers.room[7] == 50
     # conv1 reads conv0's chunks no more: a late one passes without holding room
     assert buffers.admit(31, 7, 90, a, 3, lambda: None) and buffers.room[7] == 50
-    buffers.forget(0)
+    buffers.forget(40, 0)
     assert buffers.stalled() is None
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from chipsim.kernels.cuda import SIMULATED
 
-HALF_EXACT = 2048  # the largest integer below which every integer is a float16
+HALF_EXACT = 2048  # every integer of magnitude up to this is a float16
 
 
 def half_exact(max_code: int, max_level: int) -> bool:

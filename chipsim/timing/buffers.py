@@ -79,6 +79,10 @@ class InputBuffers:
             cores.add(core)
         if not held:
             del self._held[key]
+        self._send_waiting(now, cores)
+
+    def _send_waiting(self, now: int, cores: set) -> None:
+        """Send what waits for these cores' buffers, first come first served, while it fits."""
         for core in cores:
             queue = self.waiting[core]
             while queue and queue[0][0] <= self.room[core]:
@@ -94,10 +98,16 @@ class InputBuffers:
                                     key_w[0], waiting=key_w[2], consumer=key_w[1])
                 send()
 
-    def forget(self, inference: int) -> None:
-        """Drop the bookkeeping of an input that has left (memory stays flat)."""
+    def forget(self, now: int, inference: int) -> None:
+        """An input has left: whatever it still holds is read no more (memory stays flat)."""
         for key in [k for k in self._freed if k[0] == inference]:
             del self._freed[key]
+        cores = set()
+        for key in [k for k in self._held if k[0] == inference]:
+            for _, core, bits in self._held.pop(key):
+                self.room[core] += bits
+                cores.add(core)
+        self._send_waiting(now, cores)
 
     def stalled(self) -> str | None:
         """Why the stream stopped with messages waiting, if it did."""

@@ -198,7 +198,7 @@ class ChipModel:
         self.finished[n] = self.env.now
         del self.flights[n]
         if self.buffers is not None:
-            self.buffers.forget(n)
+            self.buffers.forget(int(self.env.now), n)
         if n < self.inputs:
             if self.on_finish is not None:
                 self.on_finish(n, flight.start, self.env.now)
