@@ -138,3 +138,14 @@ def test_nas_end_to_end_then_resumed(tmp_path, capsys):
     again = capsys.readouterr()
     assert json.loads(again.out)["rows"] == doc["rows"]
     assert "0 to train and measure" in again.err and "to train and measure" in captured.err
+
+
+def test_chips_counts_programmed_chips_not_a_system_of_chips():
+    """`nas --chips N` is the chips each accuracy is averaged over; the chip itself stays one
+    (other commands' --chips N builds a system of N chips)."""
+    from chipsim.cli import build_parser
+    from chipsim.commands.common import chip_from_args
+
+    args = build_parser().parse_args(["nas", "--chips", "3"])
+    assert args.programmed_chips == 3
+    assert chip_from_args(args).name == "hermes64"

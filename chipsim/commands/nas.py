@@ -38,7 +38,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         help="training epochs per candidate (default 10)")
     budget.add_argument("--images", type=COUNT, default=540, metavar="N",
                         help="test images per accuracy (default 540)")
-    budget.add_argument("--chips", type=COUNT, default=2, metavar="N",
+    budget.add_argument("--chips", type=COUNT, default=2, metavar="N", dest="programmed_chips",
                         help="programmed chips per accuracy (default 2)")
     budget.add_argument("--population", type=COUNT, default=50, metavar="N",
                         help="population of the evolutionary search (default 50)")
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
                            "missing): pip install 'chipsim[nas]'")
     chip_text = chip.model_dump_json()
     budget = Budget(candidates=args.candidates, epochs=args.epochs, images=args.images,
-                    chips=args.chips, population=args.population, iterations=args.iterations,
+                    chips=args.programmed_chips, population=args.population, iterations=args.iterations,
                     verify=args.verify)
     constraints = Constraints(args.max_weights or weights(BASELINE),
                               args.max_cores or packed_cores(BASELINE, chip), args.max_drop)
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         doc = run_nas(chip, chip_text, f"{chip.name} (nas)", data=args.data, budget=budget,
                       constraints=constraints, seed=args.seed, evaluate=evaluate, log=say)
     store.close()
-    doc = {"chip": chip.name, "data": args.data, "epochs": args.epochs, "chips": args.chips,
+    doc = {"chip": chip.name, "data": args.data, "epochs": args.epochs, "chips": args.programmed_chips,
            "seed": args.seed, "budget": vars(budget),
            "constraints": {k: v for k, v in vars(constraints).items() if v is not None},
            "store": str(out / STORE), **doc}
