@@ -2,8 +2,11 @@
 
 Streams 16 and 256 synthetic CIFAR-sized inputs through ResNet-9 (workloads/cifar_resnet9,
 balanced mapping on hermes64) and times the run, kernel calls on the real data included
-(programming the tiles, done once per chip, is not). Beside it, in the same process, the cost
-of SimPy's cheapest event, a bare timeout, so the figure can be read on any machine as a ratio.
+(programming the tiles, done once per chip, is not); a short case (64 inputs or fewer, about a
+second) runs 3 times and the fastest counts, since the timings of a shared machine only err
+slow (seen here: 86,000 to 118,000 MVMs/s for one and the same 16-input run). Beside it, in the
+same process, the cost of SimPy's cheapest event, a bare timeout, so the figure can be read on
+any machine as a ratio.
 Each case runs in a fresh process, so its peak resident memory is its own: memory must not grow
 with the number of inputs streamed.
 
@@ -33,6 +36,7 @@ from common import benchmark_parser, print_rows  # noqa: E402  (benchmarks/commo
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "workloads" / "cifar_resnet9" / "resnet9.onnx"
+REPEATS = 3  # runs of a short case (<= 64 inputs), timed alone; the fastest counts
 
 
 def bare_timeouts_per_s(count: int = 200_000) -> float:
@@ -66,9 +70,11 @@ def one_case(inputs: int) -> dict:
     (shape,) = graph.inputs.values()
     x = np.random.default_rng(0).random((inputs,) + tuple(shape), dtype=np.float32)
     sim.run(x[:1], keep_outputs=False)  # compile the kernels
-    start = time.perf_counter()
-    result, _, _ = sim.run(x, keep_outputs=False)
-    wall = time.perf_counter() - start
+    wall = float("inf")
+    for _ in range(REPEATS if inputs <= 64 else 1):  # the fastest of a few short runs
+        start = time.perf_counter()
+        result, _, _ = sim.run(x, keep_outputs=False)
+        wall = min(wall, time.perf_counter() - start)
     bare = bare_timeouts_per_s()
     mvms_per_s = result.simulated_mvms / wall
     return {"case": f"cifar_resnet9 balanced, {mapping.cores_used} cores", "inputs": inputs,

@@ -87,7 +87,7 @@ RUNS: dict[str, list[str]] = {
         "faults", "workloads/mnist32_resnet9/resnet9_hwa.onnx", "--data", "mnist32",
         "--calibration", "mappings/mnist32_resnet9/resnet9_hwa-sequential.yaml", "--rates",
         "0,0.003,0.01,0.03", "--images", "200", "--seeds", "2", "--inputs", "16"],
-    # AnalogNAS with the emulator in the loop (docs/nas.md; 2 min 53 s on 16 cores)
+    # AnalogNAS with the emulator in the loop (docs/nas.md; about 10 min on 2 cores)
     "nas-digits": ["nas", "--candidates", "64", "--epochs", "15", "--iterations", "1000",
                    "--verify", "5"],
     # randomized linear algebra on the arrays (docs/linalg.md)

@@ -255,7 +255,7 @@ class ChipModel:
         for k, replica, key, cols, core in self._blocks[name]:
             if replicas == 1:
                 count = p1 - p0
-            else:  # the MVMs p0 <= p < p1 with p % replicas == r0 
+            else:  # the MVMs p0 <= p < p1 with p % replicas == r0
                 r0 = (replica - base) % replicas
                 count = max(0, (p1 - r0 + replicas - 1) // replicas) - \
                     max(0, (p0 - r0 + replicas - 1) // replicas)
