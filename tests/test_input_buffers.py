@@ -91,7 +91,8 @@ def test_a_buffer_too_small_for_a_layer_names_it_from_the_cli(tmp_path):
     _walk(tmp_path, None)  # writes net.yaml
     run = subprocess.run([sys.executable, "-m", "chipsim.cli", "simulate",
                           str(tmp_path / "net.yaml"), "--chip", str(tmp_path / "chip.yaml"),
-                          "--inputs", "2", "--no-calibrate"], cwd=ROOT, capture_output=True, text=True)
+                          "--inputs", "2", "--no-calibrate"], cwd=ROOT, capture_output=True,
+                         text=True)
     assert run.returncode != 0
     error = run.stderr.splitlines()[-1]
     assert error.startswith("chipsim: error: ") and "input_buffer_bytes = 512" in error, error

@@ -85,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
                            "missing): pip install 'chipsim[nas]'")
     chip_text = chip.model_dump_json()
     budget = Budget(candidates=args.candidates, epochs=args.epochs, images=args.images,
-                    chips=args.programmed_chips, population=args.population, iterations=args.iterations,
-                    verify=args.verify)
+                    chips=args.programmed_chips, population=args.population,
+                    iterations=args.iterations, verify=args.verify)
     constraints = Constraints(args.max_weights or weights(BASELINE),
                               args.max_cores or packed_cores(BASELINE, chip), args.max_drop)
     say = progress(args)
@@ -107,8 +107,8 @@ def run(args: argparse.Namespace) -> int:
         doc = run_nas(chip, chip_text, f"{chip.name} (nas)", data=args.data, budget=budget,
                       constraints=constraints, seed=args.seed, evaluate=evaluate, log=say)
     store.close()
-    doc = {"chip": chip.name, "data": args.data, "epochs": args.epochs, "chips": args.programmed_chips,
-           "seed": args.seed, "budget": vars(budget),
+    doc = {"chip": chip.name, "data": args.data, "epochs": args.epochs,
+           "chips": args.programmed_chips, "seed": args.seed, "budget": vars(budget),
            "constraints": {k: v for k, v in vars(constraints).items() if v is not None},
            "store": str(out / STORE), **doc}
     files = write_nas_report(doc, out)

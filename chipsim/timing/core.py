@@ -84,8 +84,11 @@ class Core:
         """Queue `job`, ready now, and charge its energy; the core runs `job.done(job, core,
         end)` at the cycle it ends."""
         self.mvms += job.mvms
-        if job.inference < self.ledger.real_inputs:  # `EnergyLedger.counts`, inlined
-            self.ledger.charge_mvms(job.layer, self.id, job.array_pj, job.dac_pj, job.adc_pj)
+        n = job.inference
+        if self.ledger.counts(n):
+            self.ledger.charge("array", job.layer, self.id, job.array_pj, n)
+            self.ledger.charge("dac", job.layer, self.id, job.dac_pj, n)
+            self.ledger.charge("adc", job.layer, self.id, job.adc_pj, n)
         self._queue.append(job)
         if not self._running:
             self._start()

@@ -47,18 +47,6 @@ class EnergyLedger:
         if inference < self.real_inputs:
             self._accounts[(component, layer, place)] += pj
 
-    def charge_mvms(self, layer: str, core: int, array_pj: float, dac_pj: float,
-                    adc_pj: float) -> None:
-        """`charge` of a billed run of MVMs' array, DAC and ADC energy, in one call (the
-        timed model makes one per job)."""
-        if min(array_pj, dac_pj, adc_pj) < 0 or not math.isfinite(array_pj + dac_pj + adc_pj):
-            raise ValueError(f"energy charged to array/dac/adc of {layer}/{core} must be finite "
-                             f"non-negative numbers of pJ, got {(array_pj, dac_pj, adc_pj)!r}")
-        accounts = self._accounts
-        accounts[("array", layer, core)] += array_pj
-        accounts[("dac", layer, core)] += dac_pj
-        accounts[("adc", layer, core)] += adc_pj
-
     def accounts(self) -> dict[tuple[str, str, object], float]:
         """A copy of every account: (component, layer, place) -> pJ."""
         return dict(self._accounts)

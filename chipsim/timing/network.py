@@ -130,11 +130,11 @@ class Network:
         return nodes
 
     def _path(self, src: Any, dst: Any) -> tuple:
-        """(links, channels, ejection channel of dst, hops, the links' trace names), cached."""
+        """(channels, ejection channel of dst, hops, the links' trace names), cached."""
         path = self._paths.get((src, dst))
         if path is None:
             links = self.route(src, dst)
-            path = (links, [self.links[link] for link in links], self.ejection[dst], len(links),
+            path = ([self.links[link] for link in links], self.ejection[dst], len(links),
                     [f"{a}->{b}" for a, b in links])
             self._paths[(src, dst)] = path
         return path
@@ -151,7 +151,7 @@ class Network:
         `injection`) beside it."""
         if src == dst or bits <= 0:
             return now
-        links, chans, eject, hops, names = self._paths.get((src, dst)) or self._path(src, dst)
+        chans, eject, hops, names = self._paths.get((src, dst)) or self._path(src, dst)
         flits = -(-int(bits) // self.width)
         lat, depth = self.latency, self.depth
         if port is None:
