@@ -22,7 +22,18 @@ from typing import Any
 
 import networkx as nx
 
-from chipsim.timing.network import Channel, Network
+from chipsim.timing.network import Network
+from chipsim.timing.server import Server
+
+
+class InterchipLink(Server):
+    """A chip-to-chip link: a message holds it only while it crosses (store and forward)."""
+
+    __slots__ = ()
+
+    @property
+    def held_cycles(self) -> int:
+        return self.busy_cycles
 
 
 class SystemNetwork(Network):
@@ -48,7 +59,7 @@ class SystemNetwork(Network):
                 for link in ((a, b), (b, a)):
                     self.pj_per_bit[link] = float(data["pj_per_bit"])
                     self._cycles[link] = (int(data["width_bits"]), int(data["latency_cycles"]))
-                    self.links[link] = Channel(link, self.depth)
+                    self.links[link] = InterchipLink(link)
         self._legs: dict[tuple[Any, Any], list[tuple[Any, Any, bool]]] = {}
         # each port core's chip-to-chip interface sends what it received into the chip through
         # an injection port beside the core's own, so forwarding never stalls the core
@@ -87,18 +98,14 @@ class SystemNetwork(Network):
             arrived = True
             width, latency = self._cycles[(a, b)]
             ch, cycles = self.links[(a, b)], -(-int(bits) // width)
-            start = max(t, ch.free_at)
-            ch.free_at = start + cycles
-            ch.busy_cycles += cycles
-            ch.held_cycles += cycles
-            ch.jobs += 1
+            start, end = ch.book(t, cycles)
             if counted:
                 ch.bits += bits
                 self._interchip_pj[layer] += bits * self.pj_per_bit[(a, b)]
             if self.trace.wants(inference):
                 self.trace.span("link", f"{a}->{b}", layer, start, cycles, inference,
                                 bits=bits, flits=cycles)
-            t = start + cycles + latency
+            t = end + latency
         return t
 
     def charge(self) -> None:

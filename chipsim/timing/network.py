@@ -29,9 +29,9 @@ when it is sent, from the flits already booked ahead of it, so a packet never wa
 younger one, and a link left idle while an older packet is still on its way to it stays idle
 until that packet has crossed (a conservative simplification of the round-robin arbiters of
 `chipsim noc`; the two agree wherever packets reach a link in the order they were sent). The
-cost is a few operations per hop for a packet that meets no other (the common case), and a
-short loop over its first flits otherwise: the flit times of a packet repeat with period
-depth once the effects of the packets ahead have passed, so the rest follow in closed form.
+arithmetic is compiled (`chipsim.kernels.flits`): a few operations per hop for a packet that
+meets no other (the common case), a closed form over the hops otherwise (the flit times of a
+packet repeat with period depth once the effects of the packets ahead have passed).
 
 Routes come from the description: dimension-ordered XY on a 2-D mesh of cores
 (`chipsim.noc.fabric` builds the same table for `chipsim noc`), otherwise the shortest path on
@@ -50,28 +50,28 @@ from collections import defaultdict
 from typing import Any
 
 import networkx as nx
+import numpy as np
 
+from chipsim.kernels.flits import BUSY, FREE, HELD, JOBS, new_state, send_packet
 from chipsim.timing.energy import EnergyLedger
 from chipsim.timing.trace import Trace
 
-_NEVER = -(1 << 40)  # a departure long before cycle 0: its credit is back
 
+class Link:
+    """A directed link's figures, read from the network's state: when it is next free, the
+    flits it carried (`busy_cycles`), the cycles packets held it, its packets and the bits it
+    carried for the user's inputs."""
 
-class Channel:
-    """A directed link (or a node's ejection port) as a stream of flits: when the next flit may
-    cross, and when the last `depth` flits that crossed it left the buffer at its far end."""
+    __slots__ = ("name", "_net", "_row")
 
-    __slots__ = ("name", "free_at", "left", "busy_cycles", "held_cycles", "jobs", "bits")
+    def __init__(self, name: object, net: "Network", row: int) -> None:
+        self.name, self._net, self._row = name, net, row
 
-    def __init__(self, name: object, depth: int) -> None:
-        self.name = name
-        self.free_at = 0  # the cycle after the last flit crossed
-        # departures from the far buffer, oldest first (a range where they are consecutive)
-        self.left: list[int] | range = [_NEVER] * depth
-        self.busy_cycles = 0
-        self.held_cycles = 0
-        self.jobs = 0
-        self.bits = 0.0
+    free_at = property(lambda self: int(self._net._state[self._row, FREE]))
+    busy_cycles = property(lambda self: int(self._net._state[self._row, BUSY]))
+    held_cycles = property(lambda self: int(self._net._state[self._row, HELD]))
+    jobs = property(lambda self: int(self._net._state[self._row, JOBS]))
+    bits = property(lambda self: float(self._net._bits[self._row]))
 
 
 class Network:
@@ -96,13 +96,17 @@ class Network:
         self.width, self.latency = widths.pop(), latencies.pop()
         # a link's credits come back too late for it to stream at one flit a cycle
         self._credit_bound = 2 * self.latency > self.depth
-        self.links: dict[tuple[Any, Any], Channel] = {}
-        for u, v in graph.edges():
-            for a, b in ((u, v), (v, u)):
-                self.links[(a, b)] = Channel((a, b), self.depth)
+        directed = [(a, b) for u, v in graph.edges() for a, b in ((u, v), (v, u))]
+        # the state's rows: the directed links, then every node's ejection port
+        self._eject_row = {node: len(directed) + k for k, node in enumerate(graph.nodes)}
+        self._state = new_state(len(directed) + len(self._eject_row), self.depth)
+        self._bits = np.zeros(len(self._state))
+        self.links: dict[tuple[Any, Any], Any] = {
+            link: Link(link, self, row) for row, link in enumerate(directed)}
         self.injection = {node: 0 for node in graph.nodes}  # cycle each output port is free
-        self.ejection = {node: Channel(node, self.depth) for node in graph.nodes}
-        self._paths: dict[tuple[Any, Any], tuple] = {}
+        self._routes = np.zeros((64, 18), dtype=np.int64)  # grown as routes come
+        self._times = np.zeros((2, 18), dtype=np.int64)
+        self._paths: dict[tuple[Any, Any], tuple[int, int, list[str]]] = {}
         self._bit_hops: defaultdict[str, float] = defaultdict(float)
 
     def route(self, src: Any, dst: Any) -> list[tuple[Any, Any]]:
@@ -129,14 +133,19 @@ class Network:
                 return None  # the mesh lacks this link: fall back to the graph
         return nodes
 
-    def _path(self, src: Any, dst: Any) -> tuple:
-        """(channels, ejection channel of dst, hops, the links' trace names), cached."""
-        path = self._paths.get((src, dst))
-        if path is None:
-            links = self.route(src, dst)
-            path = ([self.links[link] for link in links], self.ejection[dst], len(links),
-                    [f"{a}->{b}" for a, b in links])
-            self._paths[(src, dst)] = path
+    def _path(self, src: Any, dst: Any) -> tuple[int, int, list[str]]:
+        """(row of the route in `_routes`, hops, the links' trace names), made once."""
+        links = self.route(src, dst)
+        pid = len(self._paths)
+        if pid == len(self._routes) or len(links) + 2 > self._routes.shape[1]:
+            grown = np.zeros((2 * len(self._routes), max(self._routes.shape[1], len(links) + 2)),
+                             dtype=np.int64)
+            grown[:pid, :self._routes.shape[1]] = self._routes[:pid]
+            self._routes = grown
+            self._times = np.zeros((2, grown.shape[1]), dtype=np.int64)
+        self._routes[pid, :2] = len(links), self._eject_row[dst]
+        self._routes[pid, 2:2 + len(links)] = [self.links[link]._row for link in links]
+        path = self._paths[(src, dst)] = (pid, len(links), [f"{a}->{b}" for a, b in links])
         return path
 
     def port_free(self, node: Any) -> int:
@@ -151,89 +160,27 @@ class Network:
         `injection`) beside it."""
         if src == dst or bits <= 0:
             return now
-        chans, eject, hops, names = self._paths.get((src, dst)) or self._path(src, dst)
+        pid, hops, names = self._paths.get((src, dst)) or self._path(src, dst)
         flits = -(-int(bits) // self.width)
-        lat, depth = self.latency, self.depth
         if port is None:
             port = src
         head = self.injection[port]
         if head < now:
             head = now
-        # the cheap test first: every link free when the head comes, and the packet ahead
-        # out of each buffer by then (its credits, one a cycle, are then back in time too)
-        late = self._credit_bound or eject.free_at > head + hops * lat
-        if not late:
-            t = head
-            for ch in chans:
-                if ch.free_at > t or ch.left[-1] >= t + lat:
-                    late = True
-                    break
-                t += lat
         counted = inference < self.ledger.real_inputs  # `EnergyLedger.counts`, inlined
-        carried = bits if counted else 0.0
-        slow = None
-        if late:  # some bound may delay it: work it out
-            free_at = [ch.free_at for ch in chans]
-            free_at.append(eject.free_at)
-            left = [ch.left for ch in chans]
-            if self._credit_bound:  # flit by flit
-                slow = _flit_times(head, free_at, left, flits, lat, depth)
-            else:
-                slow = _stream_times(head, free_at, left, flits, lat, depth)
-        if slow is None:  # it meets no traffic ahead: flit k crosses hop i at head + i lat + k
-            self.injection[port] = head + flits
-            self._book_free(chans, eject, head, flits, lat, depth, carried)
-        else:
-            first, tail, rows = slow
-            self.injection[port] = tail[0] + 1
-            self._book(chans, eject, first, tail, rows, flits, depth, carried)
+        times = self._times
+        self.injection[port], arrived = send_packet(
+            self._state, self._bits, self._routes, pid, head, flits, self.latency, self.depth,
+            self._credit_bound, bits if counted else 0.0, times)
         if counted:
             self._bit_hops[layer] += bits * hops
         if inference < self.trace.max_inputs:  # `Trace.wants`, inlined
             span = self.trace.span
             for i in range(hops):
-                start = head + i * lat if slow is None else first[i]
-                end = start + flits if slow is None else tail[i] + 1
-                span("link", names[i], layer, start, end - start, inference, bits=bits,
-                     flits=flits)
-        return eject.free_at
-
-    @staticmethod
-    def _book_free(chans: list, eject: Channel, head: int, flits: int, lat: int, depth: int,
-                   bits: float) -> None:
-        """Book a packet that streams unhindered: flit k leaves buffer i at head + (i+1) lat + k."""
-        t = head
-        for ch in chans:
-            ch.free_at = t + flits
-            ch.busy_cycles += flits
-            ch.held_cycles += flits
-            ch.jobs += 1
-            ch.bits += bits
-            t += lat
-            if flits >= depth:
-                ch.left = range(t + flits - depth, t + flits)
-            else:
-                ch.left = [*ch.left[flits:], *range(t, t + flits)]
-        eject.free_at = t + flits
-
-    @staticmethod
-    def _book(chans: list, eject: Channel, first: list[int], tail: list[int],
-              rows: list[list[int]] | None, flits: int, depth: int, bits: float) -> None:
-        """Book a packet whose flit times the slow path worked out: `first` and `tail`, the
-        head's and the tail's cycle at every hop; `rows`, the times of its last
-        min(flits, depth) flits (None: the tail's less 1, 2, ... cycles)."""
-        for i, ch in enumerate(chans):
-            end = tail[i] + 1
-            ch.free_at = end
-            ch.busy_cycles += flits
-            ch.held_cycles += end - first[i]
-            ch.jobs += 1
-            ch.bits += bits
-            if rows is None:
-                ch.left = range(tail[i + 1] + 1 - depth, tail[i + 1] + 1)
-            else:
-                ch.left = [*ch.left[len(rows):], *[row[i + 1] for row in rows]]
-        eject.free_at = tail[-1] + 1
+                start = int(times[0, i])
+                span("link", names[i], layer, start, int(times[1, i]) - start, inference,
+                     bits=bits, flits=flits)
+        return int(arrived)
 
     def charge(self) -> None:
         """Charge the bit-hops counted so far to the ledger (per layer), then reset them."""
@@ -253,183 +200,3 @@ class Network:
                              "held_cycles": ch.held_cycles,
                              "utilization": ch.busy_cycles / max(1, total_cycles)})
         return rows
-
-
-def _flit_times(head: int, free_at: list[int], left: list[list[int]], flits: int, lat: int,
-                depth: int):
-    """Flit times of one packet behind the traffic already booked: (row 0, the tail's row,
-    rows of the last min(flits, depth) flits), row k holding the cycle flit k crosses each hop i (i = len(left)
-    is the ejection into the destination).
-
-    `head` is the earliest cycle the head may leave the source; `free_at[i]` the cycle hop i
-    is free (the last hop: the ejection port); `left[i]` the departures of the last `depth`
-    flits from link i's far buffer. Row k (the times of flit k at every hop) is the longest
-    path of the rules in the module docstring:
-
-        t[k][i] >= t[k-1][i] + 1             one flit per cycle per link
-        t[k][i] >= t[k][i-1] + lat           it must have arrived (t[k][-1] = head)
-        t[0][i] >= free_at[i]                the link is held by the packets ahead
-        t[0][i] >= left[i-1][-1] + 1         first in, first out: behind the last one ahead
-        t[k][i] >= left[i][k] + lat          credits of the packets ahead (k < depth)
-        t[k][i] >= t[k-depth][i+1] + lat     its own credits (k >= depth)
-
-    Once k >= 2 depth and `depth` rows in a row have each been their row `depth` earlier plus
-    one same shift d, every later row is too (the rules are shift-invariant there), so the
-    loop stops and the rest follow in closed form.
-    """
-    hops = len(left)
-    rows: list[list[int]] = []
-    shift, run = None, 0
-    for k in range(flits):
-        row = []
-        t = head
-        for i in range(hops + 1):
-            if k == 0:
-                t = max(t, free_at[i])
-                if i:
-                    t = max(t, left[i - 1][-1] + 1)
-            else:
-                t = max(t, rows[k - 1][i] + 1)
-            if i < hops:
-                t = max(t, (left[i][k] if k < depth else rows[k - depth][i + 1]) + lat)
-            row.append(t)
-            t += lat
-        rows.append(row)
-        if k >= 2 * depth:
-            before = rows[k - depth]
-            d = row[0] - before[0]
-            if d == shift and all(a - b == d for a, b in zip(row, before)):
-                run += 1
-            else:
-                shift = d if all(a - b == d for a, b in zip(row, before)) else None
-                run = 1 if shift is not None else 0
-            if run >= depth:
-                break
-    known = len(rows)
-    last = range(max(0, flits - depth), flits)
-    if known == flits:
-        return rows[0], rows[-1], [rows[k] for k in last]
-    base = known - depth  # rows base .. known-1 repeat with period depth, shifted by `shift`
-    out = []
-    for k in last:
-        periods, r = divmod(k - base, depth)
-        out.append([t + periods * shift for t in rows[base + r]])
-    return rows[0], out[-1], out
-
-
-def _stream_times(head: int, free_at: list[int], left: list[list[int]], flits: int, lat: int,
-                  depth: int) -> tuple | None:
-    """`_flit_times` in closed form, for links that run at full rate (depth >= 2 x latency);
-    None when the packet meets no traffic ahead (flit k crosses hop i at head + i lat + k).
-    The rows of the last flits are None where they are the tail's less 1, 2, ... cycles.
-
-    A bound that the traffic ahead sets at hop j (the link's free cycle, the packet ahead in
-    the buffer, a credit of flit k0 < depth) delays the packet's free schedule there by some
-    excess e. Along the longest paths of the rules it delays every flit k >= k0 at the hops
-    downstream (i >= j) by e, and, through credits, flit k at hop i < j by
-    e - (j - i)(depth - 2 lat) once k - k0 >= (j - i) depth (the buffers in between are full).
-    Turning back and forth costs 2 lat per depth flits, never more than depth cycles of
-    streaming, so these are the longest paths, and a bound the free schedule meets delays
-    nothing. A flit's delay at a hop is the largest of these excesses. Departures from a buffer
-    are one a cycle at most, so of a hop's credits the last (k0 = depth - 1) has the largest
-    excess, the first (k0 = 0) the largest for the head.
-    """
-    hops = len(left)
-    drop = depth - 2 * lat
-    first = [0] * (hops + 1)  # the head's row
-    at = [0] * (hops + 1)  # per hop, the largest excess of its bounds for the last flits
-    fore = [0] * (hops + 1)  # and the largest at it or before it
-    run_head = run = 0
-    base, reach = head, 0  # reach: hops back that some excess delays
-    ahead = 0  # the last departure from the buffer before this hop, plus 1
-    for j in range(hops + 1):
-        bound = free_at[j]
-        if j and ahead > bound:
-            bound = ahead  # behind the packet ahead in the buffer
-        e_head = e = bound - base
-        if j < hops:
-            credits = left[j]
-            last_left = credits[-1]
-            ahead = last_left + 1
-            x = credits[0] + lat - base
-            if x > e_head:
-                e_head = x
-            x = last_left - depth + 1 + lat - base
-            if x > e:
-                e = x
-        if e > 0:
-            if e_head > run_head:
-                run_head = e_head
-            if e > run:
-                run = e
-            back = j if drop == 0 or (e - 1) // drop > j else (e - 1) // drop
-            if back > reach:
-                reach = back
-            at[j] = e
-        first[j] = base + run_head
-        fore[j] = run
-        base += lat
-    if not run:
-        return None
-    if flits - 2 * depth + 1 < reach * depth:  # some bounds reach only some of the last flits
-        return _short_stream_times(head, free_at, left, flits, lat, depth)
-    last = [0] * (hops + 1)
-    ramp, t = 0, head + flits - 1 + hops * lat
-    for i in range(hops, -1, -1):  # the ramps coming back from later hops
-        d = fore[i] if fore[i] > ramp else ramp
-        last[i] = t + d
-        if at[i] > ramp:
-            ramp = at[i]
-        ramp -= drop
-        t -= lat
-    return first, last, None
-
-
-def _short_stream_times(head: int, free_at: list[int], left: list[list[int]], flits: int, lat: int,
-                  depth: int) -> tuple[list[int], list[list[int]]] | None:
-    """`_stream_times` of a packet too short for every bound to reach all of its last flits:
-    the bounds one by one, flit by flit."""
-    hops = len(left)
-    # the bounds that delay it, (hop j, flit k0, excess e), less those that an earlier one
-    # (j' <= j, k0' <= k0, e' >= e) covers everywhere: `covered[k0]` is the largest such e'
-    sources = []
-    covered = [0] * depth
-    base = head
-    for j in range(hops + 1):
-        bound = free_at[j]
-        if j and left[j - 1][-1] + 1 > bound:
-            bound = left[j - 1][-1] + 1  # behind the packet ahead in the buffer
-        if bound - base > covered[0]:
-            e = bound - base
-            sources.append((j, 0, e))
-            covered = [e if c < e else c for c in covered]
-        if j < hops and left[j][-1] + lat - base > covered[0]:
-            credits = left[j]
-            for k0 in range(depth):
-                e = credits[k0] + lat - k0 - base
-                if e > covered[k0]:
-                    sources.append((j, k0, e))
-                    covered[k0:] = [e if c < e else c for c in covered[k0:]]
-        base += lat
-    if not sources:
-        return None
-    drop = depth - 2 * lat
-
-    def row(k: int) -> list[int]:
-        delay = [0] * (hops + 1)
-        for j, k0, e in sources:
-            if k < k0:
-                continue
-            for i in range(j, hops + 1):
-                if delay[i] < e:
-                    delay[i] = e
-            i, e, reach = j - 1, e - drop, k - k0 - depth
-            while i >= 0 and reach >= 0 and e > 0:
-                if delay[i] < e:
-                    delay[i] = e
-                i, e, reach = i - 1, e - drop, reach - depth
-        return [head + k + i * lat + d for i, d in enumerate(delay)]
-
-    first = row(0)
-    rows = [row(k) for k in range(max(0, flits - depth), flits)]
-    return first, rows[-1], rows
