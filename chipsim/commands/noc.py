@@ -52,7 +52,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description="Drive the chip's network (its topology, link latency, buffer depth and "
         "routing from the description) with synthetic traffic, cycle by cycle and flit by "
         "flit: input-buffered routers, wormhole switching, credit-based flow control, "
-        "round-robin arbitration, Bernoulli injection into unbounded source queues. Reports the "
+        "arbitration as the description says (round robin in hermes64), Bernoulli injection "
+        "into unbounded source queues; or, with --model event, the event model's network that "
+        "simulate runs, on the same traffic. Reports the "
         "offered and accepted rate and the packet latency, next to the zero-load latency and "
         "the channel-load bound computed from the same routes. --rate sweep measures rising "
         "loads and the saturation rate: where mean latency reaches 3 x zero-load.")
@@ -71,6 +73,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="flits per packet (default 1: one link-width word per packet)")
     p.add_argument("--hotspot-fraction", type=fraction, default=0.1, metavar="F",
                    help="share of every core's packets sent to the hot core (default 0.1)")
+    p.add_argument("--model", choices=("flit", "event"), default="flit",
+                   help="flit: the routers cycle by cycle (default); event: the event model of "
+                   "simulate, which serves each link in send order")
     p.add_argument("--plot", metavar="FILE", default=None,
                    help="write latency against offered load as a PNG")
     add_json_option(p)
@@ -88,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
     docs = []
     for pattern in args.pattern:
         exp = Experiment(chip, pattern, packet_flits=args.packet_flits, warmup=args.warmup,
-                         cycles=args.cycles, seed=args.seed, hotspot_fraction=args.hotspot_fraction)
+                         cycles=args.cycles, seed=args.seed, hotspot_fraction=args.hotspot_fraction,
+                         model=args.model)
         if args.rate == "sweep":
             log(f"{pattern}: sweeping offered load on {chip.name}")
             points = exp.sweep(log=log)
@@ -126,7 +132,9 @@ def _document(exp: Any, args: argparse.Namespace) -> dict[str, Any]:
         "topology": shape,
         "routing": exp.fabric.routing,  # shortest_path where broken links leave no XY route
         "broken_links": len(chip.faults.broken_links) if chip.faults else 0,
-        "switching": "wormhole, credit-based flow control, round-robin arbitration",
+        "model": exp.model,
+        "switching": "wormhole, credit-based flow control",
+        "arbitration": net.arbitration if exp.model == "flit" else "send_order (the event model)",
         "buffer_depth_flits": net.buffer_depth_flits,
         "hop_latency_cycles": net.hop_latency_cycles,
         "pattern": exp.pattern,
@@ -151,7 +159,7 @@ def render(d: dict[str, Any]) -> str:
     lines = [
         f"{d['chip']}: {d['pattern']} traffic on a {d['topology']}, {d['routing']} routing, "
         f"{d['packet_flits']}-flit packets, {d['buffer_depth_flits']}-flit buffers, "
-        f"{d['hop_latency_cycles']} cycle(s) per hop",
+        f"{d['hop_latency_cycles']} cycle(s) per hop, {d['arbitration']} arbitration",
         f"  zero-load latency   {d['zero_load_latency_cycles']:.3f} cycles "
         f"({d['mean_hops']:.3f} hops x {d['hop_latency_cycles']} + {d['packet_flits'] - 1})",
         f"  channel-load bound  {d['channel_load_bound']:.4f} flits/node/cycle",

@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 
 from chipsim.arch.schema import Chip
+from chipsim.noc.event import EventNetwork
 from chipsim.noc.fabric import Fabric, build_fabric
 from chipsim.noc.router import Network
 from chipsim.noc.theory import channel_load_bound, mean_hops, zero_load_latency
@@ -64,8 +65,10 @@ class Experiment:
     """A chip's network under one traffic pattern: theory figures and measured points."""
 
     def __init__(self, chip: Chip, pattern: str, packet_flits: int = 1, warmup: int = 1000,
-                 cycles: int = 5000, seed: int = 0, hotspot_fraction: float = HOTSPOT_FRACTION):
+                 cycles: int = 5000, seed: int = 0, hotspot_fraction: float = HOTSPOT_FRACTION,
+                 model: str = "flit"):
         self.chip, self.pattern = chip, pattern
+        self.model = model  # "flit": the routers cycle by cycle; "event": `simulate`'s network
         self.fabric: Fabric = build_fabric(chip)
         self.matrix = traffic_matrix(pattern, chip, self.fabric, hotspot_fraction)
         self.packet_flits, self.warmup, self.cycles, self.seed = packet_flits, warmup, cycles, seed
@@ -76,7 +79,7 @@ class Experiment:
     def measure(self, rate: float) -> Point:
         """Warm up, measure and drain at `rate` flits per node per cycle."""
         traffic = BernoulliTraffic(self.matrix, rate, self.packet_flits, self.seed)
-        net = Network(self.fabric)
+        net = Network(self.fabric) if self.model == "flit" else EventNetwork(self.chip)
         start, stop = self.warmup, self.warmup + self.cycles
         created: list[int] = []
         hops = self.fabric.hops

@@ -43,6 +43,7 @@ class Fabric:
     hop_latency: int
     buffer_depth: int
     routing: str
+    arbitration: str = "round_robin"
 
     @property
     def link_count(self) -> int:
@@ -97,7 +98,7 @@ def build_fabric(chip: Chip) -> Fabric:
                       for v in range(n))
     return Fabric(nodes=n, channels=channels, next_port=next_port,
                   hop_latency=net.hop_latency_cycles, buffer_depth=net.buffer_depth_flits,
-                  routing=routing)
+                  routing=routing, arbitration=net.arbitration)
 
 
 def _xy_table(chip: Chip, channel_of: dict[tuple[int, int], int]) -> list[list[int]]:
