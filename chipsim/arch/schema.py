@@ -187,9 +187,9 @@ class Network(_Model):
     hop_latency_cycles: PosInt
     buffer_depth_flits: PosInt
     routing: Literal["xy", "shortest_path"]
-    # which packet a free output port serves first (chipsim.noc.router); the event model
-    # serves every link in send order, exactly so under "send_order"
-    arbitration: Literal["round_robin", "send_order"] = "round_robin"
+    # which waiting packet a free output port takes (chipsim.noc.router); the event model
+    # approximates both (chipsim.timing.network)
+    arbitration: Literal["round_robin", "oldest_first"] = "round_robin"
 
 
 class Memory(_Model):

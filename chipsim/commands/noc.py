@@ -75,7 +75,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="share of every core's packets sent to the hot core (default 0.1)")
     p.add_argument("--model", choices=("flit", "event"), default="flit",
                    help="flit: the routers cycle by cycle (default); event: the event model of "
-                   "simulate, which serves each link in send order")
+                   "simulate, on the same traffic")
     p.add_argument("--plot", metavar="FILE", default=None,
                    help="write latency against offered load as a PNG")
     add_json_option(p)
@@ -134,7 +134,8 @@ def _document(exp: Any, args: argparse.Namespace) -> dict[str, Any]:
         "broken_links": len(chip.faults.broken_links) if chip.faults else 0,
         "model": exp.model,
         "switching": "wormhole, credit-based flow control",
-        "arbitration": net.arbitration if exp.model == "flit" else "send_order (the event model)",
+        "arbitration": net.arbitration if exp.model == "flit" else
+        "the event model's (send order, gaps filled)",
         "buffer_depth_flits": net.buffer_depth_flits,
         "hop_latency_cycles": net.hop_latency_cycles,
         "pattern": exp.pattern,

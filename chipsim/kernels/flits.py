@@ -20,13 +20,51 @@ from numba import njit
 
 FREE, BUSY, HELD, JOBS, LEFT = 0, 1, 2, 3, 4
 NEVER = -(1 << 40)  # a departure long before cycle 0: its credit is back
+RING = 8  # bookings a channel remembers, to find the gaps between them
 
 
 def new_state(channels: int, depth: int) -> np.ndarray:
-    """Rows of `channels` idle channels: free at 0, nothing carried, every credit back."""
-    state = np.zeros((channels, LEFT + depth), dtype=np.int64)
+    """Rows of `channels` idle channels: free at 0, nothing carried, every credit back.
+
+    After the departures (LEFT + depth on) come the bookings remembered: the largest end and
+    tail departure of those forgotten, the ring's next slot, then RING x (start, end, the
+    tail's departure from the far buffer) of the latest bookings."""
+    state = np.zeros((channels, LEFT + depth + 3 + 3 * RING), dtype=np.int64)
     state[:, LEFT:] = NEVER
+    state[:, LEFT + depth + 2] = 0
     return state
+
+
+@njit(cache=True)
+def _remember(state, c, depth, start, end, depart):
+    """Put a booking of channel row `c` in its ring, forgetting the oldest."""
+    base = LEFT + depth
+    col = base + 3 + 3 * state[c, base + 2]
+    state[c, base] = max(state[c, base], state[c, col + 1])
+    state[c, base + 1] = max(state[c, base + 1], state[c, col + 2])
+    state[c, col], state[c, col + 1], state[c, col + 2] = start, end, depart
+    state[c, base + 2] = (state[c, base + 2] + 1) % RING
+
+
+@njit(cache=True)
+def _next_fit(state, c, depth, t, flits, lat, link):
+    """The earliest cycle from t on that the bookings of channel row `c` seen so far leave room
+    for `flits` flits crossing at t, t + 1, ... (t itself when they fit) and, on a link, for
+    them to leave its far buffer as they land: every flit that crossed before has left."""
+    base = LEFT + depth
+    if t < state[c, base]:
+        return state[c, base]  # among the bookings forgotten
+    later, before = t, state[c, base + 1]
+    for r in range(RING):
+        col = base + 3 + 3 * r
+        if state[c, col + 1] > t:
+            if state[c, col] < t + flits:
+                later = max(later, state[c, col + 1])
+        elif state[c, col + 2] > before:
+            before = state[c, col + 2]
+    if link and before >= t + lat:
+        later = max(later, before + 1 - lat)
+    return later
 
 
 @njit(cache=True)
@@ -49,18 +87,29 @@ def send_packet(state, bits, paths, pid, head, flits, lat, depth, credit_bound, 
                 late = True
                 break
             t += lat
+    if late and not credit_bound and \
+            _earliest_gap(state, paths, pid, head, flits, lat, depth, head + 1) == head:
+        # through the gaps the packets ahead leave, unhindered
+        return _book_gaps(state, bits, paths, pid, head, flits, lat, depth, carried, times)
     if late:
         free_at = np.empty(hops + 1, dtype=np.int64)
         left = np.empty((hops, depth), dtype=np.int64)
         for i in range(hops):
             c = paths[pid, 2 + i]
             free_at[i] = state[c, FREE]
-            left[i] = state[c, LEFT:]
+            left[i] = state[c, LEFT:LEFT + depth]
         free_at[hops] = state[eject, FREE]
         if credit_bound:
             status, first, tail, rows = flit_times(head, free_at, left, flits, lat, depth)
         else:
             status, first, tail, rows = stream_times(head, free_at, left, flits, lat, depth)
+        until = tail[hops] - hops * lat - flits + 1  # waiting longer delivers it no sooner
+        if status and not credit_bound and until > head + 1:
+            # or waiting at the source for a gap, if that delivers it sooner
+            start = _earliest_gap(state, paths, pid, head + 1, flits, lat, depth, until)
+            if start >= 0:
+                return _book_gaps(state, bits, paths, pid, start, flits, lat, depth, carried,
+                                  times)
         if status:
             _book(state, bits, paths, pid, first, tail, rows, status == 2, flits, depth,
                   carried)
@@ -88,7 +137,65 @@ def send_packet(state, bits, paths, pid, head, flits, lat, depth, credit_bound, 
                 state[c, LEFT + q] = state[c, LEFT + q + flits]
             for q in range(flits):
                 state[c, LEFT + depth - flits + q] = t + q
+        _remember(state, c, depth, t - lat, t - lat + flits, t + flits - 1)
     state[eject, FREE] = t + flits
+    _remember(state, eject, depth, t, t + flits, t + flits - 1)
+    return head + flits, t + flits
+
+
+@njit(cache=True)
+def _earliest_gap(state, paths, pid, t, flits, lat, depth, until):
+    """The earliest cycle in [t, until) from which the packet streams unhindered through the
+    gaps on its route (flit k crossing hop i at that cycle + i lat + k), or -1."""
+    hops = paths[pid, 0]
+    while t < until:
+        fits = True
+        for i in range(hops + 1):
+            c = paths[pid, 2 + i] if i < hops else paths[pid, 1]
+            later = _next_fit(state, c, depth, t + i * lat, flits, lat, i < hops) - i * lat
+            if later > t:
+                t, fits = later, False
+                break
+        if fits:
+            return t
+    return -1
+
+
+@njit(cache=True)
+def _book_gaps(state, bits, paths, pid, head, flits, lat, depth, carried, times):
+    """Book a packet that streams unhindered through gaps between bookings (flit k crosses hop
+    i at head + i lat + k). It delays none of them: on links at full rate (depth >= 2 lat) the
+    credits its flits take are back before a later booking's flits need them, and it has left
+    every buffer before they land. Departures from a buffer stay the latest `depth` in time."""
+    hops = paths[pid, 0]
+    eject = paths[pid, 1]
+    t = head
+    for i in range(hops):
+        c = paths[pid, 2 + i]
+        times[0, i] = t
+        times[1, i] = t + flits
+        state[c, FREE] = max(state[c, FREE], t + flits)
+        state[c, BUSY] += flits
+        state[c, HELD] += flits
+        state[c, JOBS] += 1
+        bits[c] += carried
+        # merge its last departures (t + lat + k) into the latest `depth`, from the top
+        mine, q = t + lat + flits - 1, depth - 1
+        theirs = np.empty(depth, dtype=np.int64)
+        theirs[:] = state[c, LEFT:LEFT + depth]
+        r, taken = depth - 1, 0
+        while q >= 0:
+            if taken < flits and (r < 0 or mine - taken > theirs[r]):
+                state[c, LEFT + q] = mine - taken
+                taken += 1
+            else:
+                state[c, LEFT + q] = theirs[r]
+                r -= 1
+            q -= 1
+        _remember(state, c, depth, t, t + flits, t + lat + flits - 1)
+        t += lat
+    state[eject, FREE] = max(state[eject, FREE], t + flits)
+    _remember(state, eject, depth, t, t + flits, t + flits - 1)
     return head + flits, t + flits
 
 
@@ -115,7 +222,10 @@ def _book(state, bits, paths, pid, first, tail, rows, has_rows, flits, depth, ca
                 state[c, LEFT + q] = state[c, LEFT + q + m]
             for q in range(m):
                 state[c, LEFT + depth - m + q] = rows[q, i + 1]
-    state[paths[pid, 1], FREE] = tail[hops] + 1
+        _remember(state, c, depth, first[i], end, tail[i + 1])
+    eject = paths[pid, 1]
+    state[eject, FREE] = tail[hops] + 1
+    _remember(state, eject, depth, first[hops], tail[hops] + 1, tail[hops])
 
 
 @njit(cache=True)

@@ -1,9 +1,9 @@
 """The event model's network (`chipsim.timing.network`, what `simulate` runs) under the flit
 simulator's interface, so that `chipsim noc --model event` drives it with the same traffic.
 
-The event model books a packet's flit times when it is sent and serves every link in the order
-packets were sent; it equals the flit simulator under `arbitration: send_order`, and this is
-how its distance from a description's round-robin routers is measured. Two differences of
+The event model works a packet's flit times out when it is sent, behind the packets sent before
+it, unless it can stream through a gap they leave (see `chipsim.timing.network`); running both
+models on one traffic measures how far that is from the description's routers. Two differences of
 bookkeeping, not of timing: a packet counts as ejected, all its flits together, in the cycle
 its tail is ejected (the accepted rate of a window can move by a packet per node at its
 edges); a core's packet to itself never enters the network (as in `simulate`), so it takes

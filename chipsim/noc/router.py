@@ -19,9 +19,8 @@ The rules, every cycle t, in this order:
    its routing table names. An output port held by a packet (its head went through, its tail
    not yet) serves only that packet's input port; a free output port grants a waiting head flit
    as `network.arbitration` says: `round_robin` over the input ports, starting after the last
-   port it granted, or `send_order`: only the packet sent (injected) earliest of those still
-   to cross it, waiting for it while it is on its way, which is the order the event model of
-   `chipsim.timing.network` books links in (the two then agree flit for flit). A link output
+   port it granted, or `oldest_first`: the packet injected earliest (age-based arbitration,
+   ties impossible: packets are numbered in injection order). A link output
    sends only while it holds a credit; the ejection port takes one flit per cycle, always.
    The granted flit leaves its buffer now and lands downstream at t + hop_latency_cycles; the
    credit for the place it freed reaches the upstream router at t + hop_latency_cycles too.
@@ -66,9 +65,7 @@ class Network:
         self._held_by = [-1] * (links + fabric.nodes)  # output port -> input position holding it
         self._last_grant = [-1] * (links + fabric.nodes)  # output port -> last granted position
         self._occupancy = [0] * fabric.nodes  # flits waiting in each router's input buffers
-        # send order: per output port, the packets still to cross it, in injection order
-        self._order = [deque() for _ in range(links + fabric.nodes)] \
-            if fabric.arbitration == "send_order" else None
+        self._oldest_first = fabric.arbitration == "oldest_first"
         self._arrivals: dict[int, list] = {}  # cycle -> [(input port, flit)]
         self._credit_returns: dict[int, list] = {}  # cycle -> [channel]
         self._in_flight = 0  # flits in the network: buffers, queues and links
@@ -91,14 +88,6 @@ class Network:
             queue.append((packet, dst, TAIL))
         self._occupancy[src] += flits
         self._in_flight += flits
-        if self._order is not None:
-            node = src
-            while True:
-                out = self._next_port[node][dst]
-                self._order[out].append(packet)
-                if out >= self._links:
-                    break
-                node = self._downstream[out]
 
     def step(self) -> tuple[int, list[int]]:
         """Advance one cycle: (flits ejected, ids of packets whose tail was ejected)."""
@@ -109,8 +98,7 @@ class Network:
             occupancy[self._downstream[port]] += 1
         for channel in self._credit_returns.pop(t, ()):
             credits[channel] += 1
-        links, held_by, last_grant, order = self._links, self._held_by, self._last_grant, \
-            self._order
+        links, held_by, last_grant = self._links, self._held_by, self._last_grant
         land = t + self._latency
         ejected, delivered = 0, []
         sent_links: list = []
@@ -136,13 +124,10 @@ class Network:
                     if holder not in asking:
                         continue  # held by a packet whose next flit has not arrived yet
                     winner = holder
-                elif order is not None:
-                    due = order[out][0]
-                    winner = next((p for p in asking if buffers[ports[p]][0][0] == due), -1)
-                    if winner < 0:
-                        continue  # the packet due is still on its way
                 elif len(asking) == 1:
                     winner = asking[0]
+                elif self._oldest_first:
+                    winner = min(asking, key=lambda p: buffers[ports[p]][0][0])
                 else:
                     last, count = last_grant[out], len(ports)
                     winner = min(asking, key=lambda p: (p - last - 1) % count)
@@ -155,8 +140,6 @@ class Network:
                     held_by[out] = -1 if flags & TAIL else winner
                 elif flags & TAIL:
                     held_by[out] = -1
-                if flags & TAIL and order is not None:
-                    order[out].popleft()
                 if port < links:
                     freed.append(port)
                 if out < links:

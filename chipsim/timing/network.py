@@ -23,12 +23,18 @@ A packet alone in the network is delivered (its tail flit ejected) hops x latenc
 cycles after it was sent; the model reports it as arrived the cycle after (all its bits are in
 the destination's memory then). A link runs at full rate when depth >= 2 x latency.
 
-Arbitration: where several packets want one link, the older packet (sent earlier; among packets
-sent in the same cycle, the one sent first) gets it first. Each packet's flit times are worked out
-when it is sent, from the flits already booked ahead of it, so a packet never waits for a
-younger one, and a link left idle while an older packet is still on its way to it stays idle
-until that packet has crossed (a conservative simplification of the round-robin arbiters of
-`chipsim noc`; the two agree wherever packets reach a link in the order they were sent). The
+Arbitration: packets are booked in the order they are sent, each from the flits already booked
+ahead of it, so that booking one never moves another. A packet that can stream unhindered (flit
+k crosses hop i at head + i lat + k) through the gaps that the bookings of older packets leave
+on its links and ejection port takes them, from its first cycle or, if that delivers it sooner,
+after waiting at its source for the gap; the gaps come from the last 8 bookings each link
+remembers. Otherwise it queues behind them (the older packet gets the link first). This passes
+no older packet: on links at full rate (depth >= 2 x latency) the credits a gap's flits take
+are back before a later booking's flits need them, and its flits have left every buffer before
+the later ones land. The routers of `chipsim noc` arbitrate cycle by cycle instead (round robin
+or oldest first, as the description says); the two agree wherever packets reach each link in
+the order they were sent, and `chipsim noc --model event` runs this model on the same synthetic
+traffic to measure how close it comes elsewhere (docs/validation.md). The
 arithmetic is compiled (`chipsim.kernels.flits`): a few operations per hop for a packet that
 meets no other (the common case), a closed form over the hops otherwise (the flit times of a
 packet repeat with period depth once the effects of the packets ahead have passed).
