@@ -3,7 +3,8 @@
 Issue 17, item 3. The walk changes one leaf of hermes64 at a time to a valid nearby value and
 compares the figures of `chipsim info --json` and of a small timed simulation (a conv, pooling
 on a global unit, a dense layer split over two cores; the locality mapping, which uses some
-cores, not all, and routes in both directions of the mesh) with those of the unchanged chip. An error
+cores, not all, and routes in both directions of the mesh), and for the network's fields of
+`chipsim noc` near saturation, with those of the unchanged chip. An error
 raised by the changed chip counts as acting too (a memory too small for a layer's working set).
 Fields that move nothing must be in `chipsim.arch.descriptive.DESCRIPTIVE_ONLY` with a reason.
 """
@@ -24,6 +25,7 @@ from chipsim.commands.info import summarise
 from chipsim.errors import ChipsimError
 from chipsim.graph import load_graph, lower
 from chipsim.mapping import STRATEGIES
+from chipsim.noc.experiment import Experiment
 from chipsim.timing.simulate import Simulation
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +45,7 @@ ALTERNATIVES = {
     "cores.ldpu.ops": ["affine", "add", "multiply", "mac", "max"],  # no relu: to a global unit
     "cores.ldpu.precision": "fp32",
     "network.routing": "shortest_path",
+    "network.arbitration": "oldest_first",
     "global_units.ops": ["tanh", "sigmoid", "add", "multiply", "mac", "lut"],  # no max
     "global_units.memory.size_bytes": 128,  # less than a pooled row of the walk's conv
     "global_units.precision": "fp32",
@@ -135,13 +138,15 @@ def figures(tmp_path_factory):
     x = np.random.default_rng(0).uniform(-1, 1, (2, 3, 8, 8)).astype(np.float32)
 
     @functools.lru_cache(maxsize=None)
-    def of(changes: tuple) -> dict:
+    def of(changes: tuple, noc: bool = False) -> dict:
         data = copy.deepcopy(BASE)
         for path, value in changes:
             put(data, path, yaml.safe_load(value))
         chip = validate_chip(data, "walk")  # the change itself must be valid
         info = {k: v for k, v in summarise(chip).items() if k not in ECHOES}
         info["network"] = {k: v for k, v in info["network"].items() if k not in NETWORK_ECHOES}
+        if noc:  # the routers under uniform traffic near saturation, 1,000 cycles
+            info["noc"] = Experiment(chip, "uniform", warmup=200, cycles=800).measure(0.35)
         try:
             mapping = STRATEGIES["locality"].place(layers, chip)
             sim = Simulation(graph, layers, chip, mapping, seed=0)
@@ -175,7 +180,8 @@ def test_changing_a_field_moves_a_figure(path, value, figures):
         pytest.skip(f"descriptive only: {DESCRIPTIVE_ONLY[path]}")
     base, changed = changes_for(path, value)
     assert changed is not None, f"{path}: no nearby value to try"
-    assert figures(changed) != figures(base), f"{path}: changing it moved no figure"
+    noc = path.startswith("network.")
+    assert figures(changed, noc) != figures(base, noc), f"{path}: changing it moved no figure"
 
 
 def test_descriptive_fields_exist_and_are_documented():

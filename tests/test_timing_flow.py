@@ -27,9 +27,11 @@ from chipsim.timing.trace import Trace
 FLIT = 64
 
 
-def network(depth: int = 4, latency: int = 1, trace: Trace | None = None) -> Network:
+def network(depth: int = 4, latency: int = 1, trace: Trace | None = None,
+            nodes: int = 3) -> Network:
     graph = nx.Graph()
-    graph.add_edges_from([(0, 1), (1, 2)], width_bits=FLIT, latency_cycles=latency)
+    graph.add_edges_from([(i, i + 1) for i in range(nodes - 1)], width_bits=FLIT,
+                         latency_cycles=latency)
     return Network(graph, "shortest_path", 0.0, EnergyLedger(real_inputs=1),
                    trace or Trace(1.0, 1), buffer_depth=depth)
 
@@ -70,6 +72,39 @@ def test_a_full_buffer_stops_the_link_behind_it_by_hand():
     assert deep.port_free(0) == 23
 
 
+def test_a_younger_packet_streams_through_a_gap_by_hand():
+    net = network()
+    # A: 0 -> 2, 1 flit at cycle 0: crosses 0->1 at 0, 1->2 at 1, ejected at 2, arrived at 3
+    assert net.send(0, 0, 2, FLIT, "l", 0) == 3
+    # B: 1 -> 2, 1 flit, sent after A in the same cycle: 1->2 is free at 0, before A comes,
+    # and node 2's ejection port at 1: B is ejected at 1 and A is not moved
+    assert net.send(0, 1, 2, FLIT, "l", 0) == 2
+    assert net.links[(1, 2)].free_at == 2
+    # a 2-flit B would still hold 1->2 at 1, when A crosses: it goes behind A (2, 3)
+    net = network()
+    net.send(0, 0, 2, FLIT, "l", 0)
+    assert net.send(0, 1, 2, 2 * FLIT, "l", 0) == 5
+
+
+def test_a_packet_waits_at_its_source_for_a_gap_by_hand():
+    """0 - 1 - 2 - 3 - 4. X holds 3->4 over cycles 0, 1; A (0 -> 4) crosses it at 3. B (2 -> 4)
+    cannot stream from cycle 0 (X), and behind A it would cross 3->4 at 4 and arrive at 6; it
+    waits at its source one cycle instead, crosses 2->3 at 1, 3->4 at 2, is ejected at 3 and
+    arrives at 4, as with the routers of `chipsim noc` (where it waits at node 3 instead)."""
+    net = network(nodes=5)
+    sent = [(3, 4, 2), (0, 4, 1), (2, 4, 1)]  # (source, destination, flits), all at cycle 0
+    assert [net.send(0, s, d, f * FLIT, "l", 0) for s, d, f in sent] == [3, 5, 4]
+    assert net.port_free(2) == 2
+    flits = FlitNetwork(build_fabric(_noc_chip(4, 1, nodes=5)))
+    for i, (s, d, f) in enumerate(sent):
+        flits.inject(i, s, d, f)
+    ejected = {}
+    while len(ejected) < 3:
+        t = flits.cycle
+        ejected.update({i: t + 1 for i in flits.step()[1]})
+    assert [ejected[i] for i in range(3)] == [3, 5, 4]
+
+
 def test_a_shallow_buffer_limits_a_link_to_its_credit_round_trip():
     # 2-cycle hops and 2 places: a credit comes back 2 + 2 cycles after its flit crossed, so
     # the source sends 2 flits per 4 cycles: flits at 0, 1, 4, 5, 8, 9 (tail at 9)
@@ -103,12 +138,13 @@ def test_flit_times_equal_the_flit_simulator_of_chipsim_noc(depth, latency):
     assert got == [want[i] for i in range(len(packets))]
 
 
-def _noc_chip(depth: int, latency: int):
-    """hermes64 cut down to the three cores in a line of `network()`."""
+def _noc_chip(depth: int, latency: int, nodes: int = 3):
+    """hermes64 cut down to the cores in a line of `network()`."""
     data = yaml.safe_load((BUILTIN_DIR / "hermes64.yaml").read_text())
-    data["cores"]["count"] = 3
+    data["cores"]["count"] = nodes
     data["global_units"].update(count=1, attach_cores=[0])
-    data["network"].update(topology={"kind": "links", "links": [[0, 1], [1, 2]]},
+    links = [[i, i + 1] for i in range(nodes - 1)]
+    data["network"].update(topology={"kind": "links", "links": links},
                            routing="shortest_path", buffer_depth_flits=depth,
                            hop_latency_cycles=latency)
     return parse_chip(yaml.safe_dump(data), "line")
