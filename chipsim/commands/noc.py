@@ -113,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
 
         runs = [d if "rows" in d else d | {"rows": [d]} for d in docs]
         latency_against_load(runs, args.plot, f"{chip.name}: {docs[0]['topology']}, "
-                             f"{docs[0]['routing']} routing, {args.packet_flits}-flit packets")
+                             f"{docs[0]['routing']} routing, {args.packet_flits}-flit packets"
+                             + (", the event model's network" if args.model == "event" else ""))
         log(f"wrote {args.plot}")
     if args.json:
         print_json(docs[0] if len(docs) == 1 else {"chip": chip.name, "runs": docs})
