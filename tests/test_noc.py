@@ -239,6 +239,19 @@ def test_cli_json_has_the_figures(capsys):
                 "channel_load_bound"):
         assert isinstance(doc[key], float), key
     assert doc["zero_load_latency_cycles"] == 1.0 and doc["offered_rate"] == 0.05
+    assert (doc["model"], doc["arbitration"]) == ("flit", "round_robin")
+
+
+def test_cli_event_model_runs_the_same_traffic(capsys):
+    argv = ["noc", "--pattern", "neighbour", "--rate", "0.05", "--cycles", "500", "--warmup",
+            "100", "--json"]
+    assert main(argv) == 0
+    flit = json.loads(capsys.readouterr().out)
+    assert main(argv + ["--model", "event"]) == 0
+    event = json.loads(capsys.readouterr().out)
+    assert event["model"] == "event"
+    assert event["packets_measured"] == flit["packets_measured"]  # the same packets
+    assert event["latency_mean_cycles"] == pytest.approx(flit["latency_mean_cycles"], rel=0.02)
 
 
 @pytest.mark.parametrize("argv, words", [
