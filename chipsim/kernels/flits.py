@@ -87,60 +87,37 @@ def send_packet(state, bits, paths, pid, head, flits, lat, depth, credit_bound, 
                 late = True
                 break
             t += lat
-    if late and not credit_bound and \
+    if not late or not credit_bound and \
             _earliest_gap(state, paths, pid, head, flits, lat, depth, head + 1) == head:
-        # through the gaps the packets ahead leave, unhindered
+        # behind the packets ahead, or through the gaps they leave, unhindered
         return _book_gaps(state, bits, paths, pid, head, flits, lat, depth, carried, times)
-    if late:
-        free_at = np.empty(hops + 1, dtype=np.int64)
-        left = np.empty((hops, depth), dtype=np.int64)
-        for i in range(hops):
-            c = paths[pid, 2 + i]
-            free_at[i] = state[c, FREE]
-            left[i] = state[c, LEFT:LEFT + depth]
-        free_at[hops] = state[eject, FREE]
-        if credit_bound:
-            status, first, tail, rows = flit_times(head, free_at, left, flits, lat, depth)
-        else:
-            status, first, tail, rows = stream_times(head, free_at, left, flits, lat, depth)
-        until = tail[hops] - hops * lat - flits + 1  # waiting longer delivers it no sooner
-        if status and not credit_bound and until > head + 1:
-            # or waiting at the source for a gap, if that delivers it sooner
-            start = _earliest_gap(state, paths, pid, head + 1, flits, lat, depth, until)
-            if start >= 0:
-                return _book_gaps(state, bits, paths, pid, start, flits, lat, depth, carried,
-                                  times)
-        if status:
-            _book(state, bits, paths, pid, first, tail, rows, status == 2, flits, depth,
-                  carried)
-            for i in range(hops):
-                times[0, i] = first[i]
-                times[1, i] = tail[i] + 1
-            return tail[0] + 1, tail[hops] + 1
-    # it meets no traffic ahead: flit k crosses hop i at head + i lat + k
-    t = head
+    free_at = np.empty(hops + 1, dtype=np.int64)
+    left = np.empty((hops, depth), dtype=np.int64)
     for i in range(hops):
         c = paths[pid, 2 + i]
-        times[0, i] = t
-        times[1, i] = t + flits
-        state[c, FREE] = t + flits
-        state[c, BUSY] += flits
-        state[c, HELD] += flits
-        state[c, JOBS] += 1
-        bits[c] += carried
-        t += lat
-        if flits >= depth:  # it leaves buffer i at t + k
-            for q in range(depth):
-                state[c, LEFT + q] = t + flits - depth + q
-        else:
-            for q in range(depth - flits):
-                state[c, LEFT + q] = state[c, LEFT + q + flits]
-            for q in range(flits):
-                state[c, LEFT + depth - flits + q] = t + q
-        _remember(state, c, depth, t - lat, t - lat + flits, t + flits - 1)
-    state[eject, FREE] = t + flits
-    _remember(state, eject, depth, t, t + flits, t + flits - 1)
-    return head + flits, t + flits
+        free_at[i] = state[c, FREE]
+        left[i] = state[c, LEFT:LEFT + depth]
+    free_at[hops] = state[eject, FREE]
+    if credit_bound:
+        status, first, tail, rows = flit_times(head, free_at, left, flits, lat, depth)
+    else:
+        status, first, tail, rows = stream_times(head, free_at, left, flits, lat, depth)
+    until = tail[hops] - hops * lat - flits + 1  # waiting longer delivers it no sooner
+    if status and not credit_bound and until > head + 1:
+        # or waiting at the source for a gap, if that delivers it sooner
+        start = _earliest_gap(state, paths, pid, head + 1, flits, lat, depth, until)
+        if start >= 0:
+            return _book_gaps(state, bits, paths, pid, start, flits, lat, depth, carried,
+                              times)
+    if status:
+        _book(state, bits, paths, pid, first, tail, rows, status == 2, flits, depth,
+              carried)
+        for i in range(hops):
+            times[0, i] = first[i]
+            times[1, i] = tail[i] + 1
+        return tail[0] + 1, tail[hops] + 1
+    # it meets no traffic ahead after all
+    return _book_gaps(state, bits, paths, pid, head, flits, lat, depth, carried, times)
 
 
 @njit(cache=True)
@@ -163,8 +140,8 @@ def _earliest_gap(state, paths, pid, t, flits, lat, depth, until):
 
 @njit(cache=True)
 def _book_gaps(state, bits, paths, pid, head, flits, lat, depth, carried, times):
-    """Book a packet that streams unhindered through gaps between bookings (flit k crosses hop
-    i at head + i lat + k). It delays none of them: on links at full rate (depth >= 2 lat) the
+    """Book a packet that streams unhindered (flit k crosses hop i at head + i lat + k), behind
+    the bookings or through a gap between them. It delays none of them: on links at full rate (depth >= 2 lat) the
     credits its flits take are back before a later booking's flits need them, and it has left
     every buffer before they land. Departures from a buffer stay the latest `depth` in time."""
     hops = paths[pid, 0]
